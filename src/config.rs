@@ -1,0 +1,279 @@
+//! The validated configuration: flags and environment variables merged into one checked value.
+//!
+//! Every rule about what an option may be lives here: flags win over variables, invalid values
+//! are usage errors that name the flag or variable, and the AWS SDK conventions for the IMDS
+//! endpoint (`AWS_EC2_METADATA_*`) are applied. Nothing here touches the network or the disk.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Cli;
+use crate::duration;
+use crate::environ::Environ;
+use crate::error::Error;
+use crate::http::Endpoint;
+
+/// The IMDS endpoint used when nothing overrides it.
+pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
+/// The IMDS endpoint of `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`.
+pub const IPV6_IMDS_ENDPOINT: &str = "http://[fd00:ec2::254]";
+/// The default global deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Where the Datadog Agent puts its sockets by default.
+pub const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
+
+/// What ddboot does once it knows the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Exec PROGRAM.
+    Run,
+    /// Print the report (text or JSON) and exit.
+    Explain { json: bool },
+    /// Print `export` / `unset` lines and exit.
+    PrintEnv,
+}
+
+/// Whether and where to ask the EC2 instance metadata service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imds {
+    Enabled {
+        endpoint: Endpoint,
+        /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
+        v1_allowed: bool,
+    },
+    /// IMDS is off; the string says why (for --explain).
+    Disabled(String),
+}
+
+/// Values given by --dd-env, --dd-service, --dd-version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagFlags {
+    pub env: Option<String>,
+    pub service: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Everything ddboot was asked to do, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    /// PROGRAM and its arguments, byte for byte; may be empty only in a debug mode.
+    pub command: Vec<OsString>,
+    pub timeout: Duration,
+    pub strict: bool,
+    pub quiet: bool,
+    pub metadata_file: Option<PathBuf>,
+    pub imds: Imds,
+    pub task_metadata: Option<Endpoint>,
+    pub socket_dir: PathBuf,
+    pub tags: TagFlags,
+}
+
+impl Config {
+    /// Merges the parsed command line with the inherited environment and checks every value.
+    pub fn new(cli: Cli, env: &Environ) -> Result<Config, Error> {
+        let mode = if cli.explain {
+            Mode::Explain { json: cli.json }
+        } else if cli.print_env {
+            Mode::PrintEnv
+        } else {
+            Mode::Run
+        };
+        if mode == Mode::Run && cli.command.is_empty() {
+            return Err(Error::Usage(
+                "no PROGRAM given (usage: ddboot [OPTIONS] [--] PROGRAM [ARGS]...; see --help)".into(),
+            ));
+        }
+
+        let timeout = match (&cli.timeout, env.get_str("DDBOOT_TIMEOUT")) {
+            (Some(flag), _) => duration::parse(flag).map_err(|e| usage("--timeout", &e))?,
+            (None, Some(var)) if !var.trim().is_empty() => {
+                duration::parse(var).map_err(|e| usage("DDBOOT_TIMEOUT", &e))?
+            }
+            _ => DEFAULT_TIMEOUT,
+        };
+        let strict = cli.strict || env_bool(env, "DDBOOT_STRICT", true)?.unwrap_or(false);
+
+        let metadata_file = cli
+            .metadata_file
+            .or_else(|| env.get("ECS_CONTAINER_METADATA_FILE").filter(|v| !v.is_empty()).map(PathBuf::from));
+
+        let task_metadata = match (&cli.task_metadata_uri, env.get_str("ECS_CONTAINER_METADATA_URI_V4")) {
+            (Some(flag), _) => Some(Endpoint::parse(flag).map_err(|e| usage("--task-metadata-uri", &e))?),
+            (None, Some(var)) if !var.trim().is_empty() => {
+                Some(Endpoint::parse(var).map_err(|e| usage("ECS_CONTAINER_METADATA_URI_V4", &e))?)
+            }
+            _ => None,
+        };
+
+        let socket_dir = cli
+            .socket_dir
+            .or_else(|| env.get("DDBOOT_SOCKET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_DIR));
+
+        Ok(Config {
+            mode,
+            command: cli.command,
+            timeout,
+            strict,
+            quiet: cli.quiet,
+            metadata_file,
+            imds: imds_config(cli.imds_endpoint.as_deref(), env)?,
+            task_metadata,
+            socket_dir,
+            tags: TagFlags { env: cli.dd_env, service: cli.dd_service, version: cli.dd_version },
+        })
+    }
+}
+
+/// Applies the AWS SDK conventions: the flag, then `AWS_EC2_METADATA_SERVICE_ENDPOINT`, then
+/// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`; `AWS_EC2_METADATA_DISABLED=true` turns IMDS off
+/// unless the endpoint was given on the command line.
+fn imds_config(flag: Option<&str>, env: &Environ) -> Result<Imds, Error> {
+    let v1_allowed = !env_bool(env, "AWS_EC2_METADATA_V1_DISABLED", false)?.unwrap_or(false);
+    if let Some(url) = flag {
+        let endpoint = Endpoint::parse(url).map_err(|e| usage("--imds-endpoint", &e))?;
+        return Ok(Imds::Enabled { endpoint, v1_allowed });
+    }
+    if env_bool(env, "AWS_EC2_METADATA_DISABLED", false)?.unwrap_or(false) {
+        return Ok(Imds::Disabled("AWS_EC2_METADATA_DISABLED=true".into()));
+    }
+    let url = if let Some(url) = env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|v| !v.is_empty()) {
+        return Endpoint::parse(url)
+            .map(|endpoint| Imds::Enabled { endpoint, v1_allowed })
+            .map_err(|e| usage("AWS_EC2_METADATA_SERVICE_ENDPOINT", &e));
+    } else {
+        match env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").map(str::trim) {
+            None | Some("") => DEFAULT_IMDS_ENDPOINT,
+            Some(m) if m.eq_ignore_ascii_case("ipv4") => DEFAULT_IMDS_ENDPOINT,
+            Some(m) if m.eq_ignore_ascii_case("ipv6") => IPV6_IMDS_ENDPOINT,
+            Some(m) => {
+                return Err(usage(
+                    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                    &format!("{m:?} is not IPv4 or IPv6"),
+                ));
+            }
+        }
+    };
+    let endpoint = Endpoint::parse(url).map_err(|e| usage("the default IMDS endpoint", &e))?;
+    Ok(Imds::Enabled { endpoint, v1_allowed })
+}
+
+/// Reads a boolean variable: `true`/`false` in any case (and `1`/`0` when `numeric` is set);
+/// unset or empty is `None`; anything else is a usage error naming the variable.
+fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Error> {
+    let Some(raw) = env.get(name) else { return Ok(None) };
+    let value = raw.to_str().map(str::trim).unwrap_or("\u{fffd}");
+    match value {
+        "" => Ok(None),
+        v if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        v if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        "1" if numeric => Ok(Some(true)),
+        "0" if numeric => Ok(Some(false)),
+        v => Err(usage(name, &format!("{v:?} is not true or false"))),
+    }
+}
+
+fn usage(what: &str, why: &str) -> Error {
+    Error::Usage(format!("invalid {what}: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, Error> {
+        let cli = Cli::try_parse_from(std::iter::once("ddboot").chain(args.iter().copied()))
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        Config::new(cli, &Environ::from_pairs(env.iter().copied()))
+    }
+
+    fn endpoint_of(c: &Config) -> String {
+        match &c.imds {
+            Imds::Enabled { endpoint, .. } => endpoint.to_string(),
+            Imds::Disabled(why) => format!("disabled: {why}"),
+        }
+    }
+
+    #[test]
+    fn no_program_is_a_usage_error_unless_debugging() {
+        assert_eq!(config(&[], &[]).map_err(|e| e.exit_code()), Err(64));
+        assert!(config(&["--explain"], &[]).is_ok());
+        assert!(config(&["--print-env"], &[]).is_ok());
+    }
+
+    #[test]
+    fn timeout_flag_beats_variable_and_defaults_to_one_second() {
+        assert_eq!(config(&["x"], &[]).map(|c| c.timeout), Ok(DEFAULT_TIMEOUT));
+        let c = config(&["x"], &[("DDBOOT_TIMEOUT", "300ms")]).map(|c| c.timeout);
+        assert_eq!(c, Ok(Duration::from_millis(300)));
+        let c = config(&["--timeout", "2s", "x"], &[("DDBOOT_TIMEOUT", "300ms")]).map(|c| c.timeout);
+        assert_eq!(c, Ok(Duration::from_secs(2)));
+        let e = config(&["x"], &[("DDBOOT_TIMEOUT", "soon")]).unwrap_err();
+        assert!(e.to_string().contains("DDBOOT_TIMEOUT"), "{e}");
+        assert_eq!(e.exit_code(), 64);
+    }
+
+    #[test]
+    fn strict_from_flag_or_variable() {
+        assert_eq!(config(&["x"], &[]).map(|c| c.strict), Ok(false));
+        assert_eq!(config(&["x"], &[("DDBOOT_STRICT", "TRUE")]).map(|c| c.strict), Ok(true));
+        assert_eq!(config(&["x"], &[("DDBOOT_STRICT", "1")]).map(|c| c.strict), Ok(true));
+        assert_eq!(config(&["--strict", "x"], &[("DDBOOT_STRICT", "false")]).map(|c| c.strict), Ok(true));
+        let e = config(&["x"], &[("DDBOOT_STRICT", "maybe")]).unwrap_err();
+        assert!(e.to_string().contains("DDBOOT_STRICT"));
+    }
+
+    #[test]
+    fn imds_endpoint_follows_the_sdk_conventions() {
+        let c = config(&["x"], &[]).expect("ok");
+        assert_eq!(endpoint_of(&c), "http://169.254.169.254");
+        let c = config(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ipV6")]).expect("ok");
+        assert_eq!(endpoint_of(&c), "http://[fd00:ec2::254]");
+        let env = [
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/"),
+        ];
+        assert_eq!(endpoint_of(&config(&["x"], &env).expect("ok")), "http://127.0.0.1:9");
+        let c = config(&["--imds-endpoint", "http://127.0.0.2:8", "x"], &env).expect("ok");
+        assert_eq!(endpoint_of(&c), "http://127.0.0.2:8");
+        let c = config(&["x"], &[("AWS_EC2_METADATA_DISABLED", "True")]).expect("ok");
+        assert_eq!(endpoint_of(&c), "disabled: AWS_EC2_METADATA_DISABLED=true");
+    }
+
+    #[test]
+    fn invalid_aws_variables_are_usage_errors_naming_them() {
+        for (name, value) in [
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://x"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://metadata.internal"),
+            ("AWS_EC2_METADATA_DISABLED", "yes"),
+            ("AWS_EC2_METADATA_V1_DISABLED", "1"),
+            ("ECS_CONTAINER_METADATA_URI_V4", "not a url"),
+        ] {
+            let e = config(&["x"], &[(name, value)]).expect_err(name);
+            assert_eq!(e.exit_code(), 64);
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn v1_can_be_disabled() {
+        let c = config(&["x"], &[("AWS_EC2_METADATA_V1_DISABLED", "true")]).expect("ok");
+        assert!(matches!(c.imds, Imds::Enabled { v1_allowed: false, .. }));
+    }
+
+    #[test]
+    fn paths_come_from_flags_or_variables() {
+        let c = config(&["x"], &[("ECS_CONTAINER_METADATA_FILE", "/a"), ("DDBOOT_SOCKET_DIR", "/s")])
+            .expect("ok");
+        assert_eq!(c.metadata_file, Some(PathBuf::from("/a")));
+        assert_eq!(c.socket_dir, PathBuf::from("/s"));
+        let c =
+            config(&["--metadata-file", "/b", "x"], &[("ECS_CONTAINER_METADATA_FILE", "/a")]).expect("ok");
+        assert_eq!(c.metadata_file, Some(PathBuf::from("/b")));
+        assert_eq!(c.socket_dir, PathBuf::from(DEFAULT_SOCKET_DIR));
+    }
+}

@@ -1,0 +1,91 @@
+//! A snapshot of the environment ddboot inherited, and the child environment built from it.
+//!
+//! ddboot never calls `set_var`: it reads the process environment once into an [`Environ`], every
+//! decision reads that snapshot (so tests can pass any environment they like), and the app's
+//! environment is the snapshot with the planned changes applied, handed to `execve` as is.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// The inherited environment, in its original order, byte for byte.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environ {
+    vars: Vec<(OsString, OsString)>,
+}
+
+impl Environ {
+    /// Snapshot of this process's environment.
+    pub fn from_process() -> Self {
+        Self { vars: std::env::vars_os().collect() }
+    }
+
+    /// An environment made of the given pairs (used by tests and by the planner).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// The value of `name`, as `getenv` would return it (the first occurrence).
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.vars.iter().find(|(k, _)| k.as_bytes() == name.as_bytes()).map(|(_, v)| v.as_os_str())
+    }
+
+    /// The value of `name` when it is set and valid UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(OsStr::to_str)
+    }
+
+    /// The value of `name` when it is set, valid UTF-8 and not empty after trimming.
+    pub fn non_empty(&self, name: &str) -> Option<&str> {
+        self.get_str(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Whether `name` is present at all (even with an empty value).
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// All variables, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+    }
+
+    /// This environment with `name` set to `value` (every earlier occurrence removed).
+    pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
+        self.unset(name);
+        self.vars.push((name.into(), value.into()));
+    }
+
+    /// This environment without any occurrence of `name`.
+    pub fn unset(&mut self, name: &str) {
+        self.vars.retain(|(k, _)| k.as_bytes() != name.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_first_occurrence_like_getenv() {
+        let env = Environ::from_pairs([("A", "1"), ("A", "2"), ("B", " ")]);
+        assert_eq!(env.get_str("A"), Some("1"));
+        assert_eq!(env.non_empty("B"), None);
+        assert!(env.contains("B"));
+        assert_eq!(env.get("C"), None);
+    }
+
+    #[test]
+    fn set_replaces_every_occurrence_and_unset_removes_them() {
+        let mut env = Environ::from_pairs([("A", "1"), ("B", "x"), ("A", "2")]);
+        env.set("A", "3");
+        assert_eq!(env.iter().filter(|(k, _)| *k == "A").count(), 1);
+        assert_eq!(env.get_str("A"), Some("3"));
+        env.unset("B");
+        assert!(!env.contains("B"));
+    }
+}

@@ -1,0 +1,59 @@
+//! The one error type of ddboot and the exit code each failure maps to.
+//!
+//! Only failures that stop ddboot before the exec live here: a usage error (64), an unresolved
+//! agent host under `--strict` (69), a PROGRAM that cannot be executed (126) or cannot be found
+//! (127). Failures of a resolution source are not errors: they are recorded as attempts and the
+//! app starts anyway (fail-open).
+
+use std::fmt;
+
+/// Why ddboot stopped without running the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// Bad flags, a bad environment variable, or no PROGRAM: exit 64 (EX_USAGE).
+    Usage(String),
+    /// No agent host could be resolved and `--strict` was given: exit 69 (EX_UNAVAILABLE).
+    Unresolved(String),
+    /// PROGRAM exists but cannot be executed: exit 126.
+    NotExecutable(String),
+    /// PROGRAM was not found: exit 127.
+    NotFound(String),
+}
+
+impl Error {
+    /// The process exit code for this error, following sysexits(3) and the shell's 126/127.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 64,
+            Error::Unresolved(_) => 69,
+            Error::NotExecutable(_) => 126,
+            Error::NotFound(_) => 127,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) | Error::Unresolved(m) | Error::NotExecutable(m) | Error::NotFound(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_sysexits_and_the_shell() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 64);
+        assert_eq!(Error::Unresolved("x".into()).exit_code(), 69);
+        assert_eq!(Error::NotExecutable("x".into()).exit_code(), 126);
+        assert_eq!(Error::NotFound("x".into()).exit_code(), 127);
+        assert_eq!(Error::NotFound("no such program".into()).to_string(), "no such program");
+    }
+}

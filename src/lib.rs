@@ -1,0 +1,111 @@
+//! ddboot: resolve the Datadog Agent's address on Amazon ECS, export it with the unified service
+//! tags, then `execve` the app so it keeps ddboot's PID.
+//!
+//! The flow is linear and each stage lives in its own module: [`cli`] parses flags, [`config`]
+//! validates them with the environment, [`resolve`] runs the [`source`]s under one deadline,
+//! [`plan`] turns config and findings into environment changes and argv (pure), [`report`]
+//! renders what is printed, and [`exec`] replaces the process. [`run`] strings them together.
+
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod environ;
+pub mod error;
+pub mod exec;
+pub mod http;
+pub mod plan;
+pub mod report;
+pub mod resolve;
+pub mod source;
+
+use std::io::Write;
+use std::time::Instant;
+
+use clap::Parser;
+
+use crate::config::{Config, Mode};
+use crate::environ::Environ;
+use crate::error::Error;
+
+/// Runs ddboot with this process's arguments and environment. Returns the exit code when it
+/// does not exec (a debug mode, or an error); on a successful exec it never returns.
+pub fn run() -> i32 {
+    let started = Instant::now();
+    let env = Environ::from_process();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    match Config::new(cli, &env).and_then(|config| run_with(&config, &env, started)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ddboot: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Resolves, plans, then prints or execs.
+fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
+    let findings = resolve::resolve(config, env, started);
+    let plan = plan::plan(config, env, &findings);
+    let resolved = findings.resolved.is_some();
+    match config.mode {
+        Mode::Explain { json } => {
+            let text = if json {
+                format!("{}\n", report::explain_json(&findings, &plan))
+            } else {
+                report::explain_text(&findings, &plan)
+            };
+            print_stdout(&text);
+            Ok(if resolved { 0 } else { 1 })
+        }
+        Mode::PrintEnv => {
+            if !resolved {
+                eprintln!("{}", report::unresolved_warning(&findings, config.strict));
+                if config.strict {
+                    return Ok(Error::Unresolved(String::new()).exit_code());
+                }
+            }
+            print_stdout(&report::print_env(&plan));
+            Ok(0)
+        }
+        Mode::Run => {
+            match report::status_line(&findings) {
+                Some(line) if !config.quiet => eprintln!("{line}"),
+                Some(_) => {}
+                None => {
+                    eprintln!("{}", report::unresolved_warning(&findings, config.strict));
+                    if config.strict {
+                        return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
+                    }
+                }
+            }
+            Err(exec::exec(&plan.argv, &plan.child_env(env)))
+        }
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Help and version go to stdout with 0; any other clap error is a one-line usage error (64).
+fn clap_exit(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print_stdout(&e.to_string());
+            0
+        }
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid usage");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("ddboot: {first} (see ddboot --help)");
+            Error::Usage(String::new()).exit_code()
+        }
+    }
+}

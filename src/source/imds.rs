@@ -1,0 +1,270 @@
+//! The `imdsv2` and `imdsv1` sources: the EC2 instance metadata service's `local-ipv4`.
+//!
+//! IMDSv2 first: `PUT /latest/api/token`, then `GET /latest/meta-data/local-ipv4` with the token;
+//! a GET answered 401 gets one fresh token and one retry. IMDSv1 (the same GET without a token)
+//! is used only as the AWS SDKs do: after the token request timed out, was reset, or answered
+//! 403/404/405, never after a 400 and never under `AWS_EC2_METADATA_V1_DISABLED=true`. Once a
+//! token was obtained no token-less request is sent (instances alarm on `MetadataNoToken`). The
+//! token request has its own short budget so the hop-limit case (the PUT's answer dropped on the
+//! way back) still resolves through IMDSv1 well inside the deadline. Throttling and server errors
+//! are retried with a short backoff; at most [`MAX_REQUESTS`] requests are sent per run. The
+//! token lives only in this module's stack frames: it never reaches the app.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Journal, Source, Step};
+use crate::http::{self, Endpoint, Failure};
+
+pub const TOKEN_PATH: &str = "/latest/api/token";
+pub const LOCAL_IPV4_PATH: &str = "/latest/meta-data/local-ipv4";
+/// The TTL asked for: ddboot uses its token within the second it gets it.
+pub const TOKEN_TTL_SECONDS: &str = "60";
+/// The longest the token request may take: far above IMDS's real latency (≈1 ms), far below
+/// the default deadline, so a dropped answer (hop limit) leaves time for IMDSv1.
+pub const TOKEN_BUDGET: Duration = Duration::from_millis(250);
+/// Every IMDS body ddboot reads is far smaller than this; a larger one is rejected.
+pub const BODY_CAP: usize = 1024;
+/// Requests per run, retries included.
+pub const MAX_REQUESTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Where the resolution goes after the token request.
+enum Token {
+    Got(String),
+    /// The SDKs fall back to IMDSv1 after this (timeout, reset, 403/404/405).
+    FallBack(String),
+    /// Stop: no IMDSv1 either.
+    GiveUp(String),
+}
+
+/// The request budget and backoff shared by the whole run.
+struct Budget {
+    endpoint: Endpoint,
+    deadline: Instant,
+    sent: u32,
+    backoff: Duration,
+}
+
+impl Budget {
+    fn can_send(&self) -> bool {
+        self.sent < MAX_REQUESTS && Instant::now() < self.deadline
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        done_by: Instant,
+    ) -> Result<http::Response, Failure> {
+        self.sent += 1;
+        http::request(&self.endpoint, method, path, headers, BODY_CAP, done_by, done_by.min(self.deadline))
+            .await
+    }
+
+    /// Waits before a retry; false when the retry would not fit the budget or the deadline.
+    async fn back_off(&mut self) -> bool {
+        let wake = Instant::now() + self.backoff;
+        if self.sent >= MAX_REQUESTS || wake >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep_until(wake).await;
+        self.backoff *= 3;
+        true
+    }
+}
+
+fn retryable(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status)
+}
+
+/// Runs IMDSv2, then IMDSv1 where allowed, recording both attempts. Returns the host and the
+/// source that found it.
+pub async fn resolve(
+    endpoint: &Endpoint,
+    v1_allowed: bool,
+    deadline: Instant,
+    journal: &Journal,
+) -> Option<(Ipv4Addr, Source)> {
+    let mut budget = Budget { endpoint: endpoint.clone(), deadline, sent: 0, backoff: FIRST_BACKOFF };
+    let v2 = journal.begin(Source::Imdsv2);
+    let why_v1 = match fetch_token(&mut budget, &v2).await {
+        Token::Got(token) => {
+            let found = get_with_token(&mut budget, token, v2).await;
+            journal.skip(Source::Imdsv1, "IMDSv2 answered: no token-less request sent");
+            return found.map(|ip| (ip, Source::Imdsv2));
+        }
+        Token::GiveUp(why) => {
+            v2.fail(why);
+            journal.skip(Source::Imdsv1, "not a case for the IMDSv1 fallback");
+            return None;
+        }
+        Token::FallBack(why) => why,
+    };
+    v2.fail(why_v1);
+    if !v1_allowed {
+        journal.skip(Source::Imdsv1, "AWS_EC2_METADATA_V1_DISABLED=true");
+        return None;
+    }
+    if !budget.can_send() {
+        journal.skip(Source::Imdsv1, "no time or request budget left");
+        return None;
+    }
+    let v1 = journal.begin(Source::Imdsv1);
+    get_local_ipv4(&mut budget, None, v1).await.map(|ip| (ip, Source::Imdsv1))
+}
+
+/// The token request, retried on throttling and server errors.
+async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
+    step.phase("waiting for the token (PUT /latest/api/token)");
+    loop {
+        let remaining = budget.deadline.saturating_duration_since(Instant::now());
+        let done_by = Instant::now() + TOKEN_BUDGET.min(remaining / 2);
+        let headers = [("X-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS)];
+        let response = match budget.send("PUT", TOKEN_PATH, &headers, done_by).await {
+            Ok(r) => r,
+            Err(Failure::Timeout) => {
+                let waited = TOKEN_BUDGET.min(remaining / 2);
+                return Token::FallBack(format!(
+                    "no answer to the token request within {} (hop limit too low for this container?)",
+                    crate::duration::human(waited)
+                ));
+            }
+            Err(e @ Failure::Reset(_)) => return Token::FallBack(format!("token request: {e}")),
+            Err(e) => return Token::GiveUp(format!("token request: {e}")),
+        };
+        match response.status {
+            200 => {
+                return match valid_token(&response.body) {
+                    Some(token) => Token::Got(token),
+                    None => Token::GiveUp("the token answer is not a token".into()),
+                };
+            }
+            s @ 403..=405 => return Token::FallBack(format!("token request answered {s}")),
+            s if retryable(s) => {
+                if !budget.back_off().await {
+                    return Token::GiveUp(format!("token request answered {s}; no time left to retry"));
+                }
+            }
+            s => return Token::GiveUp(format!("token request answered {s}")),
+        }
+    }
+}
+
+/// A token must be a short run of visible ASCII: it goes into a header.
+fn valid_token(body: &[u8]) -> Option<String> {
+    let ok = !body.is_empty() && body.len() <= BODY_CAP && body.iter().all(|b| b.is_ascii_graphic());
+    ok.then(|| String::from_utf8_lossy(body).into_owned())
+}
+
+/// The IMDSv2 GET; on 401 one fresh token and one more GET.
+async fn get_with_token(budget: &mut Budget, token: String, step: Step<'_>) -> Option<Ipv4Addr> {
+    let mut token = token;
+    let mut refreshed = false;
+    loop {
+        step.phase("waiting for local-ipv4 (GET with token)");
+        match get_once(budget, Some(&token)).await {
+            Got::Status(401) if !refreshed && budget.sent + 2 <= MAX_REQUESTS => {
+                refreshed = true;
+                match fetch_token(budget, &step).await {
+                    Token::Got(fresh) => token = fresh,
+                    Token::FallBack(why) | Token::GiveUp(why) => {
+                        step.fail(format!("GET answered 401, then the fresh {why}"));
+                        return None;
+                    }
+                }
+            }
+            Got::Status(s) if retryable(s) && budget.back_off().await => {}
+            Got::Ip(ip) => {
+                let suffix = if refreshed { " (after a fresh token)" } else { "" };
+                step.ok(format!("{ip}{suffix}"));
+                return Some(ip);
+            }
+            other => {
+                step.fail(other.describe(refreshed));
+                return None;
+            }
+        }
+    }
+}
+
+/// The IMDSv1 GET, retried on throttling and server errors.
+async fn get_local_ipv4(budget: &mut Budget, token: Option<&str>, step: Step<'_>) -> Option<Ipv4Addr> {
+    step.phase("waiting for local-ipv4 (GET without token)");
+    loop {
+        match get_once(budget, token).await {
+            Got::Ip(ip) => {
+                step.ok(ip.to_string());
+                return Some(ip);
+            }
+            Got::Status(s) if retryable(s) && budget.back_off().await => {}
+            Got::Status(401) => {
+                step.fail("GET answered 401: this instance requires IMDSv2 tokens (HttpTokens=required)");
+                return None;
+            }
+            other => {
+                step.fail(other.describe(false));
+                return None;
+            }
+        }
+    }
+}
+
+enum Got {
+    Ip(Ipv4Addr),
+    Status(u16),
+    Invalid(String),
+    Failed(Failure),
+}
+
+impl Got {
+    fn describe(&self, refreshed: bool) -> String {
+        match self {
+            Got::Ip(ip) => ip.to_string(),
+            Got::Status(401) if refreshed => "GET answered 401 again after a fresh token".into(),
+            Got::Status(404) => "GET answered 404: no local-ipv4 (IPv6-only instance?)".into(),
+            Got::Status(s) => format!("GET answered {s}"),
+            Got::Invalid(why) => format!("local-ipv4 rejected: {why}"),
+            Got::Failed(f) => format!("GET: {f}"),
+        }
+    }
+}
+
+async fn get_once(budget: &mut Budget, token: Option<&str>) -> Got {
+    let deadline = budget.deadline;
+    let response = match token {
+        Some(t) => budget.send("GET", LOCAL_IPV4_PATH, &[("X-aws-ec2-metadata-token", t)], deadline).await,
+        None => budget.send("GET", LOCAL_IPV4_PATH, &[], deadline).await,
+    };
+    match response {
+        Ok(r) if r.status == 200 => match super::parse_ipv4(&r.body) {
+            Ok(ip) => Got::Ip(ip),
+            Err(why) => Got::Invalid(why),
+        },
+        Ok(r) => Got::Status(r.status),
+        Err(e) => Got::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_must_be_safe_header_values() {
+        assert_eq!(valid_token(b"AQAEAbc-_=="), Some("AQAEAbc-_==".into()));
+        assert_eq!(valid_token(b""), None);
+        assert_eq!(valid_token(b"abc\r\nX-Forwarded-For: 1"), None);
+        assert_eq!(valid_token(b"a b"), None);
+        assert_eq!(valid_token(&[b'a'; BODY_CAP + 1]), None);
+    }
+
+    #[test]
+    fn retries_only_throttling_and_server_errors() {
+        assert!(retryable(503) && retryable(500) && retryable(429));
+        assert!(!retryable(400) && !retryable(401) && !retryable(404));
+    }
+}

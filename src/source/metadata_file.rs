@@ -1,0 +1,181 @@
+//! The `metadata-file` source: the ECS container metadata file (`$ECS_CONTAINER_METADATA_FILE`).
+//!
+//! The ECS agent writes this JSON file before the container starts and replaces it (temp file +
+//! rename) once the container runs, adding `"MetadataFileStatus": "READY"`. Its
+//! `HostPrivateIPv4Address` is the instance's private IP, learnt by the agent on the host, so the
+//! container's IMDS hop limit does not matter. This module reads the file safely (never blocks on
+//! a FIFO, never follows it past a size cap, accepts only a regular file), parses the few fields
+//! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
+//! without one, or the deadline passes.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{Journal, Source};
+
+/// The largest metadata file accepted; real ones are a few KiB.
+pub const MAX_SIZE: u64 = 256 * 1024;
+/// How often a not-yet-READY file is re-read.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// What ddboot uses from one version of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetadataFile {
+    /// `HostPrivateIPv4Address` when present and a usable IPv4 address.
+    pub host: Option<Ipv4Addr>,
+    /// `MetadataFileStatus` is `READY`.
+    pub ready: bool,
+    /// `Networks[0].NetworkMode` (bridge, host, awsvpc, container:…).
+    pub network_mode: Option<String>,
+}
+
+/// Parses the file's JSON. Unknown fields are ignored; the top level must be an object.
+pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
+    let obj = doc.as_object().ok_or("not a JSON object")?;
+    let host = obj
+        .get("HostPrivateIPv4Address")
+        .and_then(Value::as_str)
+        .and_then(|s| super::parse_ipv4(s.as_bytes()).ok());
+    let ready = obj.get("MetadataFileStatus").and_then(Value::as_str) == Some("READY");
+    let network_mode = obj
+        .get("Networks")
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .and_then(|n| n.get("NetworkMode"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(MetadataFile { host, ready, network_mode })
+}
+
+/// Opens and reads the file once: a regular file of at most [`MAX_SIZE`] bytes, opened
+/// non-blocking (a FIFO cannot stall the start) and close-on-exec.
+pub fn read(path: &Path) -> Result<MetadataFile, String> {
+    let file = File::options()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let meta = file.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.len() > MAX_SIZE {
+        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The size can change between stat and read: the cap holds regardless.
+    file.take(MAX_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_SIZE {
+        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
+    }
+    parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The result of polling: the host, or why there is none.
+pub type Polled = Result<(Ipv4Addr, MetadataFile), String>;
+
+/// Re-reads the file every [`POLL_INTERVAL`] (re-opening the path, so a replacement by rename is
+/// seen) until it has a host, is READY without one, or `deadline` passes. `first` is the read the
+/// caller already made at `started`. Records the attempt.
+pub async fn poll(
+    path: &Path,
+    first: MetadataFile,
+    started: std::time::Instant,
+    deadline: Instant,
+    journal: &Journal,
+) -> Option<(Ipv4Addr, MetadataFile)> {
+    let step = journal.begin_at(Source::MetadataFile, started);
+    step.phase("waiting for the file to become READY");
+    let mut latest = first;
+    loop {
+        if let Some(host) = latest.host {
+            let waited = crate::duration::human(step.elapsed());
+            step.ok(format!("{host} (after {waited} of polling)"));
+            return Some((host, latest));
+        }
+        if latest.ready {
+            step.fail("READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)");
+            return None;
+        }
+        if Instant::now() + POLL_INTERVAL > deadline {
+            tokio::time::sleep_until(deadline).await;
+            step.fail("not READY before the deadline and no HostPrivateIPv4Address yet");
+            return None;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+        latest = match read(path) {
+            Ok(doc) => doc,
+            Err(why) => {
+                step.fail(why);
+                return None;
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const READY: &str = r#"{
+        "Cluster": "default",
+        "ContainerName": "simple-app",
+        "Networks": [ { "NetworkMode": "bridge", "IPv4Addresses": [ "192.0.2.0" ] } ],
+        "MetadataFileStatus": "READY",
+        "HostPrivateIPv4Address": "192.0.2.10",
+        "SomethingNew": {"x": [1, 2]}
+    }"#;
+
+    #[test]
+    fn parses_the_documented_ready_sample() {
+        let m = parse(READY.as_bytes()).expect("parses");
+        assert_eq!(m.host, Some(Ipv4Addr::new(192, 0, 2, 10)));
+        assert!(m.ready);
+        assert_eq!(m.network_mode.as_deref(), Some("bridge"));
+    }
+
+    #[test]
+    fn an_early_file_is_not_ready() {
+        let m = parse(br#"{"Cluster": "default", "ContainerName": "metadata"}"#).expect("parses");
+        assert_eq!(m, MetadataFile::default());
+    }
+
+    #[test]
+    fn bad_host_values_count_as_absent() {
+        for v in [r#""""#, r#""fe80::1""#, "42", "null", r#""10.0.0.1 ""#] {
+            let doc = format!(r#"{{"HostPrivateIPv4Address": {v}}}"#);
+            let m = parse(doc.as_bytes()).expect("parses");
+            // A value with surrounding space is still one IPv4 address; the rest are not.
+            assert_eq!(m.host.is_some(), v.contains("10.0.0.1"), "{v}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_objects_and_invalid_json() {
+        for bad in [&b"[]"[..], b"\"x\"", b"{", b"", b"\xff"] {
+            assert!(parse(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn read_refuses_directories_and_oversized_files() {
+        let dir = std::env::temp_dir().join(format!("ddboot-mf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert!(read(&dir).unwrap_err().contains("not a regular file"));
+        let big = dir.join("big.json");
+        std::fs::write(&big, vec![b' '; (MAX_SIZE + 1) as usize]).expect("write");
+        assert!(read(&big).unwrap_err().contains("larger than"));
+        assert!(read(&dir.join("missing")).unwrap_err().contains("cannot open"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

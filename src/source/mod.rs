@@ -1,0 +1,244 @@
+//! The resolution sources and the journal every source writes its attempt into.
+//!
+//! A source is one way of learning where the Datadog Agent is (one module each). Each run of a
+//! source is an [`Attempt`]: its outcome, how long it took and a one-line detail (the address or
+//! why not). A [`Step`] records its attempt even when the deadline cancels it mid-flight, so the
+//! report always says what every source was doing when time ran out.
+
+pub mod imds;
+pub mod metadata_file;
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// Where an answer came from, in the order sources are consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Env,
+    MetadataFile,
+    Imdsv2,
+    Imdsv1,
+}
+
+impl Source {
+    /// The name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Env => "env",
+            Source::MetadataFile => "metadata-file",
+            Source::Imdsv2 => "imdsv2",
+            Source::Imdsv1 => "imdsv1",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One source's attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub source: Source,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+    pub detail: String,
+}
+
+/// The attempts of one run, written by the sources as they finish.
+#[derive(Debug, Default)]
+pub struct Journal {
+    attempts: RefCell<Vec<Attempt>>,
+    /// Set when a source won: steps dropped after that were cancelled, not failed.
+    winner: Cell<Option<Source>>,
+}
+
+impl Journal {
+    /// Starts timing an attempt of `source`.
+    pub fn begin(&self, source: Source) -> Step<'_> {
+        self.begin_at(source, Instant::now())
+    }
+
+    /// An attempt of `source` that started at `start` (work done before the step existed).
+    pub fn begin_at(&self, source: Source, start: Instant) -> Step<'_> {
+        Step { journal: self, source, start, phase: RefCell::new("starting"), done: false }
+    }
+
+    /// Declares the winner: steps still running are cancelled from now on, not failed.
+    pub fn won(&self, source: Source) {
+        self.winner.set(Some(source));
+    }
+
+    /// Records every source in `sources` that has no attempt yet as skipped.
+    pub fn skip_missing(&self, sources: &[Source], why: &str) {
+        for &source in sources {
+            if !self.has(source) {
+                self.skip(source, why);
+            }
+        }
+    }
+
+    /// Records a source that did not run, and why.
+    pub fn skip(&self, source: Source, why: impl Into<String>) {
+        self.push(Attempt { source, outcome: Outcome::Skipped, elapsed: Duration::ZERO, detail: why.into() });
+    }
+
+    /// Whether `source` has an attempt recorded.
+    pub fn has(&self, source: Source) -> bool {
+        self.attempts.borrow().iter().any(|a| a.source == source)
+    }
+
+    fn push(&self, attempt: Attempt) {
+        self.attempts.borrow_mut().push(attempt);
+    }
+
+    /// All attempts, in source order (a stable sort keeps repeated sources in time order).
+    pub fn into_attempts(self) -> Vec<Attempt> {
+        let mut v = self.attempts.into_inner();
+        v.sort_by_key(|a| a.source);
+        v
+    }
+}
+
+/// An attempt in progress. Dropping it unfinished (the deadline cancelled its future) records
+/// a failure that names the phase it was in.
+pub struct Step<'j> {
+    journal: &'j Journal,
+    source: Source,
+    start: Instant,
+    phase: RefCell<&'static str>,
+    done: bool,
+}
+
+impl Step<'_> {
+    /// Names what the source is waiting for, for the report if the deadline strikes.
+    pub fn phase(&self, phase: &'static str) {
+        *self.phase.borrow_mut() = phase;
+    }
+
+    pub fn ok(self, detail: impl Into<String>) {
+        self.finish(Outcome::Ok, detail.into());
+    }
+
+    pub fn fail(self, detail: impl Into<String>) {
+        self.finish(Outcome::Failed, detail.into());
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn finish(mut self, outcome: Outcome, detail: String) {
+        self.done = true;
+        self.journal.push(Attempt { source: self.source, outcome, elapsed: self.start.elapsed(), detail });
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let phase = self.phase.borrow();
+            let (outcome, detail) = match self.journal.winner.get() {
+                Some(w) => (Outcome::Skipped, format!("cancelled: {w} answered first (was {phase})")),
+                None => (Outcome::Failed, format!("deadline reached while {phase}")),
+            };
+            self.journal.push(Attempt {
+                source: self.source,
+                outcome,
+                elapsed: self.start.elapsed(),
+                detail,
+            });
+        }
+    }
+}
+
+/// Accepts a metadata body only when, trimmed of surrounding whitespace, it is one IPv4 address
+/// that can name a host (not 0.0.0.0, broadcast or multicast). Anything else is rejected with a
+/// short reason that quotes (a bounded part of) what was received.
+pub fn parse_ipv4(body: &[u8]) -> Result<Ipv4Addr, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the answer is not text".to_string())?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("the answer is empty".into());
+    }
+    let ip: Ipv4Addr = trimmed
+        .parse()
+        .map_err(|_| format!("not an IPv4 address: {:?}", crate::http::truncate(trimmed, 40)))?;
+    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+        return Err(format!("{ip} cannot be an agent host"));
+    }
+    Ok(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_one_usable_ipv4() {
+        assert_eq!(parse_ipv4(b"10.0.1.43"), Ok(Ipv4Addr::new(10, 0, 1, 43)));
+        assert_eq!(parse_ipv4(b" 10.0.1.43\n"), Ok(Ipv4Addr::new(10, 0, 1, 43)));
+        assert_eq!(parse_ipv4(b"127.0.0.2"), Ok(Ipv4Addr::new(127, 0, 0, 2)));
+        for bad in [
+            &b""[..],
+            b"  \n",
+            b"fe80::1",
+            b"10.0.1",
+            b"10.0.1.43 10.0.1.44",
+            b"10.0.1.256",
+            b"<html>",
+            b"0.0.0.0",
+            b"255.255.255.255",
+            b"224.0.0.1",
+            b"\xff\xfe",
+            b"10.0.1.43\x00",
+        ] {
+            assert!(parse_ipv4(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_step_records_its_phase() {
+        let journal = Journal::default();
+        {
+            let step = journal.begin(Source::Imdsv2);
+            step.phase("waiting for the token");
+        }
+        journal.begin(Source::MetadataFile).ok("10.0.0.1");
+        journal.skip(Source::Env, "unset");
+        journal.won(Source::MetadataFile);
+        {
+            let step = journal.begin(Source::Imdsv1);
+            step.phase("waiting for local-ipv4");
+        }
+        let a = journal.into_attempts();
+        let order: Vec<_> = a.iter().map(|a| a.source).collect();
+        assert_eq!(order, [Source::Env, Source::MetadataFile, Source::Imdsv2, Source::Imdsv1]);
+        assert_eq!(a[2].outcome, Outcome::Failed);
+        assert_eq!(a[2].detail, "deadline reached while waiting for the token");
+        assert_eq!(a[3].outcome, Outcome::Skipped);
+        assert_eq!(a[3].detail, "cancelled: metadata-file answered first (was waiting for local-ipv4)");
+    }
+}
