@@ -3,15 +3,19 @@
 //!
 //! Nothing here performs I/O. The rules: a resolved host is exported as `DD_AGENT_HOST` (an
 //! inherited non-empty value is kept as is); an unresolved host never yields an empty
-//! `DD_AGENT_HOST`, and an inherited empty one is removed; a `--dd-*` flag wins over an inherited
-//! tag, and an inherited non-empty tag is otherwise left untouched.
+//! `DD_AGENT_HOST`, and an inherited empty one is removed; Agent sockets become
+//! `DD_TRACE_AGENT_URL` / `DD_DOGSTATSD_URL` unless those are set; each service tag takes the first
+//! of: its `--dd-*` flag, the inherited non-empty value (left untouched), the container's
+//! `com.datadoghq.tags.*` label, and for `DD_VERSION` the image tag.
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use crate::config::Config;
 use crate::environ::Environ;
 use crate::resolve::Findings;
 use crate::source::Source;
+use crate::source::task_metadata::{TAG_LABEL_PREFIX, image_tag};
 
 /// One change to the app's environment, with where its value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +23,16 @@ pub struct Change {
     pub name: String,
     /// `None` removes the variable.
     pub value: Option<String>,
-    /// Why: a source name (`imdsv2`), `flag --dd-env`, `empty` …
+    /// Why: a source name (`imdsv2`), `flag --dd-env`, `label com.datadoghq.tags.env` …
+    pub origin: String,
+}
+
+/// A unified service tag as the app will see it, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub name: &'static str,
+    pub value: Option<String>,
+    /// `flag --dd-env`, `inherited`, `label com.datadoghq.tags.env`, `image tag`, or `unset`.
     pub origin: String,
 }
 
@@ -30,6 +43,8 @@ pub struct Plan {
     pub argv: Vec<OsString>,
     /// Changes in the order they are applied.
     pub changes: Vec<Change>,
+    /// DD_ENV, DD_SERVICE, DD_VERSION with their origins (also when inherited or unset).
+    pub tags: Vec<Tag>,
 }
 
 impl Plan {
@@ -49,26 +64,70 @@ impl Plan {
 /// Builds the plan.
 pub fn plan(config: &Config, env: &Environ, findings: &Findings) -> Plan {
     let mut changes = Vec::new();
-    match &findings.resolved {
-        Some(r) if r.source == Source::Env => {}
-        Some(r) => changes.push(set("DD_AGENT_HOST", &r.host, r.source.name())),
-        None if env.contains("DD_AGENT_HOST") => changes.push(Change {
+    match findings.resolved.as_ref().map(|r| (r.source, r.host.as_deref())) {
+        Some((Source::Env, _)) => {}
+        Some((source, Some(host))) => changes.push(set("DD_AGENT_HOST", host, source.name())),
+        Some((_, None)) | None if env.contains("DD_AGENT_HOST") => changes.push(Change {
             name: "DD_AGENT_HOST".into(),
             value: None,
-            origin: "empty, host unresolved".into(),
+            origin: "empty, no host resolved".into(),
         }),
-        None => {}
+        Some((_, None)) | None => {}
     }
-    for (name, flag, value) in [
-        ("DD_ENV", "--dd-env", &config.tags.env),
-        ("DD_SERVICE", "--dd-service", &config.tags.service),
-        ("DD_VERSION", "--dd-version", &config.tags.version),
-    ] {
-        if let Some(v) = value {
-            changes.push(set(name, v, &format!("flag {flag}")));
+    let sockets = &findings.platform.sockets;
+    for (name, path) in [("DD_TRACE_AGENT_URL", &sockets.apm), ("DD_DOGSTATSD_URL", &sockets.dsd)] {
+        if let Some(path) = path
+            && env.non_empty(name).is_none()
+        {
+            changes.push(set(name, &unix_url(path), "socket"));
         }
     }
-    Plan { argv: config.command.clone(), changes }
+    let tags = tags(config, env, findings);
+    for tag in &tags {
+        if let Some(value) = &tag.value
+            && tag.origin != "inherited"
+        {
+            changes.push(set(tag.name, value, &tag.origin));
+        }
+    }
+    Plan { argv: config.command.clone(), changes, tags }
+}
+
+fn unix_url(path: &Path) -> String {
+    format!("unix://{}", path.display())
+}
+
+/// Applies the tag precedence: flag > inherited non-empty > label > image tag (version only).
+fn tags(config: &Config, env: &Environ, findings: &Findings) -> Vec<Tag> {
+    let container = findings.container.as_ref();
+    let image_tag = container.and_then(|c| c.image.as_deref()).and_then(image_tag).filter(|v| usable(v));
+    [
+        ("DD_ENV", "--dd-env", "env", &config.tags.env),
+        ("DD_SERVICE", "--dd-service", "service", &config.tags.service),
+        ("DD_VERSION", "--dd-version", "version", &config.tags.version),
+    ]
+    .into_iter()
+    .map(|(name, flag, key, flag_value)| {
+        let label = container.and_then(|c| c.tag_label(key)).map(str::trim).filter(|v| usable(v));
+        let (value, origin) = if let Some(v) = flag_value {
+            (Some(v.clone()), format!("flag {flag}"))
+        } else if let Some(v) = env.non_empty(name) {
+            (Some(v.to_string()), "inherited".to_string())
+        } else if let Some(v) = label {
+            (Some(v.to_string()), format!("label {TAG_LABEL_PREFIX}{key}"))
+        } else if let (Some(v), "DD_VERSION") = (&image_tag, name) {
+            (Some(v.clone()), "image tag".to_string())
+        } else {
+            (None, "unset".to_string())
+        };
+        Tag { name, value, origin }
+    })
+    .collect()
+}
+
+/// A tag value from metadata must be non-empty and free of control characters.
+fn usable(v: &str) -> bool {
+    !v.is_empty() && !v.chars().any(char::is_control)
 }
 
 fn set(name: &str, value: &str, origin: &str) -> Change {
@@ -79,8 +138,11 @@ fn set(name: &str, value: &str, origin: &str) -> Change {
 mod tests {
     use super::*;
     use crate::cli::Cli;
-    use crate::resolve::Resolved;
+    use crate::resolve::{Platform, Resolved};
+    use crate::source::socket::Sockets;
+    use crate::source::task_metadata::Container;
     use clap::Parser;
+    use std::path::PathBuf;
     use std::time::Duration;
 
     fn config(args: &[&str]) -> Config {
@@ -90,9 +152,11 @@ mod tests {
 
     fn findings(resolved: Option<(&str, Source)>) -> Findings {
         Findings {
-            resolved: resolved.map(|(h, s)| Resolved { host: h.into(), source: s }),
+            resolved: resolved.map(|(h, s)| Resolved { host: Some(h.into()), source: s }),
             attempts: vec![],
             elapsed: Duration::ZERO,
+            platform: Platform::default(),
+            container: None,
         }
     }
 
@@ -123,13 +187,87 @@ mod tests {
     }
 
     #[test]
-    fn tag_flags_win_and_inherited_tags_stay() {
-        let env = Environ::from_pairs([("DD_ENV", "staging"), ("DD_SERVICE", "inherited")]);
-        let p = plan(&config(&["--dd-env", "prod", "--dd-version", "1.2"]), &env, &findings(None));
-        let child = p.child_env(&env);
-        assert_eq!(child.get_str("DD_ENV"), Some("prod"));
-        assert_eq!(child.get_str("DD_SERVICE"), Some("inherited"));
-        assert_eq!(child.get_str("DD_VERSION"), Some("1.2"));
-        assert_eq!(p.argv, ["app"]);
+    fn sockets_become_urls_unless_set() {
+        let mut f = findings(None);
+        f.resolved = Some(Resolved { host: None, source: Source::Socket });
+        f.platform.sockets =
+            Sockets { apm: Some(PathBuf::from("/s/apm.socket")), dsd: Some(PathBuf::from("/s/dsd.socket")) };
+        let env = Environ::from_pairs([("DD_DOGSTATSD_URL", "udp://10.0.0.9:8125"), ("DD_AGENT_HOST", "")]);
+        let child = plan(&config(&[]), &env, &f).child_env(&env);
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("unix:///s/apm.socket"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://10.0.0.9:8125"));
+        assert!(!child.contains("DD_AGENT_HOST"));
+    }
+
+    /// The precedence table: flag > inherited env > label > image tag (DD_VERSION only).
+    #[test]
+    fn tag_precedence_table() {
+        let container = Container {
+            image: Some("registry:5000/app:2.0".into()),
+            tag_labels: vec![("env".into(), "label-env".into()), ("service".into(), "label-svc".into())],
+            ..Container::default()
+        };
+        let rows: [(&[&str], &[(&str, &str)], Option<Container>, [(&str, Option<&str>); 3]); 6] = [
+            (
+                &["--dd-env", "flag-env"],
+                &[("DD_ENV", "env-env")],
+                Some(container.clone()),
+                [
+                    ("flag --dd-env", Some("flag-env")),
+                    ("label com.datadoghq.tags.service", Some("label-svc")),
+                    ("image tag", Some("2.0")),
+                ],
+            ),
+            (
+                &[],
+                &[("DD_ENV", "env-env"), ("DD_VERSION", "9")],
+                Some(container.clone()),
+                [
+                    ("inherited", Some("env-env")),
+                    ("label com.datadoghq.tags.service", Some("label-svc")),
+                    ("inherited", Some("9")),
+                ],
+            ),
+            (
+                &[],
+                &[("DD_ENV", "")],
+                Some(container.clone()),
+                [
+                    ("label com.datadoghq.tags.env", Some("label-env")),
+                    ("label com.datadoghq.tags.service", Some("label-svc")),
+                    ("image tag", Some("2.0")),
+                ],
+            ),
+            (
+                &["--dd-version", "1.0"],
+                &[],
+                Some(Container { image: Some("app:latest".into()), ..Container::default() }),
+                [("unset", None), ("unset", None), ("flag --dd-version", Some("1.0"))],
+            ),
+            (
+                &[],
+                &[],
+                Some(Container {
+                    image: Some("app@sha256:abc".into()),
+                    tag_labels: vec![("version".into(), "3.1".into()), ("env".into(), "bad\nvalue".into())],
+                    ..Container::default()
+                }),
+                [("unset", None), ("unset", None), ("label com.datadoghq.tags.version", Some("3.1"))],
+            ),
+            (&[], &[], None, [("unset", None), ("unset", None), ("unset", None)]),
+        ];
+        for (args, env, container, expected) in rows {
+            let mut f = findings(None);
+            f.container = container;
+            let env = Environ::from_pairs(env.iter().copied());
+            let p = plan(&config(args), &env, &f);
+            let got: Vec<(&str, Option<&str>)> =
+                p.tags.iter().map(|t| (t.origin.as_str(), t.value.as_deref())).collect();
+            assert_eq!(got, expected, "args {args:?}, env {env:?}");
+            let child = p.child_env(&env);
+            for t in &p.tags {
+                assert_eq!(child.non_empty(t.name), t.value.as_deref(), "{}", t.name);
+            }
+        }
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Rendering is pure (functions return strings); the caller decides where they go.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value, json};
 
 use crate::duration::human;
@@ -13,7 +15,11 @@ use crate::source::Outcome;
 /// `ddboot: DD_AGENT_HOST=10.0.1.43 (metadata-file, 0.2 ms)`.
 pub fn status_line(findings: &Findings) -> Option<String> {
     let r = findings.resolved.as_ref()?;
-    Some(format!("ddboot: DD_AGENT_HOST={} ({}, {})", r.host, r.source, human(findings.elapsed)))
+    let what = match &r.host {
+        Some(host) => format!("DD_AGENT_HOST={host}"),
+        None => "Agent sockets, no host needed".to_string(),
+    };
+    Some(format!("ddboot: {what} ({}, {})", r.source, human(findings.elapsed)))
 }
 
 /// The warning printed when no host was found: every source and why it failed.
@@ -34,36 +40,47 @@ pub fn explain_text(findings: &Findings, plan: &Plan) -> String {
     let mut out = String::from("Resolution\n");
     for a in &findings.attempts {
         let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
-        out.push_str(&format!(
-            "  {:<14} {:<8} {:>9}  {}\n",
-            a.source.name(),
-            a.outcome.name(),
-            elapsed,
-            a.detail
-        ));
+        let _ =
+            writeln!(out, "  {:<14} {:<8} {:>9}  {}", a.source.name(), a.outcome.name(), elapsed, a.detail);
     }
-    match &findings.resolved {
-        Some(r) => out.push_str(&format!(
-            "\nAgent host: {} (from {}, {})\n",
-            r.host,
+    let _ = match &findings.resolved {
+        Some(r) => writeln!(
+            out,
+            "\nAgent host: {} (from {}, {})",
+            r.host.as_deref().unwrap_or("none needed (Unix sockets)"),
             r.source,
             human(findings.elapsed)
-        )),
-        None => out.push_str(&format!("\nAgent host: not resolved ({})\n", human(findings.elapsed))),
+        ),
+        None => writeln!(out, "\nAgent host: not resolved ({})", human(findings.elapsed)),
+    };
+    let p = &findings.platform;
+    let unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    out.push_str("\nPlatform\n");
+    let _ = writeln!(out, "  AWS_EXECUTION_ENV  {}", unknown(&p.execution_env));
+    let _ = writeln!(out, "  launch type        {}", unknown(&p.launch_type));
+    let _ = writeln!(out, "  network mode       {}", unknown(&p.network_mode));
+    let _ = writeln!(out, "  agent              {}", p.agent.map_or("unknown", |a| a.name()));
+    if let Some(name) = &p.agent_container {
+        let _ = writeln!(out, "  agent container    {name}");
+    }
+    let _ = writeln!(out, "  sockets            {}", p.sockets.describe());
+    out.push_str("\nService tags\n");
+    for t in &plan.tags {
+        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, t.value.as_deref().unwrap_or("-"), t.origin);
     }
     out.push_str("\nEnvironment changes\n");
     if plan.changes.is_empty() {
         out.push_str("  (none)\n");
     }
     for c in &plan.changes {
-        match &c.value {
-            Some(v) => out.push_str(&format!("  {}={}  ({})\n", c.name, v, c.origin)),
-            None => out.push_str(&format!("  unset {}  ({})\n", c.name, c.origin)),
-        }
+        let _ = match &c.value {
+            Some(v) => writeln!(out, "  {}={}  ({})", c.name, v, c.origin),
+            None => writeln!(out, "  unset {}  ({})", c.name, c.origin),
+        };
     }
     if !plan.argv.is_empty() {
         let argv: Vec<String> = plan.argv.iter().map(|a| shell_quote(&a.to_string_lossy())).collect();
-        out.push_str(&format!("\nCommand\n  {}\n", argv.join(" ")));
+        let _ = writeln!(out, "\nCommand\n  {}", argv.join(" "));
     }
     out
 }
@@ -88,16 +105,31 @@ pub fn explain_json(findings: &Findings, plan: &Plan) -> Value {
         env.insert(c.name.clone(), c.value.clone().map_or(Value::Null, Value::String));
         origins.insert(c.name.clone(), Value::String(c.origin.clone()));
     }
+    let mut tags = Map::new();
+    for t in &plan.tags {
+        tags.insert(t.name.to_string(), json!({ "value": t.value, "origin": t.origin }));
+    }
+    let p = &findings.platform;
+    let path = |s: &Option<std::path::PathBuf>| s.as_ref().map(|p| p.display().to_string());
     let command = (!plan.argv.is_empty()).then(|| {
         plan.argv.iter().map(|a| Value::String(a.to_string_lossy().into_owned())).collect::<Vec<_>>()
     });
     json!({
-        "agent_host": findings.resolved.as_ref().map(|r| r.host.clone()),
+        "agent_host": findings.resolved.as_ref().and_then(|r| r.host.clone()),
         "source": findings.resolved.as_ref().map(|r| r.source.name()),
         "elapsed_ms": millis(findings.elapsed),
         "attempts": attempts,
         "env": env,
         "origins": origins,
+        "tags": tags,
+        "platform": {
+            "execution_env": p.execution_env,
+            "launch_type": p.launch_type,
+            "network_mode": p.network_mode,
+            "agent": p.agent.map(|a| a.name()),
+            "agent_container": p.agent_container,
+            "sockets": { "apm": path(&p.sockets.apm), "dsd": path(&p.sockets.dsd) },
+        },
         "command": command,
     })
 }
@@ -110,10 +142,10 @@ fn millis(d: std::time::Duration) -> f64 {
 pub fn print_env(plan: &Plan) -> String {
     let mut out = String::new();
     for c in &plan.changes {
-        match &c.value {
-            Some(v) => out.push_str(&format!("export {}={}\n", c.name, shell_quote(v))),
-            None => out.push_str(&format!("unset {}\n", c.name)),
-        }
+        let _ = match &c.value {
+            Some(v) => writeln!(out, "export {}={}", c.name, shell_quote(v)),
+            None => writeln!(out, "unset {}", c.name),
+        };
     }
     out
 }

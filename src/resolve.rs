@@ -1,13 +1,21 @@
 //! Runs the resolution sources under one global deadline and collects what they found.
 //!
-//! Order: an inherited `DD_AGENT_HOST` wins without any lookup; then one read of the metadata
-//! file, which ends the search when it has the host (no IMDS request at all); otherwise the file
-//! polling and IMDS run concurrently on a current-thread runtime, and the first valid address
-//! wins. Nothing here outlives the deadline, and nothing here changes the process: the findings
-//! are data for the planner.
+//! Precedence: an inherited `DD_AGENT_HOST` (`env`), both Agent sockets (`socket`), an Agent
+//! sharing the task's network namespace (`sidecar`: Fargate, or an awsvpc task listing an Agent
+//! container), the metadata file, IMDSv2, IMDSv1, and, for bridge networking only, the default
+//! gateway as a last resort. Cheap local checks come first (sockets, environment, one read of the
+//! metadata file). Then, on a current-thread runtime and from the same instant, the task metadata
+//! requests and the metadata file polling run concurrently; IMDS starts as soon as a sidecar is
+//! ruled out: at once when the network mode is known not to be awsvpc, otherwise when the task
+//! metadata answered (at most its short budget), so a sidecar task never sends an IMDS request.
+//! A host found by the file or IMDS is final once the task metadata (if asked) has answered.
+//! Nothing outlives the deadline, and nothing here changes the process: the findings are data
+//! for the planner.
 
+use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,17 +23,56 @@ use tokio::time::Instant;
 use crate::config::{Config, Imds};
 use crate::environ::Environ;
 use crate::source::metadata_file::{self, MetadataFile};
-use crate::source::{Attempt, Journal, Source, imds};
+use crate::source::socket::{self, Sockets};
+use crate::source::task_metadata::{self, Container, TaskMetadata};
+use crate::source::{Attempt, Journal, Source, gateway, imds};
 
-/// The host sources, in order.
-const HOST_SOURCES: [Source; 4] = [Source::Env, Source::MetadataFile, Source::Imdsv2, Source::Imdsv1];
+/// The address sidecar Agents listen on. Not "localhost": Node.js may resolve it to ::1 first.
+pub const SIDECAR_HOST: &str = "127.0.0.1";
 
-/// The agent host and where it came from.
+/// The agent and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// An IPv4 address, or whatever non-empty value an inherited DD_AGENT_HOST holds.
-    pub host: String,
+    /// An IPv4 address, or whatever non-empty value an inherited DD_AGENT_HOST holds; `None`
+    /// when both Unix sockets make a host unnecessary.
+    pub host: Option<String>,
     pub source: Source,
+}
+
+/// Which kind of Agent deployment ddboot detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    /// A daemon Agent on the instance, reached through the host's IP.
+    Daemon,
+    /// An Agent container in the same task (same network namespace).
+    Sidecar,
+    /// The Agent's Unix sockets, shared through a volume.
+    Socket,
+}
+
+impl AgentKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentKind::Daemon => "daemon",
+            AgentKind::Sidecar => "sidecar",
+            AgentKind::Socket => "socket",
+        }
+    }
+}
+
+/// The ECS shape as detected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Platform {
+    /// `AWS_EXECUTION_ENV` (AWS_ECS_EC2, AWS_ECS_FARGATE).
+    pub execution_env: Option<String>,
+    /// Task metadata `LaunchType` (EC2, FARGATE, MANAGED_INSTANCES, EXTERNAL).
+    pub launch_type: Option<String>,
+    /// bridge, host, awsvpc, container:…, from the metadata file or the task metadata.
+    pub network_mode: Option<String>,
+    /// The Agent container found in the task, if any.
+    pub agent_container: Option<String>,
+    pub agent: Option<AgentKind>,
+    pub sockets: Sockets,
 }
 
 /// Everything the sources found.
@@ -35,110 +82,290 @@ pub struct Findings {
     pub attempts: Vec<Attempt>,
     /// Time from ddboot's start to the end of resolution.
     pub elapsed: Duration,
+    pub platform: Platform,
+    /// This container as the task metadata endpoint described it (labels, image).
+    pub container: Option<Container>,
 }
 
-/// Resolves the agent host. `started` is when ddboot started: the deadline counts from there.
+/// Which service tags still need a value from the task metadata.
+pub fn tags_wanted(config: &Config, env: &Environ) -> bool {
+    [(&config.tags.env, "DD_ENV"), (&config.tags.service, "DD_SERVICE"), (&config.tags.version, "DD_VERSION")]
+        .iter()
+        .any(|(flag, var)| flag.is_none() && env.non_empty(var).is_none())
+}
+
+/// Resolves the agent. `started` is when ddboot started: the deadline counts from there.
 pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> Findings {
     let deadline = Instant::from_std(started + config.timeout);
     let journal = Journal::default();
-    let resolved = match env.non_empty("DD_AGENT_HOST") {
-        Some(host) => {
-            journal.begin(Source::Env).ok(host.to_string());
-            Some(Resolved { host: host.to_string(), source: Source::Env })
-        }
-        None => {
-            let why = if env.contains("DD_AGENT_HOST") {
-                "DD_AGENT_HOST is empty"
-            } else {
-                "DD_AGENT_HOST is not set"
-            };
-            journal.skip(Source::Env, why);
-            lookup(config, deadline, &journal).map(|(ip, source)| Resolved { host: ip.to_string(), source })
-        }
+    let mut platform = Platform {
+        execution_env: env.non_empty("AWS_EXECUTION_ENV").map(str::to_string),
+        sockets: socket::find(&config.socket_dir),
+        ..Platform::default()
     };
-    match &resolved {
-        Some(r) => journal.skip_missing(&HOST_SOURCES, &format!("not needed: {} answered first", r.source)),
-        None => journal.skip_missing(&HOST_SOURCES, "not reached before the deadline"),
-    }
-    Findings { resolved, attempts: journal.into_attempts(), elapsed: started.elapsed() }
-}
+    let fargate = platform.execution_env.as_deref() == Some("AWS_ECS_FARGATE");
 
-/// The metadata file's first read, then, when needed, the concurrent phase.
-fn lookup(config: &Config, deadline: Instant, journal: &Journal) -> Option<(Ipv4Addr, Source)> {
-    let mut polling = None;
-    if let Some(path) = &config.metadata_file {
-        let started = std::time::Instant::now();
-        match metadata_file::read(path) {
-            Ok(MetadataFile { host: Some(host), .. }) => {
-                journal.begin_at(Source::MetadataFile, started).ok(host.to_string());
-                return Some((host, Source::MetadataFile));
-            }
-            Ok(doc) if !doc.ready => polling = Some((path.clone(), doc, started)),
-            Ok(_) => journal
-                .begin_at(Source::MetadataFile, started)
-                .fail("READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)"),
-            Err(why) => journal.begin_at(Source::MetadataFile, started).fail(why),
-        }
+    let mut decided = None;
+    if let Some(host) = env.non_empty("DD_AGENT_HOST") {
+        journal.begin(Source::Env).ok(host.to_string());
+        decided = Some(Resolved { host: Some(host.to_string()), source: Source::Env });
     } else {
-        journal.skip(Source::MetadataFile, "ECS_CONTAINER_METADATA_FILE is not set");
+        let why =
+            if env.contains("DD_AGENT_HOST") { "DD_AGENT_HOST is empty" } else { "DD_AGENT_HOST is not set" };
+        journal.skip(Source::Env, why);
     }
-    if let Imds::Disabled(why) = &config.imds {
-        journal.skip_missing(&[Source::Imdsv2, Source::Imdsv1], why);
+    record_sockets(&journal, &platform.sockets, &config.socket_dir);
+    if decided.is_none() && platform.sockets.both() {
+        decided = Some(Resolved { host: None, source: Source::Socket });
+        platform.agent = Some(AgentKind::Socket);
     }
-    if polling.is_none() && matches!(config.imds, Imds::Disabled(_)) {
-        return None;
+    if decided.is_none() && fargate {
+        journal.begin(Source::Sidecar).ok(format!("{SIDECAR_HOST} (AWS_EXECUTION_ENV=AWS_ECS_FARGATE)"));
+        decided = Some(Resolved { host: Some(SIDECAR_HOST.into()), source: Source::Sidecar });
+        platform.agent = Some(AgentKind::Sidecar);
     }
-    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
-        Ok(runtime) => runtime.block_on(concurrent(config, polling, deadline, journal)),
-        Err(e) => {
-            journal.skip_missing(&HOST_SOURCES, &format!("cannot start the I/O runtime: {e}"));
-            None
+
+    let search = Search {
+        config,
+        deadline,
+        journal: &journal,
+        need_host: decided.is_none(),
+        task_metadata: config
+            .task_metadata
+            .as_ref()
+            .filter(|_| decided.is_none() || tags_wanted(config, env)),
+    };
+    let outcome = search.run();
+    platform.launch_type = outcome.task.as_ref().and_then(|t| t.task.as_ref().ok()?.launch_type.clone());
+    platform.network_mode = outcome.network_mode.clone();
+    platform.agent_container = outcome.task.as_ref().and_then(|t| t.agent_container().map(str::to_string));
+    let resolved = decided.or(outcome.resolved);
+    if platform.agent.is_none() {
+        platform.agent = match resolved.as_ref().map(|r| r.source) {
+            Some(Source::Sidecar) => Some(AgentKind::Sidecar),
+            Some(Source::MetadataFile | Source::Imdsv2 | Source::Imdsv1 | Source::Gateway) => {
+                Some(AgentKind::Daemon)
+            }
+            _ => None,
+        };
+    }
+    match &resolved {
+        Some(r) => journal.skip_missing(&Source::ALL, &format!("not needed: {} answered first", r.source)),
+        None => journal.skip_missing(&Source::ALL, "not reached before the deadline"),
+    }
+    Findings {
+        resolved,
+        attempts: journal.into_attempts(),
+        elapsed: started.elapsed(),
+        platform,
+        container: outcome.task.and_then(|t| t.container.ok()),
+    }
+}
+
+fn record_sockets(journal: &Journal, sockets: &Sockets, dir: &std::path::Path) {
+    match (&sockets.apm, &sockets.dsd) {
+        (Some(_), Some(_)) => journal.begin(Source::Socket).ok(sockets.describe()),
+        (None, None) => journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display())),
+        _ => journal.begin(Source::Socket).fail(format!("{}: the host is still needed", sockets.describe())),
+    }
+}
+
+/// The network part of the search.
+struct Search<'a> {
+    config: &'a Config,
+    deadline: Instant,
+    journal: &'a Journal,
+    /// False when env, sockets or Fargate already decided the host.
+    need_host: bool,
+    /// The endpoint to ask, when its answer is needed (host or tags).
+    task_metadata: Option<&'a crate::http::Endpoint>,
+}
+
+#[derive(Default)]
+struct SearchOutcome {
+    resolved: Option<Resolved>,
+    task: Option<TaskMetadata>,
+    network_mode: Option<String>,
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Polls an optional future; pending forever when there is none.
+async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Search<'_> {
+    fn run(&self) -> SearchOutcome {
+        let mut out = SearchOutcome::default();
+        let mut polling = None;
+        if !self.need_host {
+            // The host is known; only the tags may still need the task metadata.
+        } else if let Some(path) = &self.config.metadata_file {
+            let started = std::time::Instant::now();
+            match metadata_file::read(path) {
+                Ok(doc) => {
+                    out.network_mode = doc.network_mode.clone();
+                    match doc.host {
+                        Some(host) => {
+                            self.journal.begin_at(Source::MetadataFile, started).ok(host.to_string());
+                            out.resolved = Some(found(host, Source::MetadataFile));
+                        }
+                        None if !doc.ready => polling = Some((path.clone(), doc, started)),
+                        None => self.journal.begin_at(Source::MetadataFile, started).fail(
+                            "READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)",
+                        ),
+                    }
+                }
+                Err(why) => self.journal.begin_at(Source::MetadataFile, started).fail(why),
+            }
+        } else {
+            self.journal.skip(Source::MetadataFile, "ECS_CONTAINER_METADATA_FILE is not set");
+        }
+        if let Imds::Disabled(why) = &self.config.imds {
+            self.journal.skip_missing(&[Source::Imdsv2, Source::Imdsv1], why);
+        }
+        if self.task_metadata.is_none() {
+            self.journal.skip(Source::TaskMetadata, "ECS_CONTAINER_METADATA_URI_V4 is not set or not needed");
+        }
+        let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled { .. });
+        let network_needed =
+            self.task_metadata.is_some() || polling.is_some() || (imds_possible && out.resolved.is_none());
+        if network_needed {
+            match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+                Ok(runtime) => runtime.block_on(self.concurrent(polling, &mut out)),
+                Err(e) => {
+                    self.journal.skip_missing(&Source::ALL, &format!("cannot start the I/O runtime: {e}"))
+                }
+            }
+        }
+        if self.need_host {
+            self.decide(&mut out);
+        }
+        out
+    }
+
+    /// Task metadata, file polling and IMDS side by side under the deadline.
+    async fn concurrent(
+        &self,
+        polling: Option<(PathBuf, MetadataFile, std::time::Instant)>,
+        out: &mut SearchOutcome,
+    ) {
+        let (config, journal, deadline) = (self.config, self.journal, self.deadline);
+        let mut task: Option<Boxed<'_, TaskMetadata>> = self
+            .task_metadata
+            .map(|ep| Box::pin(task_metadata::fetch(ep, deadline, journal)) as Boxed<'_, _>);
+        let mut file: Option<Boxed<'_, Option<(Ipv4Addr, MetadataFile)>>> =
+            polling.map(|(path, doc, started)| {
+                Box::pin(async move { metadata_file::poll(&path, doc, started, deadline, journal).await })
+                    as Boxed<'_, _>
+            });
+        let mut imds: Option<Boxed<'_, Option<(Ipv4Addr, Source)>>> = None;
+        let mut imds_started = !self.need_host || matches!(config.imds, Imds::Disabled(_));
+        loop {
+            // IMDS may start once a sidecar is ruled out and no host is known yet.
+            let sidecar_ruled_out =
+                task.is_none() || matches!(out.network_mode.as_deref(), Some("bridge" | "host"));
+            if !imds_started && out.resolved.is_none() && sidecar_ruled_out {
+                imds_started = true;
+                if let Imds::Enabled { endpoint, v1_allowed } = &config.imds {
+                    imds = Some(Box::pin(imds::resolve(endpoint, *v1_allowed, deadline, journal)));
+                }
+            }
+            let host_work_left =
+                out.resolved.is_none() && (file.is_some() || imds.is_some() || !imds_started);
+            if task.is_none() && !host_work_left {
+                break;
+            }
+            tokio::select! {
+                t = maybe(&mut task) => {
+                    task = None;
+                    if out.network_mode.is_none() {
+                        out.network_mode = t.network_mode().map(str::to_string);
+                    }
+                    if self.need_host && sidecar(&t).is_some() {
+                        journal.won(Source::Sidecar);
+                        out.resolved = Some(Resolved { host: Some(SIDECAR_HOST.into()), source: Source::Sidecar });
+                        file = None;
+                        imds = None;
+                    }
+                    out.task = Some(t);
+                }
+                r = maybe(&mut file) => {
+                    file = None;
+                    if let Some((ip, doc)) = r {
+                        out.network_mode = out.network_mode.take().or(doc.network_mode);
+                        out.resolved.get_or_insert(found(ip, Source::MetadataFile));
+                        journal.won(Source::MetadataFile);
+                        imds = None;
+                    }
+                }
+                r = maybe(&mut imds) => {
+                    imds = None;
+                    if let Some((ip, source)) = r {
+                        out.resolved.get_or_insert(found(ip, source));
+                        journal.won(source);
+                        file = None;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    }
+
+    /// Sidecar bookkeeping and the bridge gateway fallback, after the concurrent phase.
+    fn decide(&self, out: &mut SearchOutcome) {
+        let sidecar_container = out.task.as_ref().and_then(sidecar);
+        match (&out.resolved, sidecar_container) {
+            (Some(r), Some(why)) if r.source == Source::Sidecar => {
+                self.journal.begin(Source::Sidecar).ok(why)
+            }
+            _ => {
+                let why = match &out.task {
+                    Some(_) => "no Agent container in this task and not Fargate",
+                    None => "not Fargate, and no task metadata to find an Agent container in",
+                };
+                self.journal.skip(Source::Sidecar, why);
+            }
+        }
+        if out.resolved.is_some() {
+            return;
+        }
+        if out.network_mode.as_deref() != Some("bridge") {
+            let mode = out.network_mode.as_deref().unwrap_or("unknown");
+            self.journal
+                .skip(Source::Gateway, format!("fallback for bridge networking only (network mode {mode})"));
+            return;
+        }
+        let step = self.journal.begin(Source::Gateway);
+        match gateway::default_gateway() {
+            Ok(ip) => {
+                step.ok(format!("{ip} (fallback: bridge network, every other source failed)"));
+                out.resolved = Some(found(ip, Source::Gateway));
+            }
+            Err(why) => step.fail(why),
         }
     }
 }
 
-/// File polling and IMDS side by side; the first address wins, the deadline ends everything.
-async fn concurrent(
-    config: &Config,
-    polling: Option<(PathBuf, MetadataFile, std::time::Instant)>,
-    deadline: Instant,
-    journal: &Journal,
-) -> Option<(Ipv4Addr, Source)> {
-    let mut file_done = polling.is_none();
-    let file = async {
-        let (path, doc, started) = polling?;
-        metadata_file::poll(&path, doc, started, deadline, journal).await.map(|(ip, _)| ip)
-    };
-    let mut imds_done = matches!(config.imds, Imds::Disabled(_));
-    let imds = async {
-        match &config.imds {
-            Imds::Enabled { endpoint, v1_allowed } => {
-                imds::resolve(endpoint, *v1_allowed, deadline, journal).await
-            }
-            Imds::Disabled(_) => None,
-        }
-    };
-    tokio::pin!(file, imds);
-    loop {
-        if file_done && imds_done {
-            return None;
-        }
-        tokio::select! {
-            r = &mut file, if !file_done => {
-                file_done = true;
-                if let Some(ip) = r {
-                    journal.won(Source::MetadataFile);
-                    return Some((ip, Source::MetadataFile));
-                }
-            }
-            r = &mut imds, if !imds_done => {
-                imds_done = true;
-                if let Some((ip, source)) = r {
-                    journal.won(source);
-                    return Some((ip, source));
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => return None,
-        }
+fn found(ip: Ipv4Addr, source: Source) -> Resolved {
+    Resolved { host: Some(ip.to_string()), source }
+}
+
+/// Why the task's Agent shares this container's network namespace, if it does.
+fn sidecar(task: &TaskMetadata) -> Option<String> {
+    let launch = task.task.as_ref().ok().and_then(|t| t.launch_type.as_deref());
+    if launch == Some("FARGATE") {
+        return Some(format!("{SIDECAR_HOST} (LaunchType FARGATE)"));
     }
+    let agent = task.agent_container()?;
+    (task.network_mode() == Some("awsvpc")).then(|| {
+        format!(
+            "{SIDECAR_HOST} (awsvpc task with Agent container {agent:?}, LaunchType {})",
+            launch.unwrap_or("unknown")
+        )
+    })
 }

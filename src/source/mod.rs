@@ -5,31 +5,55 @@
 //! why not). A [`Step`] records its attempt even when the deadline cancels it mid-flight, so the
 //! report always says what every source was doing when time ran out.
 
+pub mod gateway;
 pub mod imds;
 pub mod metadata_file;
+pub mod socket;
+pub mod task_metadata;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-/// Where an answer came from, in the order sources are consulted.
+/// Where an answer came from, in the order sources are consulted. `TaskMetadata` finds no host
+/// itself: it tells the ECS shape (for `Sidecar` and `Gateway`) and the service tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
     Env,
+    Socket,
+    TaskMetadata,
+    Sidecar,
     MetadataFile,
     Imdsv2,
     Imdsv1,
+    Gateway,
 }
 
 impl Source {
+    /// Every source, in order.
+    pub const ALL: [Source; 8] = [
+        Source::Env,
+        Source::Socket,
+        Source::TaskMetadata,
+        Source::Sidecar,
+        Source::MetadataFile,
+        Source::Imdsv2,
+        Source::Imdsv1,
+        Source::Gateway,
+    ];
+
     /// The name used in every output.
     pub fn name(self) -> &'static str {
         match self {
             Source::Env => "env",
+            Source::Socket => "socket",
+            Source::TaskMetadata => "task-metadata",
+            Source::Sidecar => "sidecar",
             Source::MetadataFile => "metadata-file",
             Source::Imdsv2 => "imdsv2",
             Source::Imdsv1 => "imdsv1",
+            Source::Gateway => "gateway",
         }
     }
 }
