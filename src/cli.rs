@@ -17,7 +17,8 @@ use clap::Parser;
     about = "Resolve the Datadog Agent's address on Amazon ECS, export DD_AGENT_HOST and the \
              unified service tags, then exec PROGRAM (which keeps ddboot's PID).",
     override_usage = "ddboot [OPTIONS] [--] PROGRAM [ARGS]...\n       ddboot --explain [--json] [-- PROGRAM [ARGS]...]\n       ddboot --print-env",
-    after_help = "Environment: DDBOOT_TIMEOUT, DDBOOT_STRICT, DDBOOT_SOCKET_DIR, ECS_CONTAINER_METADATA_FILE, \
+    after_help = "Environment: DDBOOT_TIMEOUT, DDBOOT_STRICT, DDBOOT_SOCKET_DIR, DDBOOT_INJECT, \
+                  DDBOOT_JAVA_AGENT, ECS_CONTAINER_METADATA_FILE, \
                   ECS_CONTAINER_METADATA_URI_V4, AWS_EC2_METADATA_SERVICE_ENDPOINT, \
                   AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, AWS_EC2_METADATA_DISABLED, \
                   AWS_EC2_METADATA_V1_DISABLED, AWS_EXECUTION_ENV. Flags win over variables."
@@ -62,6 +63,14 @@ pub struct Cli {
     /// Export DD_VERSION (wins over an inherited value)
     #[arg(long, value_name = "VERSION")]
     pub dd_version: Option<String>,
+
+    /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php [env: DDBOOT_INJECT] [default: off]
+    #[arg(long, value_name = "MODE")]
+    pub inject: Option<String>,
+
+    /// The dd-java-agent.jar to load with --inject (java) [env: DDBOOT_JAVA_AGENT]
+    #[arg(long, value_name = "JAR")]
+    pub java_agent: Option<PathBuf>,
 
     /// Print what ddboot found and would do, then exit (0 resolved, 1 not); runs nothing
     #[arg(long)]

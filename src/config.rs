@@ -13,6 +13,7 @@ use crate::duration;
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::http::Endpoint;
+use crate::inject;
 
 /// The IMDS endpoint used when nothing overrides it.
 pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
@@ -68,6 +69,10 @@ pub struct Config {
     pub task_metadata: Option<Endpoint>,
     pub socket_dir: PathBuf,
     pub tags: TagFlags,
+    /// `--inject` / `DDBOOT_INJECT`.
+    pub inject: inject::Mode,
+    /// `--java-agent` / `DDBOOT_JAVA_AGENT`.
+    pub java_agent: Option<PathBuf>,
 }
 
 impl Config {
@@ -112,6 +117,15 @@ impl Config {
             .or_else(|| env.get("DDBOOT_SOCKET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_DIR));
 
+        let inject = match (&cli.inject, env.get_str("DDBOOT_INJECT")) {
+            (Some(flag), _) => inject::Mode::parse(flag).map_err(|e| usage("--inject", &e))?,
+            (None, Some(var)) => inject::Mode::parse(var).map_err(|e| usage("DDBOOT_INJECT", &e))?,
+            (None, None) => inject::Mode::Off,
+        };
+        let java_agent = cli
+            .java_agent
+            .or_else(|| env.get("DDBOOT_JAVA_AGENT").filter(|v| !v.is_empty()).map(PathBuf::from));
+
         Ok(Config {
             mode,
             command: cli.command,
@@ -123,6 +137,8 @@ impl Config {
             task_metadata,
             socket_dir,
             tags: TagFlags { env: cli.dd_env, service: cli.dd_service, version: cli.dd_version },
+            inject,
+            java_agent,
         })
     }
 }
@@ -257,6 +273,19 @@ mod tests {
             assert_eq!(e.exit_code(), 64);
             assert!(e.to_string().contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn inject_mode_from_flag_or_variable() {
+        use crate::inject::{Mode, Runtime};
+        assert_eq!(config(&["x"], &[]).map(|c| c.inject), Ok(Mode::Off));
+        assert_eq!(config(&["x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject), Ok(Mode::Auto));
+        let c = config(&["--inject", "java", "x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject);
+        assert_eq!(c, Ok(Mode::Force(Runtime::Java)));
+        let e = config(&["x"], &[("DDBOOT_INJECT", "ruby")]).unwrap_err();
+        assert!(e.to_string().contains("DDBOOT_INJECT"), "{e}");
+        let c = config(&["x"], &[("DDBOOT_JAVA_AGENT", "/a.jar")]).map(|c| c.java_agent);
+        assert_eq!(c, Ok(Some(PathBuf::from("/a.jar"))));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod environ;
 pub mod error;
 pub mod exec;
 pub mod http;
+pub mod inject;
 pub mod plan;
 pub mod report;
 pub mod resolve;
@@ -48,14 +49,16 @@ pub fn run() -> i32 {
 /// Resolves, plans, then prints or execs.
 fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
     let findings = resolve::resolve(config, env, started);
-    let plan = plan::plan(config, env, &findings);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
+    let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
+    let mut plan = plan::plan(config, env, &findings, &tracer);
     let resolved = findings.resolved.is_some();
     match config.mode {
         Mode::Explain { json } => {
             let text = if json {
-                format!("{}\n", report::explain_json(&findings, &plan))
+                format!("{}\n", report::explain_json(&findings, &plan, &tracer))
             } else {
-                report::explain_text(&findings, &plan)
+                report::explain_text(&findings, &plan, &tracer)
             };
             print_stdout(&text);
             Ok(if resolved { 0 } else { 1 })
@@ -80,6 +83,14 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
                         return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
                     }
                 }
+            }
+            if let Some(warning) = &tracer.warning {
+                eprintln!("{warning}");
+            }
+            if let Err(e) = plan.write_files() {
+                eprintln!("ddboot: warning: {e}; PHP-FPM workers get only the INI settings");
+                tracer = tracer.without_files();
+                plan = plan::plan(config, env, &findings, &tracer);
             }
             Err(exec::exec(&plan.argv, &plan.child_env(env)))
         }

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::environ::Environ;
+use crate::inject::{self, Probe};
 use crate::resolve::Findings;
 use crate::source::Source;
 use crate::source::task_metadata::{TAG_LABEL_PREFIX, image_tag};
@@ -45,6 +46,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// DD_ENV, DD_SERVICE, DD_VERSION with their origins (also when inherited or unset).
     pub tags: Vec<Tag>,
+    /// Files to write just before the exec (the PHP-FPM overlay).
+    pub files: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Plan {
@@ -59,10 +62,22 @@ impl Plan {
         }
         env
     }
+
+    /// Writes the planned files (each to a temp name, then renamed into place).
+    pub fn write_files(&self) -> Result<(), String> {
+        for (path, text) in &self.files {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
-/// Builds the plan.
-pub fn plan(config: &Config, env: &Environ, findings: &Findings) -> Plan {
+/// Builds the plan: host, sockets and tags first, then the tracer injection on top of the
+/// resulting environment.
+pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe) -> Plan {
     let mut changes = Vec::new();
     match findings.resolved.as_ref().map(|r| (r.source, r.host.as_deref())) {
         Some((Source::Env, _)) => {}
@@ -90,7 +105,12 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings) -> Plan {
             changes.push(set(tag.name, value, &tag.origin));
         }
     }
-    Plan { argv: config.command.clone(), changes, tags }
+    let mut plan = Plan { argv: config.command.clone(), changes, tags, files: Vec::new() };
+    let injection = inject::apply(tracer, &plan.argv, &plan.child_env(env));
+    plan.argv = injection.argv;
+    plan.changes.extend(injection.changes);
+    plan.files = injection.files;
+    plan
 }
 
 fn unix_url(path: &Path) -> String {
@@ -144,6 +164,11 @@ mod tests {
     use clap::Parser;
     use std::path::PathBuf;
     use std::time::Duration;
+
+    fn plan(config: &Config, env: &Environ, findings: &Findings) -> Plan {
+        let off = crate::inject::probe(crate::inject::Mode::Off, None, &config.command, env, Path::new("/"));
+        super::plan(config, env, findings, &off)
+    }
 
     fn config(args: &[&str]) -> Config {
         let cli = Cli::try_parse_from(["ddboot"].iter().chain(args).chain(&["app"])).expect("cli");

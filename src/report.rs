@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use crate::duration::human;
+use crate::inject::{Mode, Probe};
 use crate::plan::Plan;
 use crate::resolve::Findings;
 use crate::source::Outcome;
@@ -36,7 +37,7 @@ pub fn unresolved_warning(findings: &Findings, strict: bool) -> String {
 }
 
 /// The human `--explain` report.
-pub fn explain_text(findings: &Findings, plan: &Plan) -> String {
+pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String {
     let mut out = String::from("Resolution\n");
     for a in &findings.attempts {
         let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
@@ -68,6 +69,31 @@ pub fn explain_text(findings: &Findings, plan: &Plan) -> String {
     for t in &plan.tags {
         let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, t.value.as_deref().unwrap_or("-"), t.origin);
     }
+    if tracer.mode != Mode::Off {
+        out.push_str("\nTracer\n");
+        let _ = writeln!(out, "  runtime            {}", tracer.runtime.map_or("none", |r| r.name()));
+        if !tracer.detected_by.is_empty() {
+            let _ = writeln!(out, "  detected by        {}", tracer.detected_by);
+        }
+        match (&tracer.tracer, &tracer.skipped) {
+            (Some(t), _) => {
+                let _ = writeln!(out, "  injecting          {}", t.describe());
+            }
+            (None, Some(why)) => {
+                let _ = writeln!(out, "  not injecting      {why}");
+            }
+            (None, None) => {}
+        }
+        if let Some(note) = &tracer.note {
+            let _ = writeln!(out, "  note               {note}");
+        }
+        for (path, text) in &plan.files {
+            let _ = writeln!(out, "  file {}:", path.display());
+            for line in text.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
     out.push_str("\nEnvironment changes\n");
     if plan.changes.is_empty() {
         out.push_str("  (none)\n");
@@ -86,7 +112,7 @@ pub fn explain_text(findings: &Findings, plan: &Plan) -> String {
 }
 
 /// The `--explain --json` object.
-pub fn explain_json(findings: &Findings, plan: &Plan) -> Value {
+pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
     let attempts: Vec<Value> = findings
         .attempts
         .iter()
@@ -131,6 +157,20 @@ pub fn explain_json(findings: &Findings, plan: &Plan) -> Value {
             "sockets": { "apm": path(&p.sockets.apm), "dsd": path(&p.sockets.dsd) },
         },
         "command": command,
+        "inject": {
+            "mode": match tracer.mode {
+                Mode::Off => "off".to_string(),
+                Mode::Auto => "auto".to_string(),
+                Mode::Force(r) => r.name().to_string(),
+            },
+            "runtime": tracer.runtime.map(|r| r.name()),
+            "detected_by": (!tracer.detected_by.is_empty()).then_some(&tracer.detected_by),
+            "tracer": tracer.tracer.as_ref().map(|t| t.describe()),
+            "tracer_path": tracer.tracer.as_ref().and_then(|t| t.path()).map(|p| p.display().to_string()),
+            "skipped": tracer.skipped,
+            "note": tracer.note,
+            "files": plan.files.iter().map(|(p, t)| json!({"path": p.display().to_string(), "contents": t})).collect::<Vec<_>>(),
+        },
     })
 }
 

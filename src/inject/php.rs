@@ -1,0 +1,307 @@
+//! PHP: make the Datadog variables reach PHP-FPM's workers, whose default `clear_env` hides the
+//! master's environment, with no edit of the user's configuration.
+//!
+//! For PHP-FPM, two mechanisms: `-d datadog.*=…` INI settings (read by the ddtrace extension in
+//! every worker) and, when the pools of the configuration can be found (`-y`/`--fpm-config`, or
+//! the default configuration), an overlay configuration that includes the user's file and
+//! re-opens each pool to add `env[NAME] = $NAME` (Datadog's documented fix, which PHP-FPM expands
+//! from the master's environment); argv then points `-y` at the overlay. Only variables that are
+//! set are passed (an unset `$NAME` would become an empty string). For Apache httpd with mod_php,
+//! `-C "PassEnv …"`. The PHP CLI inherits the environment: nothing to do. These changes are
+//! configuration only: they cannot keep the server from starting, so they are made even when the
+//! ddtrace extension is not found in the usual places (the report says so).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::{Context, Found, Injection, Tracer};
+use crate::environ::Environ;
+
+/// Datadog variables and the ddtrace INI settings that mirror them.
+pub const VARIABLES: [(&str, &str); 6] = [
+    ("DD_AGENT_HOST", "datadog.agent_host"),
+    ("DD_ENV", "datadog.env"),
+    ("DD_SERVICE", "datadog.service"),
+    ("DD_VERSION", "datadog.version"),
+    ("DD_TRACE_AGENT_URL", "datadog.trace.agent_url"),
+    ("DD_DOGSTATSD_URL", "datadog.dogstatsd_url"),
+];
+/// How deep `include=` directives are followed.
+const MAX_INCLUDE_DEPTH: usize = 4;
+const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
+
+/// A generated PHP-FPM configuration that wraps the user's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    /// Where the overlay is written.
+    pub config: PathBuf,
+    /// The user's configuration it includes.
+    pub original: PathBuf,
+    /// The pools found in it.
+    pub pools: Vec<String>,
+    /// Where in argv the user's configuration path is (replaced by the overlay's), if it was
+    /// given, and whether that element is `-yFILE` / `--fpm-config=FILE` rather than `FILE`.
+    pub argv_index: Option<(usize, bool)>,
+}
+
+pub(super) fn probe(ctx: &Context<'_>) -> Found {
+    let name = ctx.program.as_str();
+    if name == "apache2" || name == "httpd" {
+        return Found::Tracer(Tracer::Apache);
+    }
+    if !name.starts_with("php-fpm") {
+        return Found::AlreadyThere("the PHP CLI inherits the environment: nothing to do".into());
+    }
+    let (given, argv_index) = fpm_config_arg(ctx.argv);
+    let original = match given {
+        Some(path) => Some(ctx.cwd.join(path)),
+        None => default_config(name).filter(|p| p.is_file()),
+    };
+    let overlay = original.and_then(|original| {
+        let mut pools = Vec::new();
+        collect_pools(&original, 0, &mut pools);
+        (!pools.is_empty()).then(|| Overlay {
+            config: std::env::temp_dir().join(format!("ddboot-php-fpm-{}.conf", std::process::id())),
+            original,
+            pools,
+            argv_index,
+        })
+    });
+    Found::Tracer(Tracer::PhpFpm { overlay })
+}
+
+/// Whether the ddtrace extension is installed in one of the usual places.
+pub fn extension_present() -> bool {
+    let dirs = ["/usr/lib/php", "/usr/local/lib/php/extensions", "/opt/datadog/dd-library"];
+    dirs.iter().any(|d| contains_file(Path::new(d), "ddtrace.so", 3))
+}
+
+fn contains_file(dir: &Path, name: &str, depth: usize) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        if e.file_name() == name {
+            return true;
+        }
+        depth > 0 && path.is_dir() && contains_file(&path, name, depth - 1)
+    })
+}
+
+/// The `-y FILE` / `-yFILE` / `--fpm-config FILE` / `--fpm-config=FILE` argument: the path, the
+/// index of the argv element holding it, and whether that element is joined (`-yFILE`).
+fn fpm_config_arg(argv: &[OsString]) -> (Option<PathBuf>, Option<(usize, bool)>) {
+    for (i, arg) in argv.iter().enumerate().skip(1) {
+        let a = arg.to_string_lossy();
+        if a == "-y" || a == "--fpm-config" {
+            return match argv.get(i + 1) {
+                Some(path) => (Some(PathBuf::from(path)), Some((i + 1, false))),
+                None => (None, None),
+            };
+        }
+        if let Some(path) = a.strip_prefix("--fpm-config=").or_else(|| a.strip_prefix("-y")) {
+            return (Some(PathBuf::from(path)), Some((i, true)));
+        }
+    }
+    (None, None)
+}
+
+/// PHP-FPM's compiled-in configuration: Debian's `/etc/php/X.Y/fpm/php-fpm.conf` for
+/// `php-fpmX.Y`, the official image's `/usr/local/etc/php-fpm.conf` otherwise.
+fn default_config(program: &str) -> Option<PathBuf> {
+    let version = program.strip_prefix("php-fpm").filter(|v| !v.is_empty());
+    match version {
+        Some(v) => Some(PathBuf::from(format!("/etc/php/{v}/fpm/php-fpm.conf"))),
+        None => Some(PathBuf::from("/usr/local/etc/php-fpm.conf")),
+    }
+}
+
+/// Reads `path` (an INI-style FPM configuration) and collects pool sections, following
+/// `include=` globs.
+fn collect_pools(path: &Path, depth: usize, pools: &mut Vec<String>) {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(MAX_CONFIG_SIZE).read_to_string(&mut text));
+    if read.is_err() {
+        return;
+    }
+    for raw in text.lines() {
+        let line = raw.trim();
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let section = section.trim();
+            if !section.eq_ignore_ascii_case("global") && !pools.iter().any(|p| p == section) {
+                pools.push(section.to_string());
+            }
+        } else if let Some((key, value)) = line.split_once('=')
+            && key.trim() == "include"
+            && depth < MAX_INCLUDE_DEPTH
+        {
+            let value = value.split(';').next().unwrap_or("").trim().trim_matches('"');
+            for file in expand_glob(value) {
+                collect_pools(&file, depth + 1, pools);
+            }
+        }
+    }
+}
+
+/// `dir/*.conf`-style globs: a `*` wildcard in the last path component only.
+fn expand_glob(pattern: &str) -> Vec<PathBuf> {
+    let path = Path::new(pattern);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let Some((prefix, suffix)) = name.split_once('*') else {
+        return vec![path.to_path_buf()];
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix)
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The variables to pass: those set and non-empty in the app's environment.
+fn present(env: &Environ) -> Vec<(&'static str, &'static str, String)> {
+    VARIABLES
+        .iter()
+        .filter_map(|(var, ini)| env.non_empty(var).map(|v| (*var, *ini, v.to_string())))
+        .collect()
+}
+
+/// The overlay's text: include the original, then re-open each pool with `env[…]` lines.
+pub fn overlay_text(overlay: &Overlay, env: &Environ) -> String {
+    let mut text = format!(
+        "; Written by ddboot: includes {} and passes the Datadog variables to the workers.\ninclude = {}\n",
+        overlay.original.display(),
+        overlay.original.display()
+    );
+    for pool in &overlay.pools {
+        text.push_str(&format!("\n[{pool}]\n"));
+        for (var, _, _) in present(env) {
+            text.push_str(&format!("env[{var}] = ${var}\n"));
+        }
+    }
+    text
+}
+
+pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Injection {
+    let vars = present(env);
+    let mut out: Vec<OsString> = argv.iter().take(1).cloned().collect();
+    match tracer {
+        Tracer::Apache if !vars.is_empty() => {
+            let names: Vec<&str> = vars.iter().map(|(v, _, _)| *v).collect();
+            out.push("-C".into());
+            out.push(format!("PassEnv {}", names.join(" ")).into());
+        }
+        Tracer::PhpFpm { .. } => {
+            for (_, ini, value) in &vars {
+                out.push("-d".into());
+                out.push(format!("{ini}={value}").into());
+            }
+        }
+        _ => {}
+    }
+    let offset = out.len() - argv.len().min(1);
+    out.extend(argv.iter().skip(1).cloned());
+    let mut files = Vec::new();
+    if let Tracer::PhpFpm { overlay: Some(o) } = tracer {
+        files.push((o.config.clone(), overlay_text(o, env)));
+        let joined = format!("--fpm-config={}", o.config.display());
+        match o.argv_index {
+            Some((i, true)) => out[i + offset] = joined.into(),
+            Some((i, false)) => out[i + offset] = o.config.clone().into_os_string(),
+            None => out.insert(1, joined.into()),
+        }
+    }
+    Injection { argv: out, changes: Vec::new(), files }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn finds_the_fpm_config_argument() {
+        assert_eq!(
+            fpm_config_arg(&os(&["php-fpm", "-F", "-y", "p.conf"])),
+            (Some("p.conf".into()), Some((3, false)))
+        );
+        assert_eq!(
+            fpm_config_arg(&os(&["php-fpm", "--fpm-config=p.conf"])),
+            (Some("p.conf".into()), Some((1, true)))
+        );
+        assert_eq!(
+            fpm_config_arg(&os(&["php-fpm", "-yp.conf", "-F"])),
+            (Some("p.conf".into()), Some((1, true)))
+        );
+        assert_eq!(fpm_config_arg(&os(&["php-fpm", "-F"])), (None, None));
+        assert_eq!(fpm_config_arg(&os(&["php-fpm", "-y"])), (None, None));
+    }
+
+    #[test]
+    fn fpm_gets_ini_settings_and_the_overlay() {
+        let env =
+            Environ::from_pairs([("DD_AGENT_HOST", "10.0.0.1"), ("DD_SERVICE", "shop"), ("DD_ENV", "")]);
+        let overlay = Overlay {
+            config: "/tmp/o.conf".into(),
+            original: "/etc/p.conf".into(),
+            pools: vec!["www".into(), "api".into()],
+            argv_index: Some((3, false)),
+        };
+        let tracer = Tracer::PhpFpm { overlay: Some(overlay.clone()) };
+        let got = apply(&tracer, &os(&["php-fpm8.2", "-F", "-y", "p.conf", "-R"]), &env).argv;
+        assert_eq!(
+            got,
+            os(&[
+                "php-fpm8.2",
+                "-d",
+                "datadog.agent_host=10.0.0.1",
+                "-d",
+                "datadog.service=shop",
+                "-F",
+                "-y",
+                "/tmp/o.conf",
+                "-R"
+            ])
+        );
+        let text = overlay_text(&overlay, &env);
+        assert!(text.contains("include = /etc/p.conf\n"));
+        assert!(text.contains("[www]\nenv[DD_AGENT_HOST] = $DD_AGENT_HOST\nenv[DD_SERVICE] = $DD_SERVICE\n"));
+        assert!(text.contains("[api]\n"));
+        assert!(!text.contains("DD_ENV"), "unset or empty variables are not passed");
+    }
+
+    #[test]
+    fn apache_gets_passenv() {
+        let env = Environ::from_pairs([("DD_AGENT_HOST", "10.0.0.1"), ("DD_VERSION", "2")]);
+        let got = apply(&Tracer::Apache, &os(&["apache2", "-DFOREGROUND"]), &env).argv;
+        assert_eq!(got, os(&["apache2", "-C", "PassEnv DD_AGENT_HOST DD_VERSION", "-DFOREGROUND"]));
+    }
+
+    #[test]
+    fn collects_pools_through_includes() {
+        let dir = std::env::temp_dir().join(format!("ddboot-fpm-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pool.d")).expect("dir");
+        std::fs::write(dir.join("pool.d/a.conf"), "[www]\nlisten = 1\n").expect("w");
+        std::fs::write(dir.join("pool.d/b.conf"), "; c\n[api]\n[www]\n").expect("w");
+        let main = dir.join("php-fpm.conf");
+        std::fs::write(
+            &main,
+            format!("[global]\npid = x\ninclude={}/pool.d/*.conf ; comment\n", dir.display()),
+        )
+        .expect("w");
+        let mut pools = Vec::new();
+        collect_pools(&main, 0, &mut pools);
+        assert_eq!(pools, ["www", "api"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
