@@ -16,7 +16,7 @@ use clap::Parser;
     version,
     about = "Resolve the Datadog Agent's address on Amazon ECS, export DD_AGENT_HOST and the \
              unified service tags, then exec PROGRAM (which keeps ddboot's PID).",
-    override_usage = "ddboot [OPTIONS] [--] PROGRAM [ARGS]...\n       ddboot --explain [--json] [-- PROGRAM [ARGS]...]\n       ddboot --print-env",
+    override_usage = "ddboot [OPTIONS] [--] PROGRAM [ARGS]...\n       ddboot --explain [--json] [-- PROGRAM [ARGS]...]\n       ddboot --print-env\n       ddboot --install DIR",
     after_help = "Environment: DDBOOT_TIMEOUT, DDBOOT_STRICT, DDBOOT_SOCKET_DIR, DDBOOT_INJECT, \
                   DDBOOT_JAVA_AGENT, ECS_CONTAINER_METADATA_FILE, \
                   ECS_CONTAINER_METADATA_URI_V4, AWS_EC2_METADATA_SERVICE_ENDPOINT, \
@@ -71,6 +71,10 @@ pub struct Cli {
     /// The dd-java-agent.jar to load with --inject (java) [env: DDBOOT_JAVA_AGENT]
     #[arg(long, value_name = "JAR")]
     pub java_agent: Option<PathBuf>,
+
+    /// Copy this executable to DIR/ddboot (atomically, mode 0755) and exit: for init containers
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["explain", "print_env", "command"])]
+    pub install: Option<PathBuf>,
 
     /// Print what ddboot found and would do, then exit (0 resolved, 1 not); runs nothing
     #[arg(long)]

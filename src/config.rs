@@ -25,7 +25,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
 
 /// What ddboot does once it knows the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// Exec PROGRAM.
     Run,
@@ -33,6 +33,8 @@ pub enum Mode {
     Explain { json: bool },
     /// Print `export` / `unset` lines and exit.
     PrintEnv,
+    /// Copy ddboot into this directory and exit.
+    Install(PathBuf),
 }
 
 /// Whether and where to ask the EC2 instance metadata service.
@@ -78,7 +80,9 @@ pub struct Config {
 impl Config {
     /// Merges the parsed command line with the inherited environment and checks every value.
     pub fn new(cli: Cli, env: &Environ) -> Result<Config, Error> {
-        let mode = if cli.explain {
+        let mode = if let Some(dir) = cli.install.clone() {
+            Mode::Install(dir)
+        } else if cli.explain {
             Mode::Explain { json: cli.json }
         } else if cli.print_env {
             Mode::PrintEnv

@@ -14,6 +14,8 @@ pub enum Error {
     Usage(String),
     /// No agent host could be resolved and `--strict` was given: exit 69 (EX_UNAVAILABLE).
     Unresolved(String),
+    /// `--install` could not write its copy: exit 73 (EX_CANTCREAT).
+    CantCreate(String),
     /// PROGRAM exists but cannot be executed: exit 126.
     NotExecutable(String),
     /// PROGRAM was not found: exit 127.
@@ -26,6 +28,7 @@ impl Error {
         match self {
             Error::Usage(_) => 64,
             Error::Unresolved(_) => 69,
+            Error::CantCreate(_) => 73,
             Error::NotExecutable(_) => 126,
             Error::NotFound(_) => 127,
         }
@@ -35,9 +38,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(m) | Error::Unresolved(m) | Error::NotExecutable(m) | Error::NotFound(m) => {
-                f.write_str(m)
-            }
+            Error::Usage(m)
+            | Error::Unresolved(m)
+            | Error::CantCreate(m)
+            | Error::NotExecutable(m)
+            | Error::NotFound(m) => f.write_str(m),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod exec;
 pub mod http;
 pub mod inject;
+pub mod install;
 pub mod plan;
 pub mod report;
 pub mod resolve;
@@ -48,13 +49,22 @@ pub fn run() -> i32 {
 
 /// Resolves, plans, then prints or execs.
 fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
+    let json = match &config.mode {
+        Mode::Install(dir) => {
+            let path = install::install(dir).map_err(Error::CantCreate)?;
+            eprintln!("ddboot: installed {}", path.display());
+            return Ok(0);
+        }
+        Mode::Explain { json } => Some(*json),
+        Mode::Run | Mode::PrintEnv => None,
+    };
     let findings = resolve::resolve(config, env, started);
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
     let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
     let mut plan = plan::plan(config, env, &findings, &tracer);
     let resolved = findings.resolved.is_some();
-    match config.mode {
-        Mode::Explain { json } => {
+    match (json, &config.mode) {
+        (Some(json), _) => {
             let text = if json {
                 format!("{}\n", report::explain_json(&findings, &plan, &tracer))
             } else {
@@ -63,7 +73,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
             print_stdout(&text);
             Ok(if resolved { 0 } else { 1 })
         }
-        Mode::PrintEnv => {
+        (None, Mode::PrintEnv) => {
             if !resolved {
                 eprintln!("{}", report::unresolved_warning(&findings, config.strict));
                 if config.strict {
@@ -73,7 +83,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
             print_stdout(&report::print_env(&plan));
             Ok(0)
         }
-        Mode::Run => {
+        _ => {
             match report::status_line(&findings) {
                 Some(line) if !config.quiet => eprintln!("{line}"),
                 Some(_) => {}
