@@ -149,34 +149,37 @@ impl Config {
 
 /// Applies the AWS SDK conventions: the flag, then `AWS_EC2_METADATA_SERVICE_ENDPOINT`, then
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`; `AWS_EC2_METADATA_DISABLED=true` turns IMDS off
-/// unless the endpoint was given on the command line.
+/// unless the endpoint was given on the command line. Every variable is checked, even one that
+/// another setting overrides: a typo never hides until the day the override goes away.
 fn imds_config(flag: Option<&str>, env: &Environ) -> Result<Imds, Error> {
     let v1_allowed = !env_bool(env, "AWS_EC2_METADATA_V1_DISABLED", false)?.unwrap_or(false);
-    if let Some(url) = flag {
-        let endpoint = Endpoint::parse(url).map_err(|e| usage("--imds-endpoint", &e))?;
-        return Ok(Imds::Enabled { endpoint, v1_allowed });
-    }
-    if env_bool(env, "AWS_EC2_METADATA_DISABLED", false)?.unwrap_or(false) {
-        return Ok(Imds::Disabled("AWS_EC2_METADATA_DISABLED=true".into()));
-    }
-    let url = if let Some(url) = env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|v| !v.is_empty()) {
-        return Endpoint::parse(url)
-            .map(|endpoint| Imds::Enabled { endpoint, v1_allowed })
-            .map_err(|e| usage("AWS_EC2_METADATA_SERVICE_ENDPOINT", &e));
-    } else {
-        match env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").map(str::trim) {
-            None | Some("") => DEFAULT_IMDS_ENDPOINT,
-            Some(m) if m.eq_ignore_ascii_case("ipv4") => DEFAULT_IMDS_ENDPOINT,
-            Some(m) if m.eq_ignore_ascii_case("ipv6") => IPV6_IMDS_ENDPOINT,
-            Some(m) => {
-                return Err(usage(
-                    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-                    &format!("{m:?} is not IPv4 or IPv6"),
-                ));
-            }
+    let disabled = env_bool(env, "AWS_EC2_METADATA_DISABLED", false)?.unwrap_or(false);
+    let from_var = match env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT").map(str::trim) {
+        None | Some("") => None,
+        Some(url) => Some(Endpoint::parse(url).map_err(|e| usage("AWS_EC2_METADATA_SERVICE_ENDPOINT", &e))?),
+    };
+    let by_mode = match env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").map(str::trim) {
+        None | Some("") => DEFAULT_IMDS_ENDPOINT,
+        Some(m) if m.eq_ignore_ascii_case("ipv4") => DEFAULT_IMDS_ENDPOINT,
+        Some(m) if m.eq_ignore_ascii_case("ipv6") => IPV6_IMDS_ENDPOINT,
+        Some(m) => {
+            return Err(usage(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                &format!("{m:?} is not IPv4 or IPv6"),
+            ));
         }
     };
-    let endpoint = Endpoint::parse(url).map_err(|e| usage("the default IMDS endpoint", &e))?;
+    if env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").is_some_and(|v| v.to_str().is_none()) {
+        return Err(usage("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "not valid UTF-8"));
+    }
+    let endpoint = match flag {
+        Some(url) => Endpoint::parse(url).map_err(|e| usage("--imds-endpoint", &e))?,
+        None if disabled => return Ok(Imds::Disabled("AWS_EC2_METADATA_DISABLED=true".into())),
+        None => match from_var {
+            Some(endpoint) => endpoint,
+            None => Endpoint::parse(by_mode).map_err(|e| usage("the default IMDS endpoint", &e))?,
+        },
+    };
     Ok(Imds::Enabled { endpoint, v1_allowed })
 }
 
@@ -290,6 +293,23 @@ mod tests {
         assert!(e.to_string().contains("DDBOOT_INJECT"), "{e}");
         let c = config(&["x"], &[("DDBOOT_JAVA_AGENT", "/a.jar")]).map(|c| c.java_agent);
         assert_eq!(c, Ok(Some(PathBuf::from("/a.jar"))));
+    }
+
+    #[test]
+    fn overridden_variables_are_still_checked() {
+        for (name, value) in [
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1"),
+            ("AWS_EC2_METADATA_DISABLED", "1"),
+        ] {
+            let e =
+                config(&["--imds-endpoint", "http://127.0.0.1:1", "x"], &[(name, value)]).expect_err(name);
+            assert!(e.to_string().contains(name), "{e}");
+            let env = [("AWS_EC2_METADATA_DISABLED", "true"), (name, value)];
+            if name != "AWS_EC2_METADATA_DISABLED" {
+                assert!(config(&["x"], &env).is_err(), "{name} with IMDS disabled");
+            }
+        }
     }
 
     #[test]

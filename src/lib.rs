@@ -122,10 +122,14 @@ fn clap_exit(e: &clap::Error) -> i32 {
             0
         }
         _ => {
+            // clap's message is a paragraph (sometimes over several lines), then tips and usage
+            // after a blank line: keep the paragraph, on one line.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid usage");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("ddboot: {first} (see ddboot --help)");
+            let message: Vec<&str> =
+                text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            eprintln!("ddboot: {message} (see ddboot --help)");
             Error::Usage(String::new()).exit_code()
         }
     }

@@ -232,7 +232,10 @@ mod tests {
             tag_labels: vec![("env".into(), "label-env".into()), ("service".into(), "label-svc".into())],
             ..Container::default()
         };
-        let rows: [(&[&str], &[(&str, &str)], Option<Container>, [(&str, Option<&str>); 3]); 6] = [
+        /// (flags, inherited env, container, expected (origin, value) for DD_ENV, DD_SERVICE, DD_VERSION)
+        type Row<'a> =
+            (&'a [&'a str], &'a [(&'a str, &'a str)], Option<Container>, [(&'a str, Option<&'a str>); 3]);
+        let rows: [Row<'_>; 6] = [
             (
                 &["--dd-env", "flag-env"],
                 &[("DD_ENV", "env-env")],

@@ -258,7 +258,7 @@ impl Search<'_> {
         let mut task: Option<Boxed<'_, TaskMetadata>> = self
             .task_metadata
             .map(|ep| Box::pin(task_metadata::fetch(ep, deadline, journal)) as Boxed<'_, _>);
-        let mut file: Option<Boxed<'_, Option<(Ipv4Addr, MetadataFile)>>> =
+        let mut file: Option<Boxed<'_, (Option<Ipv4Addr>, MetadataFile)>> =
             polling.map(|(path, doc, started)| {
                 Box::pin(async move { metadata_file::poll(&path, doc, started, deadline, journal).await })
                     as Boxed<'_, _>
@@ -294,10 +294,10 @@ impl Search<'_> {
                     }
                     out.task = Some(t);
                 }
-                r = maybe(&mut file) => {
+                (host, doc) = maybe(&mut file) => {
                     file = None;
-                    if let Some((ip, doc)) = r {
-                        out.network_mode = out.network_mode.take().or(doc.network_mode);
+                    out.network_mode = doc.network_mode.or(out.network_mode.take());
+                    if let Some(ip) = host {
                         out.resolved.get_or_insert(found(ip, Source::MetadataFile));
                         journal.won(Source::MetadataFile);
                         imds = None;

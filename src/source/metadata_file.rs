@@ -81,19 +81,17 @@ pub fn read(path: &Path) -> Result<MetadataFile, String> {
     parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The result of polling: the host, or why there is none.
-pub type Polled = Result<(Ipv4Addr, MetadataFile), String>;
-
 /// Re-reads the file every [`POLL_INTERVAL`] (re-opening the path, so a replacement by rename is
 /// seen) until it has a host, is READY without one, or `deadline` passes. `first` is the read the
-/// caller already made at `started`. Records the attempt.
+/// caller already made at `started`. Records the attempt and returns the host, if any, with the
+/// last version of the file read (its network mode matters even without a host).
 pub async fn poll(
     path: &Path,
     first: MetadataFile,
     started: std::time::Instant,
     deadline: Instant,
     journal: &Journal,
-) -> Option<(Ipv4Addr, MetadataFile)> {
+) -> (Option<Ipv4Addr>, MetadataFile) {
     let step = journal.begin_at(Source::MetadataFile, started);
     step.phase("waiting for the file to become READY");
     let mut latest = first;
@@ -101,25 +99,25 @@ pub async fn poll(
         if let Some(host) = latest.host {
             let waited = crate::duration::human(step.elapsed());
             step.ok(format!("{host} (after {waited} of polling)"));
-            return Some((host, latest));
+            return (Some(host), latest);
         }
         if latest.ready {
             step.fail("READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)");
-            return None;
+            return (None, latest);
         }
         if Instant::now() + POLL_INTERVAL > deadline {
             tokio::time::sleep_until(deadline).await;
             step.fail("not READY before the deadline and no HostPrivateIPv4Address yet");
-            return None;
+            return (None, latest);
         }
         tokio::time::sleep(POLL_INTERVAL).await;
-        latest = match read(path) {
-            Ok(doc) => doc,
+        match read(path) {
+            Ok(doc) => latest = doc,
             Err(why) => {
                 step.fail(why);
-                return None;
+                return (None, latest);
             }
-        };
+        }
     }
 }
 

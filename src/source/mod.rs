@@ -184,9 +184,13 @@ impl Drop for Step<'_> {
     fn drop(&mut self) {
         if !self.done {
             let phase = self.phase.borrow();
+            // Only host sources compete: the task metadata is never cancelled by a winner, it
+            // can only run out of time.
             let (outcome, detail) = match self.journal.winner.get() {
-                Some(w) => (Outcome::Skipped, format!("cancelled: {w} answered first (was {phase})")),
-                None => (Outcome::Failed, format!("deadline reached while {phase}")),
+                Some(w) if self.source != Source::TaskMetadata => {
+                    (Outcome::Skipped, format!("cancelled: {w} answered first (was {phase})"))
+                }
+                _ => (Outcome::Failed, format!("deadline reached while {phase}")),
             };
             self.journal.push(Attempt {
                 source: self.source,

@@ -1,0 +1,529 @@
+//! Shared harness of ddboot's integration tests: a [`Ddboot`] command builder that cannot let the
+//! binary reach the real metadata endpoints (it always clears the environment and either points
+//! IMDS at a loopback mock or sets `AWS_EC2_METADATA_DISABLED=true`, and it refuses link-local
+//! addresses anywhere), a runner with a watchdog, unique temp dirs for metadata files, and
+//! parsers for what the app dumps (`env -0`, argv) and for `--explain --json`.
+
+#![allow(dead_code, unused_imports)]
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub use mockmeta::{Behaviour, Get, Mock, Put, Tokens};
+pub use serde_json::Value;
+
+/// The binary under test.
+pub const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
+/// The `PATH` every child gets unless a test overrides it.
+pub const CHILD_PATH: &str = "/usr/bin:/bin";
+/// `DDBOOT_SOCKET_DIR` unless a test overrides it: no Agent socket on the test machine can
+/// decide the host.
+pub const NO_SOCKET_DIR: &str = "/nonexistent/ddboot-tests/sockets";
+/// A run that takes longer than this is killed and the test fails (a hang, not a slow machine).
+pub const WATCHDOG: Duration = Duration::from_secs(15);
+/// The app that dumps its environment, NUL-separated.
+pub const ENV_DUMP: [&str; 2] = ["/usr/bin/env", "-0"];
+/// The app that dumps its arguments (after `$0`) byte for byte, each followed by a NUL.
+pub const ARGV_DUMP: [&str; 4] = ["/bin/sh", "-c", r#"for a in "$@"; do printf "%s\0" "$a"; done"#, "sh"];
+/// The app that prints its PID.
+pub const PID_DUMP: [&str; 3] = ["/bin/sh", "-c", "echo $$"];
+/// A dead proxy address: nothing listens on the discard port.
+pub const DEAD_PROXY: &str = "http://127.0.0.1:9";
+/// Every proxy variable a client library might honour.
+pub const PROXY_VARS: [&str; 6] =
+    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
+/// The address the default mock answers.
+pub const MOCK_IP: &str = "10.0.1.43";
+
+/// Only endpoints on loopback may ever be handed to ddboot.
+fn is_trusted_endpoint(url: &str) -> bool {
+    url.starts_with("http://127.0.0.1:")
+}
+
+/// Builds a ddboot command that can only talk to loopback mocks.
+///
+/// `env_clear()` always; `PATH=/usr/bin:/bin` and `DDBOOT_SOCKET_DIR` (a missing directory) unless
+/// the test sets them; and unless the test gave
+/// a loopback endpoint (the `--imds-endpoint` flag through [`Ddboot::imds`], or
+/// `AWS_EC2_METADATA_SERVICE_ENDPOINT` through [`Ddboot::imds_env`]) it sets
+/// `AWS_EC2_METADATA_DISABLED=true`. [`Ddboot::command`] panics when none of those protections
+/// holds, or when any argument or variable mentions a link-local metadata address.
+#[derive(Debug, Clone, Default)]
+pub struct Ddboot {
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    endpoint_flag: Option<String>,
+    /// Run `/bin/sh -c SCRIPT DDBOOT ARGS...` instead of ddboot itself (`$0` is ddboot).
+    shell: Option<String>,
+    /// Programs put in front of ddboot (e.g. `setpriv ... --`).
+    launcher: Vec<OsString>,
+}
+
+impl Ddboot {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points IMDS at `mock` with `--imds-endpoint`.
+    pub fn imds(self, mock: &Mock) -> Self {
+        self.imds_endpoint(&mock.url())
+    }
+
+    /// `--imds-endpoint URL`; the URL must be on loopback.
+    pub fn imds_endpoint(mut self, url: &str) -> Self {
+        assert!(is_trusted_endpoint(url), "harness: refusing IMDS endpoint {url:?} (loopback only)");
+        self.endpoint_flag = Some(url.to_string());
+        self
+    }
+
+    /// Points IMDS at `mock` through `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
+    pub fn imds_env(self, mock: &Mock) -> Self {
+        self.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", mock.url())
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// `--metadata-file PATH`.
+    pub fn metadata_file(self, path: &Path) -> Self {
+        self.arg("--metadata-file").arg(path)
+    }
+
+    pub fn env(mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env.push((name.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// Runs `/bin/sh -c SCRIPT DDBOOT ARGS...`: in the script, `"$0"` is ddboot and `"$@"` the args.
+    pub fn through_shell(mut self, script: &str) -> Self {
+        self.shell = Some(script.to_string());
+        self
+    }
+
+    /// Puts `prefix` in front of the whole command line.
+    pub fn launcher<I, S>(mut self, prefix: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.launcher = prefix.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        self
+    }
+
+    /// The final environment of the ddboot process (later settings win).
+    fn final_env(&self) -> BTreeMap<OsString, OsString> {
+        let mut env = BTreeMap::new();
+        env.insert(OsString::from("PATH"), OsString::from(CHILD_PATH));
+        env.insert(OsString::from("DDBOOT_SOCKET_DIR"), OsString::from(NO_SOCKET_DIR));
+        for (k, v) in &self.env {
+            env.insert(k.clone(), v.clone());
+        }
+        let env_endpoint_trusted = env
+            .get(OsStr::new("AWS_EC2_METADATA_SERVICE_ENDPOINT"))
+            .is_some_and(|v| is_trusted_endpoint(&v.to_string_lossy()));
+        if self.endpoint_flag.is_none()
+            && !env_endpoint_trusted
+            && !env.contains_key(OsStr::new("AWS_EC2_METADATA_DISABLED"))
+        {
+            env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
+        }
+        let disabled = env
+            .get(OsStr::new("AWS_EC2_METADATA_DISABLED"))
+            .is_some_and(|v| v.to_string_lossy().trim().eq_ignore_ascii_case("true"));
+        assert!(
+            self.endpoint_flag.is_some() || env_endpoint_trusted || disabled,
+            "harness: this command could reach the real IMDS: give a loopback endpoint or \
+             AWS_EC2_METADATA_DISABLED=true ({self:?})"
+        );
+        env
+    }
+
+    /// The ddboot argv (without the program itself).
+    fn ddboot_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if let Some(url) = &self.endpoint_flag {
+            args.push(OsString::from("--imds-endpoint"));
+            args.push(OsString::from(url));
+        }
+        args.extend(self.args.iter().cloned());
+        args
+    }
+
+    /// The command, checked: see the type's documentation.
+    pub fn command(&self) -> Command {
+        let env = self.final_env();
+        let args = self.ddboot_args();
+        let forbidden = ["169.254.", "fd00:ec2", "[fd00:", "metadata.google"];
+        let everything = env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter());
+        for item in everything {
+            let text = item.to_string_lossy();
+            for bad in forbidden {
+                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
+            }
+        }
+        let mut argv: Vec<OsString> = self.launcher.clone();
+        match &self.shell {
+            Some(script) => {
+                argv.extend(["/bin/sh".into(), "-c".into(), script.into(), DDBOOT.into()]);
+            }
+            None => argv.push(DDBOOT.into()),
+        }
+        argv.extend(args);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).env_clear().envs(&env);
+        cmd
+    }
+
+    /// Runs the command to completion (stdin from /dev/null), under the watchdog.
+    pub fn run(&self) -> Finished {
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("spawn ddboot");
+        let pid = child.id();
+        let mut out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let out = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = out.read_to_end(&mut v);
+            v
+        });
+        let err = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = err.read_to_end(&mut v);
+            v
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for ddboot") {
+                break status;
+            }
+            if started.elapsed() > WATCHDOG {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("ddboot did not finish within {WATCHDOG:?}: {self:?}");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let elapsed = started.elapsed();
+        Finished {
+            status,
+            stdout: out.join().expect("stdout reader"),
+            stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
+            elapsed,
+            pid,
+        }
+    }
+}
+
+/// What a run left behind.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    /// From spawn to exit, as seen by the test.
+    pub elapsed: Duration,
+    /// `Child::id()` of the process spawned.
+    pub pid: u32,
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finished")
+            .field("status", &self.status)
+            .field("elapsed", &self.elapsed)
+            .field("stdout", &String::from_utf8_lossy(&self.stdout))
+            .field("stderr", &self.stderr)
+            .finish()
+    }
+}
+
+impl Finished {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+
+    /// Asserts the exit code, showing everything on failure.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "unexpected exit: {self:?}");
+        self
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+
+    /// stdout as the `--explain --json` object (exactly one JSON value).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("not one JSON value ({e}): {self:?}"))
+    }
+
+    /// stdout as an `env -0` dump.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        assert!(self.stdout.is_empty() || self.stdout.ends_with(b"\0"), "not an env -0 dump: {self:?}");
+        let mut env = BTreeMap::new();
+        for entry in self.stdout.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            let entry = String::from_utf8_lossy(entry);
+            let (k, v) = entry.split_once('=').unwrap_or_else(|| panic!("bad env entry {entry:?}"));
+            assert!(env.insert(k.to_string(), v.to_string()).is_none(), "{k} appears twice: {self:?}");
+        }
+        env
+    }
+
+    /// stdout as an [`ARGV_DUMP`] dump: the app's arguments after `$0`.
+    pub fn argv(&self) -> Vec<Vec<u8>> {
+        assert!(self.stdout.is_empty() || self.stdout.ends_with(b"\0"), "not an argv dump: {self:?}");
+        let mut parts: Vec<Vec<u8>> = self.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+        parts.pop();
+        parts
+    }
+
+    /// Asserts that stderr is exactly the one status line for `host` from `source`.
+    pub fn assert_status_line(&self, host: &str, source: &str) -> &Self {
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "expected one stderr line: {self:?}");
+        let prefix = format!("ddboot: DD_AGENT_HOST={host} ({source}, ");
+        let rest = lines[0].strip_prefix(&prefix).unwrap_or_else(|| panic!("expected {prefix:?}…: {self:?}"));
+        let number = rest
+            .strip_suffix(" ms)")
+            .or_else(|| rest.strip_suffix(" s)"))
+            .unwrap_or_else(|| panic!("the status line should end with a time: {self:?}"));
+        assert!(number.parse::<f64>().is_ok_and(|n| n >= 0.0), "bad time {number:?}: {self:?}");
+        self
+    }
+
+    /// Asserts the app got `DD_AGENT_HOST=host` (stdout is an env dump).
+    pub fn assert_app_host(&self, host: &str) -> &Self {
+        assert_eq!(self.env().get("DD_AGENT_HOST").map(String::as_str), Some(host), "{self:?}");
+        self
+    }
+
+    /// Asserts an error exit: `code`, and exactly one stderr line, starting `ddboot:` (for runs
+    /// where nothing else is printed: usage errors, or a resolved host with `-q`).
+    pub fn assert_error(&self, code: i32) -> &Self {
+        self.assert_code(code);
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "expected exactly one stderr line: {self:?}");
+        assert!(lines[0].starts_with("ddboot:"), "{self:?}");
+        self
+    }
+
+    /// Asserts an error exit after other reports (the unresolved warning): `code`, and every
+    /// stderr line starts with `ddboot:`.
+    pub fn assert_error_lines(&self, code: i32) -> &Self {
+        self.assert_code(code);
+        let lines = self.stderr_lines();
+        assert!(!lines.is_empty() && lines.iter().all(|l| l.starts_with("ddboot:")), "{self:?}");
+        self
+    }
+}
+
+/// The attempts of `source` in a `--explain --json` report.
+pub fn attempts_of<'a>(report: &'a Value, source: &str) -> Vec<&'a Value> {
+    report["attempts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attempts array in {report}"))
+        .iter()
+        .filter(|a| a["source"] == source)
+        .collect()
+}
+
+/// Asserts `source` has exactly one attempt, with `outcome` (ok, failed, skipped); returns it.
+pub fn assert_attempt<'a>(report: &'a Value, source: &str, outcome: &str) -> &'a Value {
+    let found = attempts_of(report, source);
+    assert_eq!(found.len(), 1, "expected one {source} attempt in {report:#}");
+    let a = found[0];
+    assert_eq!(a["outcome"], outcome, "{source}: {report:#}");
+    assert!(a["elapsed_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{source} elapsed_ms: {report:#}");
+    assert!(a["detail"].is_string(), "{source} detail: {report:#}");
+    a
+}
+
+/// The detail of the one attempt of `source`.
+pub fn detail_of(report: &Value, source: &str) -> String {
+    let found = attempts_of(report, source);
+    assert_eq!(found.len(), 1, "expected one {source} attempt in {report:#}");
+    found[0]["detail"].as_str().unwrap_or_default().to_string()
+}
+
+/// Starts a mock with the default behaviour changed by `f`.
+pub fn start_mock(f: impl FnOnce(&mut Behaviour)) -> Mock {
+    let mut b = Behaviour::default();
+    f(&mut b);
+    Mock::start(b)
+}
+
+/// Asserts the mock got no request at all (allowing a moment for one in flight to be logged).
+pub fn assert_no_requests(mock: &Mock) {
+    assert!(
+        !mock.wait_for_requests(1, Duration::from_millis(100)),
+        "unexpected requests: {:?}",
+        mock.requests()
+    );
+}
+
+/// Asserts what ddboot must never send: X-Forwarded-For, a proxy-style absolute target, a path
+/// other than the token and local-ipv4 paths, a token-less GET after a token was issued.
+pub fn assert_hygiene(mock: &Mock) {
+    let requests = mock.requests();
+    for r in &requests {
+        assert!(r.header("X-Forwarded-For").is_none(), "X-Forwarded-For sent: {r:?}");
+        assert!(
+            r.header("Forwarded").is_none() && r.header("Via").is_none(),
+            "forwarding header sent: {r:?}"
+        );
+        assert!(!r.headers.iter().any(|(n, _)| n.to_ascii_lowercase().starts_with("proxy-")), "{r:?}");
+        assert!(r.path.starts_with('/'), "absolute-form (proxy) target: {r:?}");
+        let known = (r.method == "PUT" && r.path == mockmeta::TOKEN_PATH)
+            || (r.method == "GET" && r.path == mockmeta::LOCAL_IPV4_PATH);
+        assert!(known, "unexpected request: {r:?}");
+        if r.method == "PUT" {
+            let ttl: u32 = r
+                .header(mockmeta::TTL_HEADER)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("token PUT without a TTL: {r:?}"));
+            assert!((1..=21600).contains(&ttl), "TTL out of range: {r:?}");
+        }
+    }
+    if !mock.issued_tokens().is_empty() {
+        assert_eq!(mock.tokenless_gets(), 0, "token-less GET although IMDSv2 worked: {requests:?}");
+    }
+}
+
+/// A unique temp directory, removed on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("ddboot-it-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `contents` to `name` (mode 0644) and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.join(name);
+        std::fs::write(&p, contents).expect("write temp file");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod temp file");
+        p
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A metadata file as the ECS agent writes it once the container runs (`MetadataFileStatus`
+/// READY), with `HostPrivateIPv4Address` when `host` is given.
+pub fn ready_file(host: Option<&str>) -> String {
+    let mut doc = serde_json::json!({
+        "Cluster": "default",
+        "ContainerInstanceARN": "arn:aws:ecs:us-west-2:012345678910:container-instance/1f73d099",
+        "TaskARN": "arn:aws:ecs:us-west-2:012345678910:task/2b88376d",
+        "ContainerID": "98e44444008169587b826b4cd76c6732e5899747e753af1e19a35db64f9e9c32",
+        "ContainerName": "metadata",
+        "DockerContainerName": "/ecs-metadata-7-metadata-f0edfbd6d09fdef20800",
+        "ImageID": "sha256:c24f66af34b4d76558f7743109e2476b6325fcf6cc167c6e1e07cd121a22b341",
+        "ImageName": "httpd:2.4",
+        "PortMappings": [{"ContainerPort": 80, "HostPort": 80, "BindIp": "", "Protocol": "tcp"}],
+        "Networks": [{"NetworkMode": "host", "IPv4Addresses": ["10.0.0.10"]}],
+        "MetadataFileStatus": "READY",
+        "AvailabilityZone": "us-east-1b",
+    });
+    if let Some(host) = host {
+        doc["HostPrivateIPv4Address"] = Value::String(host.into());
+    }
+    serde_json::to_string_pretty(&doc).expect("json")
+}
+
+/// A metadata file as written before the container runs: no `MetadataFileStatus`, with
+/// `HostPrivateIPv4Address` only when `host` is given.
+pub fn early_file(host: Option<&str>) -> String {
+    let mut doc = serde_json::json!({
+        "Cluster": "default",
+        "ContainerInstanceARN": "arn:aws:ecs:us-west-2:012345678910:container-instance/1f73d099",
+        "TaskARN": "arn:aws:ecs:us-west-2:012345678910:task/2b88376d",
+        "ContainerName": "metadata",
+    });
+    if let Some(host) = host {
+        doc["HostPrivateIPv4Address"] = Value::String(host.into());
+    }
+    serde_json::to_string(&doc).expect("json")
+}
+
+/// Replaces `path` atomically (temp file + rename), as the ECS agent does.
+pub fn replace_by_rename(path: &Path, contents: &str) {
+    let tmp = path.with_extension("tmp-replace");
+    std::fs::write(&tmp, contents).expect("write replacement");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod replacement");
+    std::fs::rename(&tmp, path).expect("rename replacement");
+}
+
+/// Whether this test process runs as root (owner of `/proc/self` is the effective uid).
+pub fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// Whether `haystack` contains `needle`.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Asserts `elapsed < bound`.
+pub fn assert_within(f: &Finished, bound: Duration) {
+    assert!(f.elapsed < bound, "took {:?}, expected < {bound:?}: {f:?}", f.elapsed);
+}
+
+/// The bytes of an OsStr.
+pub fn bytes(s: &OsStr) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
