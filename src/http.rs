@@ -150,7 +150,9 @@ impl fmt::Display for Failure {
         match self {
             Failure::Refused => f.write_str("connection refused"),
             Failure::Unreachable(why) => write!(f, "unreachable ({why})"),
-            Failure::ConnectTimeout => f.write_str("no connection before the deadline (blackholed?)"),
+            Failure::ConnectTimeout => {
+                f.write_str("no TCP connection in the time allowed (route blackholed?)")
+            }
             Failure::Timeout => f.write_str("no answer before the deadline"),
             Failure::Reset(why) => write!(f, "connection reset ({why})"),
             Failure::TooLarge(cap) => write!(f, "body larger than {cap} bytes, rejected"),

@@ -134,6 +134,12 @@ async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
                 ));
             }
             Err(e @ Failure::Reset(_)) => return Token::FallBack(format!("token request: {e}")),
+            Err(Failure::ConnectTimeout) => {
+                return Token::GiveUp(format!(
+                    "token request: no TCP connection within {} (route blackholed?)",
+                    crate::duration::human(TOKEN_BUDGET.min(remaining / 2))
+                ));
+            }
             Err(e) => return Token::GiveUp(format!("token request: {e}")),
         };
         match response.status {

@@ -107,7 +107,9 @@ pub async fn poll(
         }
         if Instant::now() + POLL_INTERVAL > deadline {
             tokio::time::sleep_until(deadline).await;
-            step.fail("not READY before the deadline and no HostPrivateIPv4Address yet");
+            // The same words as a cancellation by the resolver's own deadline timer, which can
+            // fire first at the same instant.
+            step.fail("deadline reached while waiting for the file to become READY");
             return (None, latest);
         }
         tokio::time::sleep(POLL_INTERVAL).await;

@@ -1,0 +1,789 @@
+//! The fault matrix on loopback: one test per fault of the token PUT, the local-ipv4 GET, the ECS
+//! metadata file and the task metadata endpoint, each asserting which source ddboot chose (or
+//! that it found none), a generous bound on time that catches hangs, and that the app still ran.
+//! Every ddboot here starts with a clean environment, an empty `--socket-dir`, and either
+//! `--imds-endpoint` pointing at a `mockmeta` server on 127.0.0.1 or `AWS_EC2_METADATA_DISABLED=true`,
+//! so nothing leaves the machine. `docs/reliability.md` lists every row; the last test keeps that
+//! table and the tests in step.
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mockmeta::{Behaviour, Get, Mock, Put, TaskMeta};
+use serde_json::Value;
+
+const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
+/// The app: prints a marker, then the DD_AGENT_HOST it got.
+const APP: [&str; 3] =
+    ["/bin/sh", "-c", r#"echo "ddboot-faults: the app ran"; echo "host=${DD_AGENT_HOST-<unset>}""#];
+const MARKER: &str = "ddboot-faults: the app ran";
+/// ddboot's default deadline (no `--timeout` anywhere in this file).
+const DEADLINE: Duration = Duration::from_secs(1);
+/// The most ddboot may report for a fault that must not make it wait for the deadline.
+const BEFORE_DEADLINE: Duration = Duration::from_millis(900);
+/// Wall-clock bound of every run (spawn, resolution, exec, the app): catches hangs, not slowness.
+const WALL: Duration = Duration::from_secs(5);
+/// A run still going after this is killed and the test fails.
+const WATCHDOG: Duration = Duration::from_secs(20);
+/// What the default mock answers to local-ipv4.
+const MOCK_IP: &str = "10.0.1.43";
+/// The host the metadata files of this file carry.
+const FILE_IP: &str = "10.9.9.9";
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// A unique temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+static TEMP_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let n = TEMP_SEQ.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("ddboot-faults-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(name);
+        fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // A mode-000 file inside does not stop its removal (the directory is writable).
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A ddboot command that can only reach loopback.
+#[derive(Clone, Debug, Default)]
+struct Ddboot {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    endpoint: Option<String>,
+}
+
+impl Ddboot {
+    /// IMDS at `mock`, through `--imds-endpoint`.
+    fn imds(mock: &Mock) -> Ddboot {
+        Ddboot::imds_url(&mock.url())
+    }
+
+    fn imds_url(url: &str) -> Ddboot {
+        assert!(url.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {url:?}");
+        Ddboot { endpoint: Some(url.to_string()), ..Ddboot::default() }
+    }
+
+    /// No IMDS at all (`AWS_EC2_METADATA_DISABLED=true`).
+    fn no_imds() -> Ddboot {
+        Ddboot::default().env("AWS_EC2_METADATA_DISABLED", "true")
+    }
+
+    fn env(mut self, name: &str, value: &str) -> Ddboot {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    fn arg(mut self, arg: impl Into<String>) -> Ddboot {
+        self.args.push(arg.into());
+        self
+    }
+
+    fn metadata_file(self, path: &Path) -> Ddboot {
+        self.arg("--metadata-file").arg(path.to_str().expect("UTF-8 temp path"))
+    }
+
+    fn task_metadata(self, uri: &str) -> Ddboot {
+        assert!(uri.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {uri:?}");
+        self.arg("--task-metadata-uri").arg(uri)
+    }
+
+    /// The checked command, with an empty socket directory that lives as long as `sockets`.
+    fn command(&self, sockets: &TempDir, tail: &[&str]) -> Command {
+        let disabled = self.env.iter().any(|(k, v)| k == "AWS_EC2_METADATA_DISABLED" && v == "true");
+        assert!(
+            self.endpoint.is_some() || disabled,
+            "harness: a run without a loopback IMDS endpoint must set AWS_EC2_METADATA_DISABLED=true"
+        );
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(url) = &self.endpoint {
+            argv.extend(["--imds-endpoint".into(), url.clone()]);
+        }
+        argv.extend(["--socket-dir".into(), sockets.0.to_str().expect("UTF-8 temp path").into()]);
+        argv.extend(self.args.iter().cloned());
+        argv.extend(tail.iter().map(|s| s.to_string()));
+        for text in argv.iter().chain(self.env.iter().flat_map(|(k, v)| [k, v])) {
+            for bad in ["169.254.", "fd00:ec2", "[fd00:"] {
+                assert!(!text.contains(bad), "harness: refusing {text:?}: a real metadata endpoint");
+            }
+        }
+        let mut cmd = Command::new(DDBOOT);
+        cmd.args(&argv).env_clear().env("PATH", "/usr/bin:/bin");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `ddboot … -- APP` under the watchdog.
+    fn run(&self) -> Finished {
+        let mut tail = vec!["--"];
+        tail.extend(APP);
+        self.spawn(&tail)
+    }
+
+    /// `ddboot … --explain --json`: the report, whatever the exit code.
+    fn explain(&self) -> Value {
+        let f = self.spawn(&["--explain", "--json"]);
+        serde_json::from_str(&f.stdout).unwrap_or_else(|e| panic!("not one JSON value ({e}): {f:?}"))
+    }
+
+    fn spawn(&self, tail: &[&str]) -> Finished {
+        let sockets = TempDir::new();
+        let mut cmd = self.command(&sockets, tail);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("spawn ddboot");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let out = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let code = loop {
+            if let Some(status) = child.try_wait().expect("wait for ddboot") {
+                break status.code();
+            }
+            if started.elapsed() > WATCHDOG {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("ddboot hung: still running after {WATCHDOG:?}: {self:?}");
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        let elapsed = started.elapsed();
+        Finished {
+            code,
+            stdout: out.join().expect("stdout reader"),
+            stderr: err.join().expect("stderr reader"),
+            elapsed,
+        }
+    }
+}
+
+/// What one run left behind.
+#[derive(Debug)]
+struct Finished {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// Spawn to exit, as the test saw it.
+    elapsed: Duration,
+}
+
+/// Prints what a row measured (`cargo test --test faults -- --nocapture` shows it).
+fn measured(what: &str, f: &Finished) {
+    let test = thread::current().name().unwrap_or("?").to_string();
+    eprintln!("measured [{test}]: ddboot {what}; {:.1?} wall", f.elapsed);
+}
+
+/// `12.3 ms` / `1.02 s` (ddboot's `duration::human`).
+fn parse_human(text: &str) -> Option<Duration> {
+    if let Some(ms) = text.strip_suffix(" ms") {
+        return ms.parse::<f64>().ok().map(|v| Duration::from_secs_f64(v / 1000.0));
+    }
+    text.strip_suffix(" s")?.parse::<f64>().ok().map(Duration::from_secs_f64)
+}
+
+impl Finished {
+    /// The app ran (exit 0, the marker first) and got this DD_AGENT_HOST (`None`: unset).
+    fn app_host(&self) -> Option<&str> {
+        assert_eq!(self.code, Some(0), "ddboot did not hand over to the app: {self:?}");
+        let mut lines = self.stdout.lines();
+        assert_eq!(lines.next(), Some(MARKER), "the app did not run: {self:?}");
+        let host = lines.next().and_then(|l| l.strip_prefix("host=")).expect("the app's host line");
+        (host != "<unset>").then_some(host)
+    }
+
+    /// Asserts the run resolved `host` from `source`, within `within` by ddboot's own clock and
+    /// [`WALL`] by the test's, and that the app got it.
+    fn assert_resolved(&self, host: &str, source: &str, within: Duration) -> &Self {
+        assert_eq!(self.app_host(), Some(host), "{self:?}");
+        let prefix = format!("ddboot: DD_AGENT_HOST={host} ({source}, ");
+        let line = self.stderr.lines().find(|l| l.starts_with(&prefix));
+        let took = line
+            .and_then(|l| l.strip_prefix(&prefix)?.strip_suffix(')'))
+            .and_then(parse_human)
+            .unwrap_or_else(|| panic!("expected the status line {prefix:?}…: {self:?}"));
+        measured(&format!("{source} in {took:.1?}"), self);
+        assert!(took < within, "resolved after {took:?}, expected < {within:?}: {self:?}");
+        assert!(self.elapsed < WALL, "took {:?} (bound {WALL:?}): {self:?}", self.elapsed);
+        self
+    }
+
+    /// Asserts the run found no host, warned why, and still started the app without
+    /// DD_AGENT_HOST; ddboot's own time must be below `within`. Returns ddboot's time.
+    fn assert_unresolved(&self, within: Duration) -> Duration {
+        assert_eq!(self.app_host(), None, "{self:?}");
+        let prefix = "ddboot: warning: Datadog Agent host not resolved after ";
+        let line = self.stderr.lines().find_map(|l| l.strip_prefix(prefix));
+        let took = line
+            .and_then(|l| l.split(';').next())
+            .and_then(parse_human)
+            .unwrap_or_else(|| panic!("expected the unresolved warning: {self:?}"));
+        assert!(
+            self.stderr.contains("starting the app without DD_AGENT_HOST"),
+            "the warning must say what happens: {self:?}"
+        );
+        measured(&format!("unresolved after {took:.1?}"), self);
+        assert!(took < within, "gave up after {took:?}, expected < {within:?}: {self:?}");
+        assert!(self.elapsed < WALL, "took {:?} (bound {WALL:?}): {self:?}", self.elapsed);
+        took
+    }
+
+    /// The unresolved warning's reason for `source` (`source: reason`).
+    fn reason(&self, source: &str) -> String {
+        let tag = format!("{source}: ");
+        let start = self.stderr.find(&tag).unwrap_or_else(|| panic!("no reason for {source}: {self:?}"));
+        let rest = &self.stderr[start + tag.len()..];
+        rest[..rest.find(['[', ';', ']']).unwrap_or(rest.len())].to_string()
+    }
+}
+
+/// The one attempt of `source` in an `--explain --json` report: (outcome, detail).
+fn attempt(report: &Value, source: &str) -> (String, String) {
+    let found: Vec<&Value> = report["attempts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attempts in {report:#}"))
+        .iter()
+        .filter(|a| a["source"] == source)
+        .collect();
+    assert_eq!(found.len(), 1, "expected one {source} attempt: {report:#}");
+    let field = |k: &str| found[0][k].as_str().unwrap_or_default().to_string();
+    (field("outcome"), field("detail"))
+}
+
+/// A loopback mock with the default behaviour changed by `f`.
+fn mock(f: impl FnOnce(&mut Behaviour)) -> Mock {
+    let mut b = Behaviour::default();
+    f(&mut b);
+    Mock::start(b)
+}
+
+/// What IMDS must never see, whatever the fault: more than 4 requests per start, and a
+/// token-less GET once a token was handed out (instances alarm on `MetadataNoToken`).
+fn assert_imds_discipline(mock: &Mock) {
+    let requests = mock.requests();
+    assert!(requests.len() <= 4, "more than 4 IMDS requests: {requests:?}");
+    if !mock.issued_tokens().is_empty() {
+        assert_eq!(mock.tokenless_gets(), 0, "token-less GET after a token: {requests:?}");
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+fn dead_loopback_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A metadata file as the ECS agent writes it once the container runs.
+fn ready_file(host: &str) -> String {
+    serde_json::json!({
+        "Cluster": "default",
+        "ContainerName": "app",
+        "Networks": [{"NetworkMode": "bridge", "IPv4Addresses": ["172.17.0.2"]}],
+        "MetadataFileStatus": "READY",
+        "HostPrivateIPv4Address": host,
+    })
+    .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token PUT faults
+// ---------------------------------------------------------------------------------------------
+
+/// PUT for a token of a mock whose PUT behaves as `put`; the token flow then resolves or not.
+fn put_fault(put: Put) -> (Mock, Finished) {
+    let m = mock(|b| b.put = put);
+    let f = Ddboot::imds(&m).run();
+    (m, f)
+}
+
+/// The SDK fallback: one PUT, then one token-less GET, well inside the deadline.
+fn assert_v1_fallback(m: &Mock, f: &Finished) {
+    f.assert_resolved(MOCK_IP, "imdsv1", BEFORE_DEADLINE);
+    assert_eq!(m.token_puts(), 1, "{:?}", m.requests());
+    assert_eq!(m.tokenless_gets(), 1, "{:?}", m.requests());
+    assert_eq!(m.token_gets(), 0, "{:?}", m.requests());
+}
+
+#[test]
+fn put_hang_falls_back_to_imdsv1_inside_the_deadline() {
+    let (m, f) = put_fault(Put::Hang);
+    assert_v1_fallback(&m, &f);
+    assert!(f.stderr.contains("(imdsv1, "), "{f:?}");
+}
+
+#[test]
+fn put_reset_falls_back_to_imdsv1() {
+    let (m, f) = put_fault(Put::Reset);
+    assert_v1_fallback(&m, &f);
+}
+
+#[test]
+fn put_400_gives_up_without_imdsv1() {
+    let (m, f) = put_fault(Put::Status(400));
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert!(f.reason("imdsv2").contains("400"), "{f:?}");
+    assert_eq!(m.requests().len(), 1, "{:?}", m.requests());
+    assert_eq!(m.tokenless_gets(), 0, "never IMDSv1 after a 400: {:?}", m.requests());
+}
+
+#[test]
+fn put_403_falls_back_to_imdsv1() {
+    let (m, f) = put_fault(Put::Status(403));
+    assert_v1_fallback(&m, &f);
+}
+
+#[test]
+fn put_404_falls_back_to_imdsv1() {
+    let (m, f) = put_fault(Put::Status(404));
+    assert_v1_fallback(&m, &f);
+}
+
+#[test]
+fn put_405_falls_back_to_imdsv1() {
+    let (m, f) = put_fault(Put::Status(405));
+    assert_v1_fallback(&m, &f);
+}
+
+/// Persistent server errors: retried with backoff (20, 60, 180 ms), 4 requests at most, no
+/// IMDSv1 (a 5xx is not a fallback case), well before the deadline.
+fn assert_persistent_5xx(status: u16) {
+    let (m, f) = put_fault(Put::Status(status));
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert!(f.reason("imdsv2").contains(&status.to_string()), "{f:?}");
+    assert_imds_discipline(&m);
+    assert_eq!(m.token_puts(), 4, "retried up to the request budget: {:?}", m.requests());
+    assert_eq!(m.tokenless_gets(), 0, "{:?}", m.requests());
+    let at: Vec<Duration> = m.requests().iter().map(|r| r.at).collect();
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g >= Duration::from_millis(15)), "no backoff between retries: {gaps:?}");
+}
+
+#[test]
+fn put_500_persistent_is_retried_then_unresolved() {
+    assert_persistent_5xx(500);
+}
+
+#[test]
+fn put_503_once_is_retried_and_resolves_through_imdsv2() {
+    let (m, f) = put_fault(Put::FailThenToken { failures: 1, status: 503 });
+    f.assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
+    assert_eq!(m.token_puts(), 2, "{:?}", m.requests());
+    assert_eq!(m.token_gets(), 1, "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn put_503_persistent_is_retried_then_unresolved() {
+    assert_persistent_5xx(503);
+}
+
+#[test]
+fn put_429_once_is_retried_and_resolves_through_imdsv2() {
+    let (m, f) = put_fault(Put::FailThenToken { failures: 1, status: 429 });
+    f.assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
+    assert_eq!(m.token_puts(), 2, "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn imds_refused_gives_up_at_once() {
+    let f = Ddboot::imds_url(&dead_loopback_url()).run();
+    let took = f.assert_unresolved(Duration::from_millis(300));
+    assert!(f.reason("imdsv2").contains("refused"), "{f:?}");
+    assert!(f.reason("imdsv1").contains("not a case for the IMDSv1 fallback"), "{took:?} {f:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// local-ipv4 GET faults (the token was obtained: never a token-less request afterwards)
+// ---------------------------------------------------------------------------------------------
+
+fn get_fault(get: Get) -> (Mock, Finished) {
+    let m = mock(|b| b.get = get);
+    let f = Ddboot::imds(&m).run();
+    (m, f)
+}
+
+/// A rejected local-ipv4 answer: unresolved at once, one PUT and one GET, IMDS discipline.
+fn assert_rejected_body(get: Get, reason: &str) {
+    let (m, f) = get_fault(get);
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert!(f.reason("imdsv2").contains(reason), "expected {reason:?}: {f:?}");
+    assert_eq!((m.token_puts(), m.token_gets()), (1, 1), "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn get_401_gets_one_fresh_token_then_gives_up() {
+    let (m, f) = get_fault(Get::Status(401));
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert_eq!((m.token_puts(), m.token_gets()), (2, 2), "{:?}", m.requests());
+    assert_eq!(m.issued_tokens().len(), 2);
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn get_404_is_unresolved_without_imdsv1() {
+    assert_rejected_body(Get::Status(404), "404");
+}
+
+#[test]
+fn get_500_is_retried_within_the_request_budget() {
+    let (m, f) = get_fault(Get::Status(500));
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert_eq!((m.token_puts(), m.token_gets()), (1, 3), "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn get_empty_body_is_rejected() {
+    assert_rejected_body(Get::Body(Vec::new()), "empty");
+}
+
+#[test]
+fn get_garbage_body_is_rejected() {
+    assert_rejected_body(Get::Body(b"<html><body>Service Unavailable</body></html>".to_vec()), "not an IPv4");
+}
+
+#[test]
+fn get_ipv6_body_is_rejected() {
+    assert_rejected_body(Get::Body(b"2001:db8::43".to_vec()), "not an IPv4");
+}
+
+#[test]
+fn get_oversized_body_is_rejected() {
+    let mut body = MOCK_IP.as_bytes().to_vec();
+    body.resize(64 * 1024, b' ');
+    assert_rejected_body(Get::Body(body), "larger than 1024 bytes");
+}
+
+#[test]
+fn get_dripping_body_is_cut_at_the_deadline() {
+    let (m, f) = get_fault(Get::Drip { body: MOCK_IP.as_bytes().to_vec(), interval: Duration::from_secs(1) });
+    let took = f.assert_unresolved(DEADLINE + Duration::from_millis(300));
+    assert!(took >= DEADLINE - Duration::from_millis(50), "gave up before the deadline: {took:?} {f:?}");
+    assert_eq!((m.token_puts(), m.token_gets()), (1, 1), "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn get_chunked_forever_is_cut_at_the_body_cap() {
+    assert_rejected_body(Get::ChunkedForever, "larger than 1024 bytes");
+}
+
+#[test]
+fn get_hang_is_cut_at_the_deadline() {
+    let (m, f) = get_fault(Get::Hang);
+    let took = f.assert_unresolved(DEADLINE + Duration::from_millis(300));
+    assert!(took >= DEADLINE - Duration::from_millis(50), "gave up before the deadline: {took:?} {f:?}");
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn get_reset_is_unresolved_without_imdsv1() {
+    assert_rejected_body(Get::Reset, "reset");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata file faults: each one is reported and IMDS (a healthy mock) still answers
+// ---------------------------------------------------------------------------------------------
+
+/// The file at `path` is unusable: ddboot falls through to IMDSv2 without waiting, and the
+/// report names why the file failed.
+fn assert_file_falls_back(path: &Path, why: &str) {
+    let m = mock(|_| {});
+    Ddboot::imds(&m).metadata_file(path).run().assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
+    assert_imds_discipline(&m);
+    let m = mock(|_| {});
+    let report = Ddboot::imds(&m).metadata_file(path).explain();
+    assert_eq!(report["source"], "imdsv2", "{report:#}");
+    let (outcome, detail) = attempt(&report, "metadata-file");
+    assert_eq!(outcome, "failed", "{report:#}");
+    assert!(detail.contains(why), "expected {why:?} in the metadata-file detail: {report:#}");
+}
+
+#[test]
+fn file_missing_falls_back_to_imds() {
+    let dir = TempDir::new();
+    assert_file_falls_back(&dir.join("absent.json"), "No such file or directory");
+}
+
+#[test]
+fn file_is_a_directory_falls_back_to_imds() {
+    let dir = TempDir::new();
+    fs::create_dir(dir.join("metadata.json")).expect("mkdir");
+    assert_file_falls_back(&dir.join("metadata.json"), "not a regular file");
+}
+
+#[test]
+fn file_symlink_loop_falls_back_to_imds() {
+    let dir = TempDir::new();
+    symlink(dir.join("b.json"), dir.join("a.json")).expect("symlink");
+    symlink(dir.join("a.json"), dir.join("b.json")).expect("symlink");
+    assert_file_falls_back(&dir.join("a.json"), "symbolic links");
+}
+
+/// Root reads files whatever their mode, so "unreadable" is emulated in a way root cannot
+/// bypass: a path through a regular file (`file/child`, ENOTDIR).
+#[test]
+fn file_unreadable_path_falls_back_to_imds() {
+    let dir = TempDir::new();
+    let plain = dir.write("plain", ready_file(FILE_IP));
+    assert_file_falls_back(&plain.join("metadata.json"), "Not a directory");
+}
+
+/// Mode 000: what holds depends on who runs ddboot. Root (as in CI) reads it anyway; anyone else
+/// gets EACCES and falls through to IMDS.
+#[test]
+fn file_mode_000_is_read_by_root_only() {
+    let dir = TempDir::new();
+    let path = dir.write("metadata.json", ready_file(FILE_IP));
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).expect("chmod 000");
+    let root = fs::File::open(&path).is_ok();
+    if root {
+        let m = mock(|_| {});
+        let f = Ddboot::imds(&m).metadata_file(&path).run();
+        f.assert_resolved(FILE_IP, "metadata-file", BEFORE_DEADLINE);
+        assert!(m.requests().is_empty(), "the file answered: no IMDS request: {:?}", m.requests());
+    } else {
+        assert_file_falls_back(&path, "Permission denied");
+    }
+}
+
+#[test]
+fn file_is_a_fifo_does_not_block() {
+    let dir = TempDir::new();
+    let path = dir.join("metadata.json");
+    let made = Command::new("mkfifo").arg(&path).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    assert_file_falls_back(&path, "not a regular file");
+}
+
+/// A device (a symlink to /dev/zero: an endless read) is refused by its type, unread.
+#[test]
+fn file_is_a_device_is_rejected_unread() {
+    let dir = TempDir::new();
+    symlink("/dev/zero", dir.join("metadata.json")).expect("symlink");
+    assert_file_falls_back(&dir.join("metadata.json"), "not a regular file");
+}
+
+/// A file that never becomes READY nor gets the host, with no IMDS to fall back to: ddboot
+/// polls it until the deadline, then starts the app.
+#[test]
+fn file_never_ready_is_polled_until_the_deadline() {
+    let dir = TempDir::new();
+    let path = dir.write("metadata.json", r#"{"Cluster":"default","ContainerName":"app"}"#);
+    let f = Ddboot::no_imds().metadata_file(&path).run();
+    let took = f.assert_unresolved(DEADLINE + Duration::from_millis(300));
+    assert!(took >= DEADLINE - Duration::from_millis(50), "gave up before the deadline: {took:?} {f:?}");
+    // Two timers race at the deadline (the poll's and the resolver's); both wordings say so.
+    let why = f.reason("metadata-file");
+    assert!(why.contains("READY") && why.contains("deadline"), "{f:?}");
+}
+
+#[test]
+fn file_of_20_mb_is_rejected_unread() {
+    let dir = TempDir::new();
+    // Valid JSON with a host: only the size cap keeps ddboot from using it.
+    let mut doc = ready_file(FILE_IP);
+    doc.pop();
+    doc.push_str(&format!(r#","Pad":"{}"}}"#, "x".repeat(20 * 1024 * 1024)));
+    let path = dir.write("metadata.json", doc);
+    assert_file_falls_back(&path, "larger than 256 KiB");
+}
+
+#[test]
+fn file_not_utf8_is_rejected() {
+    let dir = TempDir::new();
+    let mut doc = ready_file(FILE_IP).into_bytes();
+    doc.pop();
+    doc.extend_from_slice(b",\"ContainerName\":\"\xff\xfe\"}");
+    let path = dir.write("metadata.json", doc);
+    assert_file_falls_back(&path, "not valid JSON");
+}
+
+#[test]
+fn file_invalid_json_is_rejected() {
+    let dir = TempDir::new();
+    let mut doc = ready_file(FILE_IP);
+    doc.pop(); // truncated: the closing brace is missing
+    let path = dir.write("metadata.json", doc);
+    assert_file_falls_back(&path, "not valid JSON");
+}
+
+/// The ECS agent replaces the file by rename; here a thread does so in a loop (first versions
+/// without the host and not READY, then READY versions with it) while ddboot polls. Every read
+/// sees one whole version: ddboot ends with the file's host, never an error.
+#[test]
+fn file_replaced_by_rename_while_polled() {
+    let dir = TempDir::new();
+    let path = dir.write("metadata.json", r#"{"Cluster":"default","ContainerName":"app"}"#);
+    let stop = Arc::new(AtomicBool::new(false));
+    let renames = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (path, stop, renames) = (path.clone(), Arc::clone(&stop), Arc::clone(&renames));
+        thread::spawn(move || {
+            let started = Instant::now();
+            let mut n = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                // Versions of varying size so a read may straddle a replacement.
+                let pad = "p".repeat((n % 7) * 4096);
+                let doc = if started.elapsed() < Duration::from_millis(150) {
+                    serde_json::json!({"Cluster": "default", "ContainerName": "app", "Pad": pad}).to_string()
+                } else {
+                    let mut v: Value = serde_json::from_str(&ready_file(FILE_IP)).expect("json");
+                    v["Pad"] = Value::String(pad);
+                    v.to_string()
+                };
+                let tmp = path.with_extension(format!("tmp{}", n % 2));
+                fs::write(&tmp, doc).expect("write version");
+                fs::rename(&tmp, &path).expect("rename version");
+                renames.fetch_add(1, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let f = Ddboot::no_imds().metadata_file(&path).run();
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer thread");
+    f.assert_resolved(FILE_IP, "metadata-file", BEFORE_DEADLINE);
+    assert!(renames.load(Ordering::SeqCst) > 20, "the file was not replaced while read");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task metadata faults: the host still comes from IMDS, without waiting for the deadline
+// ---------------------------------------------------------------------------------------------
+
+fn assert_task_metadata_fault(task_uri: &str) {
+    let m = mock(|_| {});
+    let f = Ddboot::imds(&m).task_metadata(task_uri).run();
+    f.assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn task_metadata_down_imds_still_resolves() {
+    assert_task_metadata_fault(&format!("{}/v4/mock-container", dead_loopback_url()));
+}
+
+#[test]
+fn task_metadata_slow_imds_still_resolves() {
+    let task = mock(|b| b.task_metadata = TaskMeta::Delay(Duration::from_secs(3)));
+    assert_task_metadata_fault(&task.task_metadata_uri());
+    assert!(task.wait_for_requests(1, Duration::from_secs(1)), "the task metadata was not asked");
+}
+
+#[test]
+fn task_metadata_hang_imds_still_resolves() {
+    let task = mock(|b| b.task_metadata = TaskMeta::Hang);
+    assert_task_metadata_fault(&task.task_metadata_uri());
+    assert!(task.wait_for_requests(1, Duration::from_secs(1)), "the task metadata was not asked");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table in docs/reliability.md and these tests
+// ---------------------------------------------------------------------------------------------
+
+/// Names of the `#[test]` functions in `source`.
+fn test_fns(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut armed = false;
+    for line in source.lines().map(str::trim) {
+        if line == "#[test]" {
+            armed = true;
+        } else if armed && let Some(rest) = line.strip_prefix("fn ") {
+            names.push(rest.split(['(', '<']).next().unwrap_or("").to_string());
+            armed = false;
+        }
+    }
+    names
+}
+
+/// Every `` `name` `` in the last column of the markdown tables of `doc` whose header's last
+/// column is `test`.
+fn table_tests(doc: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    // None outside a table; Some(whether this table's last column is `test`) inside one.
+    let mut table: Option<bool> = None;
+    for line in doc.lines().map(str::trim) {
+        let Some(row) = line.strip_prefix('|').and_then(|r| r.strip_suffix('|')) else {
+            table = None;
+            continue;
+        };
+        let last = row.rsplit('|').next().unwrap_or("").trim();
+        let Some(is_test_table) = table else {
+            table = Some(last == "test");
+            continue; // the header
+        };
+        if !is_test_table || last.starts_with("---") {
+            continue;
+        }
+        for (i, part) in last.split('`').enumerate() {
+            let is_name = !part.is_empty()
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if i % 2 == 1 && is_name {
+                names.push(part.to_string());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn reliability_table_matches_the_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let doc = read("docs/reliability.md");
+    let faults = read("tests/faults.rs");
+    let netns = read("tests/netns.rs");
+    let listed = table_tests(&doc);
+    assert!(!listed.is_empty(), "no test names found in the tables of docs/reliability.md");
+    let defined: Vec<String> = test_fns(&faults).into_iter().chain(test_fns(&netns)).collect();
+    let missing: Vec<&String> = listed.iter().filter(|n| !defined.contains(n)).collect();
+    assert!(missing.is_empty(), "docs/reliability.md lists tests that do not exist: {missing:?}");
+    let unlisted: Vec<&String> = defined.iter().filter(|n| !listed.contains(n)).collect();
+    assert!(unlisted.is_empty(), "tests missing from the table in docs/reliability.md: {unlisted:?}");
+    let mut seen = std::collections::BTreeSet::new();
+    let twice: Vec<&String> = listed.iter().filter(|n| !seen.insert(n.as_str())).collect();
+    assert!(twice.is_empty(), "tests listed twice in docs/reliability.md: {twice:?}");
+}
