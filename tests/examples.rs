@@ -1,0 +1,1596 @@
+//! Keeps the deployment examples true: `examples/*.json` (ECS task definitions),
+//! `examples/cloudformation.yaml`, `examples/README.md` and `Dockerfile.example`.
+//!
+//! Two kinds of checks. Static ones: every task definition parses and carries what
+//! `RegisterTaskDefinition` needs (family, containers with name/image/essential/memory, the
+//! network mode, task-level cpu/memory and awsvpc for Fargate and Managed Instances, an execution
+//! role where secrets are used, volumes and dependencies that exist), every app container starts
+//! through ddboot, the Agent task definitions publish what ddboot points apps at, the README
+//! table lists every file, and the Dockerfile's stages fit together. Dynamic ones: for each
+//! example, the real ddboot binary runs `--explain --json` exactly as the example starts it (the
+//! entryPoint's flags and the command), with the container's `environment`, what ECS adds for
+//! that shape (`AWS_EXECUTION_ENV`, `ECS_CONTAINER_METADATA_URI_V4`, optionally
+//! `ECS_CONTAINER_METADATA_FILE`), a task metadata mock serving documents derived from the task
+//! definition itself (names, images, Docker labels, network mode, launch type), and the tracer
+//! files the image would hold recreated in a temp dir; the test then asserts the Agent host, its
+//! source, the service tags and the tracer injection the examples' README promises.
+//!
+//! Network rule: every run clears the environment, passes `--socket-dir <temp dir>` and
+//! `--imds-endpoint <mock on 127.0.0.1>`, and [`Launch::explain`] refuses any argument or
+//! variable naming a real metadata address, so no test can reach 169.254.169.254 or 169.254.170.2.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mockmeta::{Behaviour, Mock};
+use serde_json::{Map, Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
+/// The binary under test.
+const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
+/// The repository root.
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Where the examples' images keep ddboot (the app stages of Dockerfile.example).
+const IMAGE_DDBOOT: &str = "/usr/local/bin/ddboot";
+/// ddboot's default socket directory, where the socket example mounts the Agent's sockets.
+const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
+/// What the IMDS mock answers for local-ipv4: the instance the daemon Agent runs on.
+const INSTANCE_IP: &str = "10.0.7.21";
+/// `HostPrivateIPv4Address` of the simulated ECS container metadata files.
+const FILE_IP: &str = "10.0.7.99";
+/// A run longer than this is a hang: it is killed and the test fails.
+const WATCHDOG: Duration = Duration::from_secs(20);
+/// Substrings naming a real metadata endpoint; never allowed near ddboot.
+const FORBIDDEN: [&str; 3] = ["169.254.", "fd00:ec2", "[fd00:"];
+/// Flags an example must not pass: the harness sets them (or their variable) for every run.
+const HARNESS_FLAGS: [&str; 5] =
+    ["--socket-dir", "--imds-endpoint", "--task-metadata-uri", "--metadata-file", "--explain"];
+/// The CLR profiler CLSID ddboot sets for .NET.
+const DOTNET_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
+/// Examples whose app containers are run by a test below; a new example must be added here
+/// (and get a test), or [`every_app_example_is_run_by_a_test`] fails.
+const RUN_BY_A_TEST: [&str; 10] = [
+    "ec2-bridge-python.json",
+    "ec2-bridge-node.json",
+    "ec2-bridge-java.json",
+    "ec2-bridge-dotnet.json",
+    "ec2-bridge-php-fpm.json",
+    "ec2-awsvpc.json",
+    "fargate-sidecar.json",
+    "managed-instances-sidecar.json",
+    "ec2-bridge-socket.json",
+    "init-container.json",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------------------------
+
+fn examples_dir() -> PathBuf {
+    Path::new(ROOT).join("examples")
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Files directly under examples/ with this extension, sorted.
+fn example_files(ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(examples_dir())
+        .expect("examples/ exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().expect("file name").to_string_lossy().into_owned()
+}
+
+/// A temp dir removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("ddboot-ex-{}-{n}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task definitions
+// ---------------------------------------------------------------------------------------------
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    list(v, key).iter().map(|x| x.as_str().expect("a list of strings").to_string()).collect()
+}
+
+/// `environment` as (name, value) pairs.
+fn environment(c: &Value) -> Vec<(String, String)> {
+    list(c, "environment").iter().map(|e| (s(e, "name").to_string(), s(e, "value").to_string())).collect()
+}
+
+fn env_value<'a>(c: &'a Value, name: &str) -> Option<&'a str> {
+    list(c, "environment").iter().find(|e| s(e, "name") == name).map(|e| s(e, "value"))
+}
+
+/// The Datadog Agent image on any registry (the rule ddboot applies, simplified).
+fn is_agent_image(image: &str) -> bool {
+    let repo = image.split('@').next().unwrap_or(image);
+    let last_slash = repo.rfind('/').map_or(0, |i| i + 1);
+    let repo = match repo[last_slash..].rfind(':') {
+        Some(colon) => &repo[..last_slash + colon],
+        None => repo,
+    };
+    repo == "datadog/agent" || repo.ends_with("/datadog/agent") || repo.ends_with("gcr.io/datadoghq/agent")
+}
+
+/// One example task definition.
+struct TaskDef {
+    file: String,
+    doc: Value,
+}
+
+impl TaskDef {
+    fn load(file: &str) -> TaskDef {
+        let text = read(&examples_dir().join(file));
+        let doc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: not valid JSON: {e}"));
+        TaskDef { file: file.to_string(), doc }
+    }
+
+    fn family(&self) -> &str {
+        s(&self.doc, "family")
+    }
+
+    fn containers(&self) -> &[Value] {
+        list(&self.doc, "containerDefinitions")
+    }
+
+    fn container(&self, name: &str) -> &Value {
+        self.containers()
+            .iter()
+            .find(|c| s(c, "name") == name)
+            .unwrap_or_else(|| panic!("{}: no container {name}", self.file))
+    }
+
+    fn compatibilities(&self) -> Vec<String> {
+        strings(&self.doc, "requiresCompatibilities")
+    }
+
+    /// The task metadata `LaunchType` a task of this definition reports.
+    fn launch_type(&self) -> &'static str {
+        let c = self.compatibilities();
+        if c.iter().any(|c| c == "FARGATE") {
+            "FARGATE"
+        } else if c.iter().any(|c| c == "MANAGED_INSTANCES") {
+            "MANAGED_INSTANCES"
+        } else {
+            "EC2"
+        }
+    }
+
+    /// `AWS_EXECUTION_ENV` as ECS documents it (nothing is documented for Managed Instances).
+    fn execution_env(&self) -> Option<&'static str> {
+        match self.launch_type() {
+            "FARGATE" => Some("AWS_ECS_FARGATE"),
+            "EC2" => Some("AWS_ECS_EC2"),
+            _ => None,
+        }
+    }
+
+    fn network_mode(&self) -> &str {
+        match s(&self.doc, "networkMode") {
+            "" if self.launch_type() == "EC2" => "bridge",
+            "" => "awsvpc",
+            mode => mode,
+        }
+    }
+
+    fn task_arn(&self) -> String {
+        format!("arn:aws:ecs:us-east-1:111122223333:task/default/{}0123456789abcdef", self.family())
+    }
+
+    /// Containers that others wait for with SUCCESS or COMPLETE: init containers.
+    fn is_init(&self, name: &str) -> bool {
+        self.containers().iter().any(|c| {
+            list(c, "dependsOn")
+                .iter()
+                .any(|d| s(d, "containerName") == name && matches!(s(d, "condition"), "SUCCESS" | "COMPLETE"))
+        })
+    }
+
+    /// The containers that run an app: neither the Agent nor an init container.
+    fn apps(&self) -> Vec<&Value> {
+        self.containers()
+            .iter()
+            .filter(|c| !is_agent_image(s(c, "image")) && !self.is_init(s(c, "name")))
+            .collect()
+    }
+
+    fn app(&self) -> &Value {
+        let apps = self.apps();
+        assert_eq!(apps.len(), 1, "{}: expected exactly one app container", self.file);
+        apps[0]
+    }
+
+    fn volume(&self, name: &str) -> &Value {
+        list(&self.doc, "volumes")
+            .iter()
+            .find(|v| s(v, "name") == name)
+            .unwrap_or_else(|| panic!("{}: no volume {name}", self.file))
+    }
+
+    /// The host path mounted at `container_path` in container `c`, if it is a host volume.
+    fn host_path_at(&self, c: &Value, container_path: &str) -> Option<String> {
+        let mount = list(c, "mountPoints").iter().find(|m| s(m, "containerPath") == container_path)?;
+        let volume = self.volume(s(mount, "sourceVolume"));
+        volume.get("host").map(|h| s(h, "sourcePath").trim_end_matches('/').to_string())
+    }
+
+    /// The document `GET $ECS_CONTAINER_METADATA_URI_V4` returns for container `index`.
+    fn container_doc(&self, index: usize) -> Value {
+        let c = &self.containers()[index];
+        let name = s(c, "name");
+        let mut labels = Map::new();
+        for (k, v) in [
+            ("com.amazonaws.ecs.cluster", "default".to_string()),
+            ("com.amazonaws.ecs.container-name", name.to_string()),
+            ("com.amazonaws.ecs.task-arn", self.task_arn()),
+            ("com.amazonaws.ecs.task-definition-family", self.family().to_string()),
+            ("com.amazonaws.ecs.task-definition-version", "1".to_string()),
+        ] {
+            labels.insert(k.into(), Value::String(v));
+        }
+        if let Some(docker_labels) = c.get("dockerLabels").and_then(Value::as_object) {
+            labels.extend(docker_labels.clone());
+        }
+        let stopped = self.is_init(name);
+        let status = if stopped { "STOPPED" } else { "RUNNING" };
+        let mut doc = json!({
+            "DockerId": format!("{:0>64x}", 0xd0c_u32 + u32::try_from(index).expect("few containers")),
+            "Name": name,
+            "DockerName": format!("ecs-{}-1-{name}-c4f0a1b2d3e4f5a6b701", self.family()),
+            "Image": s(c, "image"),
+            "ImageID": format!("sha256:{:0>64x}", 0xabc_u32 + u32::try_from(index).expect("few containers")),
+            "Labels": labels,
+            "DesiredStatus": status,
+            "KnownStatus": status,
+            "Limits": { "CPU": c.get("cpu").cloned().unwrap_or(json!(0)), "Memory": c.get("memory").cloned().unwrap_or(Value::Null) },
+            "Type": "NORMAL",
+            "Networks": [self.network_doc(index)],
+        });
+        if stopped {
+            doc["ExitCode"] = json!(0);
+        }
+        doc
+    }
+
+    fn network_doc(&self, index: usize) -> Value {
+        let mode = self.network_mode();
+        let ip = match mode {
+            "awsvpc" => "10.0.2.106".to_string(),
+            "host" => String::new(),
+            _ => format!("172.17.0.{}", index + 2),
+        };
+        json!({ "NetworkMode": mode, "IPv4Addresses": [ip] })
+    }
+
+    /// The document `GET $ECS_CONTAINER_METADATA_URI_V4/task` returns.
+    fn task_doc(&self) -> Value {
+        let containers: Vec<Value> = (0..self.containers().len()).map(|i| self.container_doc(i)).collect();
+        json!({
+            "Cluster": "arn:aws:ecs:us-east-1:111122223333:cluster/default",
+            "TaskARN": self.task_arn(),
+            "Family": self.family(),
+            "Revision": "1",
+            "DesiredStatus": "RUNNING",
+            "KnownStatus": "RUNNING",
+            "AvailabilityZone": "us-east-1a",
+            "LaunchType": self.launch_type(),
+            "Containers": containers,
+        })
+    }
+
+    /// A task metadata mock describing `container` of this task.
+    fn task_metadata_mock(&self, container: &str) -> Mock {
+        let index = self
+            .containers()
+            .iter()
+            .position(|c| s(c, "name") == container)
+            .unwrap_or_else(|| panic!("{}: no container {container}", self.file));
+        Mock::start(Behaviour {
+            container_json: Some(self.container_doc(index).to_string()),
+            task_json: Some(self.task_doc().to_string()),
+            ..Behaviour::default()
+        })
+    }
+
+    /// A READY ECS container metadata file for `container` (EC2 with ECS_ENABLE_CONTAINER_METADATA).
+    fn metadata_file(&self, container: &str, dir: &Path) -> PathBuf {
+        let index = self.containers().iter().position(|c| s(c, "name") == container).expect("container");
+        let c = &self.containers()[index];
+        let doc = json!({
+            "Cluster": "default",
+            "ContainerInstanceARN": "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1f73d099b914411ca9ff81633b7741dd",
+            "TaskARN": self.task_arn(),
+            "TaskDefinitionFamily": self.family(),
+            "TaskDefinitionRevision": "1",
+            "ContainerID": format!("{:0>64x}", 0xd0c_u32 + u32::try_from(index).expect("few containers")),
+            "ContainerName": container,
+            "DockerContainerName": format!("/ecs-{}-1-{container}-c4f0a1b2d3e4f5a6b701", self.family()),
+            "ImageID": format!("sha256:{:0>64x}", 0xabc_u32),
+            "ImageName": s(c, "image"),
+            "Networks": [self.network_doc(index)],
+            "MetadataFileStatus": "READY",
+            "AvailabilityZone": "us-east-1a",
+            "HostPrivateIPv4Address": FILE_IP,
+        });
+        let path = dir.join("ecs-container-metadata.json");
+        fs::write(&path, doc.to_string()).expect("write metadata file");
+        path
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the app's image holds
+// ---------------------------------------------------------------------------------------------
+
+/// The runtime an example's command runs, as ddboot's `--inject auto` should detect it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Python,
+    Node,
+    Java,
+    Dotnet,
+    Php,
+    /// No injection (`--inject` not given).
+    Off,
+}
+
+impl Runtime {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Runtime::Python => Some("python"),
+            Runtime::Node => Some("node"),
+            Runtime::Java => Some("java"),
+            Runtime::Dotnet => Some("dotnet"),
+            Runtime::Php => Some("php"),
+            Runtime::Off => None,
+        }
+    }
+}
+
+/// The image's filesystem and `ENV`, recreated under a temp dir: the tracer files ddboot looks
+/// for (where the image keeps them), `PATH`, and the working directory.
+struct Image {
+    /// Keeps the files alive until the image is dropped.
+    _root: TempDir,
+    runtime: Runtime,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    /// The tracer file ddboot should find.
+    tracer: Option<PathBuf>,
+}
+
+impl Image {
+    /// `working_dir` is the container's `workingDirectory` (or the image's WORKDIR).
+    fn new(runtime: Runtime, working_dir: Option<&str>) -> Image {
+        let root = TempDir::new("image");
+        let cwd = match working_dir {
+            Some(dir) => root.path().join(dir.trim_start_matches('/')),
+            None => root.path().to_path_buf(),
+        };
+        fs::create_dir_all(&cwd).expect("working directory");
+        let bin = root.path().join("usr/local/bin");
+        fs::create_dir_all(&bin).expect("bin");
+        let mut env = vec![("PATH".to_string(), format!("{}:/usr/bin:/bin", bin.display()))];
+        let write = |path: &Path, text: &str, mode: u32| {
+            fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+            fs::write(path, text).expect("write tracer file");
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+        };
+        let tracer = match runtime {
+            Runtime::Python => {
+                // pip installs ddtrace-run next to python (python:3.12-slim: /usr/local/bin).
+                let path = bin.join("ddtrace-run");
+                write(&path, "#!/bin/sh\nexec \"$@\"\n", 0o755);
+                Some(path)
+            }
+            Runtime::Node => {
+                // `npm install dd-trace` in the app's directory.
+                let path = cwd.join("node_modules/dd-trace/init.js");
+                write(&path, "module.exports = require('.').init()\n", 0o644);
+                Some(fs::canonicalize(&path).expect("canonical init.js"))
+            }
+            Runtime::Java => {
+                // The image's ENV points at its jar (ddboot also looks in /opt/datadog and co).
+                let path = root.path().join("opt/datadog/dd-java-agent.jar");
+                write(&path, "PK\u{3}\u{4}", 0o644);
+                env.push(("DDBOOT_JAVA_AGENT".into(), path.display().to_string()));
+                Some(path)
+            }
+            Runtime::Dotnet => {
+                // Datadog's .NET package home; its Dockerfile recipe sets DD_DOTNET_TRACER_HOME.
+                let home = root.path().join("opt/datadog");
+                let path = home.join("Datadog.Trace.ClrProfiler.Native.so");
+                write(&path, "\u{7f}ELF", 0o644);
+                env.push(("DD_DOTNET_TRACER_HOME".into(), home.display().to_string()));
+                Some(path)
+            }
+            Runtime::Php | Runtime::Off => None,
+        };
+        Image { _root: root, runtime, env, cwd, tracer }
+    }
+
+    /// Asserts what `--inject` did to the command and the environment.
+    fn assert_injected(&self, j: &Value, original: &[String], what: &str) {
+        let command: Vec<String> = strings(j, "command");
+        let env = &j["env"];
+        assert_eq!(j["inject"]["runtime"].as_str(), self.runtime.name(), "{what}: runtime\n{j:#}");
+        let tracer = |p: &Option<PathBuf>| p.as_ref().expect("tracer file").display().to_string();
+        match self.runtime {
+            Runtime::Python => {
+                assert_eq!(command[0], tracer(&self.tracer), "{what}: starts through ddtrace-run");
+                assert_eq!(&command[1..], original, "{what}: then the original command");
+            }
+            Runtime::Node => {
+                assert_eq!(command, original, "{what}");
+                assert_eq!(env["NODE_OPTIONS"], format!("--require {}", tracer(&self.tracer)), "{what}");
+            }
+            Runtime::Java => {
+                assert_eq!(command, original, "{what}");
+                assert_eq!(
+                    env["JAVA_TOOL_OPTIONS"],
+                    format!("-javaagent:{}", tracer(&self.tracer)),
+                    "{what}"
+                );
+            }
+            Runtime::Dotnet => {
+                assert_eq!(command, original, "{what}");
+                assert_eq!(env["CORECLR_ENABLE_PROFILING"], "1", "{what}");
+                assert_eq!(env["CORECLR_PROFILER"], DOTNET_CLSID, "{what}");
+                assert_eq!(env["CORECLR_PROFILER_PATH"], tracer(&self.tracer), "{what}");
+            }
+            Runtime::Php => {
+                // -d datadog.*=… settings reach every PHP-FPM worker despite clear_env.
+                assert_eq!(command.first(), original.first(), "{what}");
+                assert_eq!(command.last(), original.last(), "{what}");
+                let settings: Vec<&str> =
+                    command.windows(2).filter(|w| w[0] == "-d").map(|w| w[1].as_str()).collect();
+                for (var, ini) in [
+                    ("DD_AGENT_HOST", "datadog.agent_host"),
+                    ("DD_ENV", "datadog.env"),
+                    ("DD_SERVICE", "datadog.service"),
+                    ("DD_VERSION", "datadog.version"),
+                ] {
+                    let value = env[var].as_str().expect("exported");
+                    assert!(settings.contains(&format!("{ini}={value}").as_str()), "{what}: {ini}\n{j:#}");
+                }
+            }
+            Runtime::Off => {
+                assert_eq!(j["inject"]["mode"], "off", "{what}");
+                assert_eq!(command, original, "{what}");
+            }
+        }
+        if self.runtime != Runtime::Off {
+            assert!(j["inject"]["tracer"].is_string(), "{what}: the tracer was found\n{j:#}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running ddboot as an example starts it
+// ---------------------------------------------------------------------------------------------
+
+/// One `ddboot --explain --json` run, set up like a container start.
+struct Launch {
+    what: String,
+    binary: PathBuf,
+    entry_point: Vec<String>,
+    command: Vec<String>,
+    env: BTreeMap<String, String>,
+    socket_dir: PathBuf,
+    imds: String,
+    cwd: PathBuf,
+}
+
+impl Launch {
+    /// `entry_point` and `command` as the container has them; IMDS at `imds` (a loopback mock),
+    /// the Agent's sockets looked for in `socket_dir`.
+    fn new(
+        what: &str,
+        entry_point: Vec<String>,
+        command: Vec<String>,
+        socket_dir: &Path,
+        imds: &Mock,
+    ) -> Launch {
+        Launch {
+            what: what.to_string(),
+            binary: PathBuf::from(DDBOOT),
+            entry_point,
+            command,
+            env: BTreeMap::new(),
+            socket_dir: socket_dir.to_path_buf(),
+            imds: imds.url(),
+            cwd: PathBuf::from(ROOT),
+        }
+    }
+
+    /// The app container of a task definition, with its `environment`.
+    fn container(td: &TaskDef, c: &Value, socket_dir: &Path, imds: &Mock) -> Launch {
+        let what = format!("{} ({})", td.file, s(c, "name"));
+        let mut launch =
+            Launch::new(&what, strings(c, "entryPoint"), strings(c, "command"), socket_dir, imds);
+        for (k, v) in environment(c) {
+            launch = launch.env(&k, &v);
+        }
+        launch
+    }
+
+    fn env(mut self, name: &str, value: &str) -> Launch {
+        self.env.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// What ECS sets in every container of the task: `AWS_EXECUTION_ENV` (when given) and the
+    /// task metadata endpoint (here a loopback mock).
+    fn ecs(self, execution_env: Option<&str>, task_metadata: &Mock) -> Launch {
+        let launch = self.env("ECS_CONTAINER_METADATA_URI_V4", &task_metadata.task_metadata_uri());
+        match execution_env {
+            Some(value) => launch.env("AWS_EXECUTION_ENV", value),
+            None => launch,
+        }
+    }
+
+    /// The image's ENV and working directory.
+    fn image(mut self, image: &Image) -> Launch {
+        for (k, v) in &image.env {
+            self = self.env(k, v);
+        }
+        self.cwd = image.cwd.clone();
+        self
+    }
+
+    /// Runs ddboot with the entryPoint's flags, `--explain --json`, the harness's flags, then
+    /// `--` and the program; returns the JSON report (exit status 0 is asserted).
+    fn explain(&self) -> Value {
+        let what = &self.what;
+        assert!(self.entry_point.first().is_some_and(|p| p.ends_with("/ddboot")), "{what}: entryPoint[0]");
+        let dashes = self.entry_point.iter().position(|a| a == "--").unwrap_or_else(|| {
+            panic!("{what}: the entryPoint must end ddboot's options with \"--\"");
+        });
+        let flags = &self.entry_point[1..dashes];
+        for flag in flags {
+            assert!(
+                !HARNESS_FLAGS.iter().any(|f| flag == f || flag.starts_with(&format!("{f}="))),
+                "{what}: {flag} in an example would fight the test harness"
+            );
+        }
+        let program: Vec<&String> = self.entry_point[dashes + 1..].iter().chain(&self.command).collect();
+        assert!(!program.is_empty(), "{what}: no program to start");
+        let mut args: Vec<String> = flags.to_vec();
+        args.extend(["--explain", "--json", "--socket-dir"].map(String::from));
+        args.push(self.socket_dir.display().to_string());
+        args.push("--imds-endpoint".into());
+        args.push(self.imds.clone());
+        args.push("--".into());
+        args.extend(program.into_iter().cloned());
+
+        assert!(self.imds.starts_with("http://127.0.0.1:"), "harness: IMDS {} is not loopback", self.imds);
+        for (k, v) in &self.env {
+            assert!(!k.starts_with("AWS_EC2_METADATA"), "harness: {k} is not for examples");
+            if k.starts_with("ECS_CONTAINER_METADATA_URI") {
+                assert!(v.starts_with("http://127.0.0.1:"), "harness: {k}={v} is not loopback");
+            }
+        }
+        for text in self.env.iter().flat_map(|(k, v)| [k, v]).chain(&args) {
+            for bad in FORBIDDEN {
+                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
+            }
+        }
+
+        let mut child = Command::new(&self.binary)
+            .args(&args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what}: cannot start {}: {e}", self.binary.display()));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > WATCHDOG {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what}: ddboot ran longer than {WATCHDOG:?}");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read stdout");
+        child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+        assert!(
+            status.success(),
+            "{what}: ddboot --explain exited {status}\n{stdout}\n{stderr}\nargs {args:?}"
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {stdout}"))
+    }
+}
+
+/// Asserts DD_ENV, DD_SERVICE, DD_VERSION: (value, origin) each.
+fn assert_tags(j: &Value, expected: [(&str, &str); 3], what: &str) {
+    for (name, (value, origin)) in ["DD_ENV", "DD_SERVICE", "DD_VERSION"].into_iter().zip(expected) {
+        assert_eq!(j["tags"][name]["value"], value, "{what}: {name}\n{j:#}");
+        assert_eq!(j["tags"][name]["origin"], origin, "{what}: {name} origin");
+        assert_eq!(j["env"][name], value, "{what}: {name} exported");
+    }
+}
+
+/// Tags all taken from the container's `com.datadoghq.tags.*` Docker labels.
+fn label_tags(c: &Value) -> [(&str, &'static str); 3] {
+    let label = |key: &str| {
+        c["dockerLabels"][format!("com.datadoghq.tags.{key}")]
+            .as_str()
+            .expect("tag label on the app container")
+    };
+    [
+        (label("env"), "label com.datadoghq.tags.env"),
+        (label("service"), "label com.datadoghq.tags.service"),
+        (label("version"), "label com.datadoghq.tags.version"),
+    ]
+}
+
+/// The IMDS mock: the EC2 instance the daemon Agent runs on.
+fn imds_mock() -> Mock {
+    Mock::start(Behaviour { local_ipv4: INSTANCE_IP.to_string(), ..Behaviour::default() })
+}
+
+fn assert_daemon_via_imdsv2(j: &Value, imds: &Mock, what: &str) {
+    assert_eq!(j["source"], "imdsv2", "{what}\n{j:#}");
+    assert_eq!(j["agent_host"], INSTANCE_IP, "{what}");
+    assert_eq!(j["env"]["DD_AGENT_HOST"], INSTANCE_IP, "{what}");
+    assert_eq!(j["platform"]["agent"], "daemon", "{what}");
+    assert_eq!(imds.token_puts(), 1, "{what}: one token request");
+    assert_eq!(imds.tokenless_gets(), 0, "{what}: never IMDSv1 when v2 works");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static checks
+// ---------------------------------------------------------------------------------------------
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Every string in a JSON document.
+fn all_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| all_strings(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            all_strings(x, out);
+        }),
+        _ => {}
+    }
+}
+
+/// What `aws ecs register-task-definition --cli-input-json` would refuse, and what would make an
+/// example misleading.
+#[test]
+fn task_definitions_are_complete_enough_to_register() {
+    let files = example_files("json");
+    assert!(files.len() >= 12, "examples/ lost task definitions: {files:?}");
+    for path in files {
+        let file = file_name(&path);
+        let td = TaskDef::load(&file);
+        let doc = &td.doc;
+        let f = file.as_str();
+        assert!(valid_name(td.family()), "{f}: family");
+        let compat = td.compatibilities();
+        assert!(!compat.is_empty(), "{f}: requiresCompatibilities");
+        for c in &compat {
+            assert!(["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"].contains(&c.as_str()), "{f}: {c}");
+        }
+        let mode = s(doc, "networkMode");
+        assert!(
+            ["bridge", "awsvpc", "host"].contains(&mode),
+            "{f}: networkMode must be explicit, got {mode:?}"
+        );
+        let serverless = td.launch_type() != "EC2";
+        if serverless {
+            assert_eq!(mode, "awsvpc", "{f}: Fargate and Managed Instances tasks use awsvpc here");
+            for key in ["cpu", "memory"] {
+                let v = s(doc, key);
+                assert!(v.parse::<u32>().is_ok(), "{f}: task-level {key} (a string of a number) is required");
+            }
+        }
+        let task_memory = s(doc, "memory").parse::<u64>().ok();
+        let containers = td.containers();
+        assert!(!containers.is_empty(), "{f}: containerDefinitions");
+        let names: Vec<&str> = containers.iter().map(|c| s(c, "name")).collect();
+        let volumes: Vec<&str> = list(doc, "volumes").iter().map(|v| s(v, "name")).collect();
+        let mut container_memory = 0;
+        let mut uses_secrets = false;
+        for c in containers {
+            let name = s(c, "name");
+            assert!(valid_name(name), "{f}: container name {name:?}");
+            assert_eq!(names.iter().filter(|n| **n == name).count(), 1, "{f}: duplicate container {name}");
+            assert!(!s(c, "image").is_empty(), "{f}/{name}: image");
+            assert!(c.get("essential").is_some_and(Value::is_boolean), "{f}/{name}: essential (a boolean)");
+            let memory = c.get("memory").or_else(|| c.get("memoryReservation")).and_then(Value::as_u64);
+            assert!(memory.is_some() || task_memory.is_some(), "{f}/{name}: memory or memoryReservation");
+            container_memory += c.get("memory").and_then(Value::as_u64).unwrap_or(0);
+            for e in list(c, "environment") {
+                assert!(valid_name(s(e, "name")), "{f}/{name}: environment name");
+                assert!(
+                    e.get("value").is_some_and(Value::is_string),
+                    "{f}/{name}: environment values are strings"
+                );
+                assert_ne!(s(e, "name"), "DD_API_KEY", "{f}/{name}: the API key belongs in secrets");
+            }
+            for secret in list(c, "secrets") {
+                uses_secrets = true;
+                assert!(s(secret, "valueFrom").starts_with("arn:aws:"), "{f}/{name}: secret valueFrom");
+            }
+            if let Some(labels) = c.get("dockerLabels") {
+                let labels = labels.as_object().expect("dockerLabels is an object");
+                assert!(labels.values().all(Value::is_string), "{f}/{name}: label values are strings");
+            }
+            for p in list(c, "portMappings") {
+                let port = p["containerPort"].as_u64().expect("containerPort");
+                assert!(["tcp", "udp"].contains(&s(p, "protocol")), "{f}/{name}: protocol");
+                if mode == "awsvpc" {
+                    let host = p.get("hostPort").and_then(Value::as_u64);
+                    assert!(host.is_none() || host == Some(port), "{f}/{name}: awsvpc hostPort");
+                }
+            }
+            for d in list(c, "dependsOn") {
+                let target = s(d, "containerName");
+                assert!(names.contains(&target), "{f}/{name}: dependsOn {target}");
+                let cond = s(d, "condition");
+                assert!(["START", "COMPLETE", "SUCCESS", "HEALTHY"].contains(&cond), "{f}/{name}: {cond}");
+                let dep = td.container(target);
+                if matches!(cond, "SUCCESS" | "COMPLETE") {
+                    assert_eq!(dep["essential"], false, "{f}: {target} must be non-essential to exit");
+                }
+                if cond == "HEALTHY" {
+                    assert!(dep.get("healthCheck").is_some(), "{f}: {target} needs a healthCheck");
+                }
+            }
+            for m in list(c, "mountPoints") {
+                assert!(volumes.contains(&s(m, "sourceVolume")), "{f}/{name}: mountPoints volume");
+                assert!(s(m, "containerPath").starts_with('/'), "{f}/{name}: containerPath");
+            }
+            for v in list(c, "volumesFrom") {
+                assert!(names.contains(&s(v, "sourceContainer")), "{f}/{name}: volumesFrom");
+            }
+        }
+        assert!(containers.iter().any(|c| c["essential"] == true), "{f}: no essential container");
+        if let Some(total) = task_memory {
+            assert!(container_memory <= total, "{f}: containers reserve more memory than the task has");
+        }
+        if uses_secrets {
+            assert!(
+                s(doc, "executionRoleArn").starts_with("arn:aws:iam::"),
+                "{f}: secrets need executionRoleArn"
+            );
+        }
+        let mut texts = Vec::new();
+        all_strings(doc, &mut texts);
+        for text in texts {
+            for bad in FORBIDDEN {
+                assert!(!text.contains(bad), "{f}: examples never hardcode a metadata endpoint ({text})");
+            }
+        }
+    }
+}
+
+/// The point of every example: the app is started by ddboot, which is given the whole command.
+#[test]
+fn app_containers_start_through_ddboot() {
+    for path in example_files("json") {
+        let td = TaskDef::load(&file_name(&path));
+        for c in td.apps() {
+            let what = format!("{}/{}", td.file, s(c, "name"));
+            let entry = strings(c, "entryPoint");
+            assert!(entry.first().is_some_and(|p| p.ends_with("ddboot")), "{what}: entryPoint[0] is ddboot");
+            assert!(entry.iter().any(|a| a == "--"), "{what}: entryPoint ends ddboot's options with --");
+            assert!(!strings(c, "command").is_empty(), "{what}: command");
+            let installed = entry[0] != IMAGE_DDBOOT;
+            if installed {
+                let dir = Path::new(&entry[0]).parent().expect("dir").display().to_string();
+                assert!(
+                    list(c, "mountPoints").iter().any(|m| s(m, "containerPath") == dir),
+                    "{what}: {} must be on a mounted volume",
+                    entry[0]
+                );
+            }
+            for var in ["DD_AGENT_HOST", "DD_TRACE_AGENT_URL", "DD_DOGSTATSD_URL"] {
+                assert!(
+                    env_value(c, var).is_none(),
+                    "{what}: {var} is ddboot's job (it keeps a value it inherits)"
+                );
+            }
+            for var in ["AWS_EXECUTION_ENV", "ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_FILE"] {
+                assert!(env_value(c, var).is_none(), "{what}: ECS sets {var}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_app_example_is_run_by_a_test() {
+    for path in example_files("json") {
+        let file = file_name(&path);
+        let has_app = !TaskDef::load(&file).apps().is_empty();
+        assert_eq!(
+            has_app,
+            RUN_BY_A_TEST.contains(&file.as_str()),
+            "{file}: add it to RUN_BY_A_TEST and a test"
+        );
+    }
+}
+
+/// The README's table names every example file, and every file it names exists.
+#[test]
+fn examples_readme_lists_every_example() {
+    let readme = read(&examples_dir().join("README.md"));
+    let mut files = example_files("json");
+    files.extend(example_files("yaml"));
+    for path in &files {
+        let name = file_name(path);
+        assert!(readme.contains(&format!("`{name}`")), "examples/README.md does not mention `{name}`");
+    }
+    for word in readme.split('`') {
+        if (word.ends_with(".json") || word.ends_with(".yaml")) && !word.contains(' ') && !word.contains('/')
+        {
+            assert!(
+                examples_dir().join(word).is_file(),
+                "examples/README.md names {word}, which does not exist"
+            );
+        }
+    }
+    assert!(readme.contains("Dockerfile.example"), "examples/README.md points at Dockerfile.example");
+}
+
+/// The daemon Agent publishes the host ports apps reach through DD_AGENT_HOST, and the socket
+/// daemon puts its sockets where the socket example's app looks for them.
+#[test]
+fn agent_daemons_publish_what_ddboot_points_apps_at() {
+    for file in ["datadog-agent-daemon.json", "datadog-agent-daemon-socket.json"] {
+        let td = TaskDef::load(file);
+        assert_eq!(td.launch_type(), "EC2", "{file}");
+        assert_eq!(td.network_mode(), "bridge", "{file}: host ports need bridge (or host) mode");
+        assert_eq!(td.containers().len(), 1, "{file}: the daemon task holds only the Agent");
+        let agent = &td.containers()[0];
+        assert_eq!(s(agent, "image"), "public.ecr.aws/datadog/agent:latest", "{file}");
+        assert!(is_agent_image(s(agent, "image")));
+        for (port, protocol) in [(8126, "tcp"), (8125, "udp")] {
+            assert!(
+                list(agent, "portMappings").iter().any(|p| p["hostPort"] == port
+                    && p["containerPort"] == port
+                    && s(p, "protocol") == protocol),
+                "{file}: hostPort {port}/{protocol}"
+            );
+        }
+        for var in ["DD_APM_ENABLED", "DD_APM_NON_LOCAL_TRAFFIC", "DD_DOGSTATSD_NON_LOCAL_TRAFFIC"] {
+            assert_eq!(env_value(agent, var), Some("true"), "{file}: {var}");
+        }
+        assert!(
+            list(agent, "secrets").iter().any(|x| s(x, "name") == "DD_API_KEY"),
+            "{file}: DD_API_KEY secret"
+        );
+        for (host, container) in [
+            ("/var/run/docker.sock", "/var/run/docker.sock"),
+            ("/proc", "/host/proc"),
+            ("/sys/fs/cgroup", "/host/sys/fs/cgroup"),
+        ] {
+            assert_eq!(td.host_path_at(agent, container).as_deref(), Some(host), "{file}: {container}");
+        }
+    }
+
+    let daemon = TaskDef::load("datadog-agent-daemon-socket.json");
+    let agent = &daemon.containers()[0];
+    let apm = Path::new(env_value(agent, "DD_APM_RECEIVER_SOCKET").expect("DD_APM_RECEIVER_SOCKET"));
+    let dsd = Path::new(env_value(agent, "DD_DOGSTATSD_SOCKET").expect("DD_DOGSTATSD_SOCKET"));
+    assert_eq!(apm.file_name().expect("name"), "apm.socket", "the name ddboot looks for");
+    assert_eq!(dsd.file_name().expect("name"), "dsd.socket", "the name ddboot looks for");
+    assert_eq!(apm.parent(), dsd.parent(), "both sockets in one directory");
+    let agent_dir = apm.parent().expect("dir").display().to_string();
+    let host_dir = daemon.host_path_at(agent, &agent_dir).expect("the socket directory is a host volume");
+
+    let app_td = TaskDef::load("ec2-bridge-socket.json");
+    let app = app_td.app();
+    assert!(!strings(app, "entryPoint").iter().any(|a| a.starts_with("--socket-dir")));
+    assert_eq!(
+        app_td.host_path_at(app, DEFAULT_SOCKET_DIR).as_deref(),
+        Some(host_dir.as_str()),
+        "the app mounts the Agent's socket directory at ddboot's default --socket-dir"
+    );
+
+    for file in ["fargate-sidecar.json", "managed-instances-sidecar.json"] {
+        let td = TaskDef::load(file);
+        let agent = td.container("datadog-agent");
+        assert!(is_agent_image(s(agent, "image")), "{file}: the sidecar is recognised by its image");
+        assert!(
+            list(agent, "secrets").iter().any(|x| s(x, "name") == "DD_API_KEY"),
+            "{file}: DD_API_KEY secret"
+        );
+        assert_eq!(env_value(agent, "DD_APM_ENABLED"), Some("true"), "{file}");
+    }
+    assert_eq!(
+        env_value(TaskDef::load("fargate-sidecar.json").container("datadog-agent"), "ECS_FARGATE"),
+        Some("true")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2: the daemon Agent
+// ---------------------------------------------------------------------------------------------
+
+/// The bridge-mode app examples and the runtime each one's command runs.
+const BRIDGE_APPS: [(&str, Runtime); 5] = [
+    ("ec2-bridge-python.json", Runtime::Python),
+    ("ec2-bridge-node.json", Runtime::Node),
+    ("ec2-bridge-java.json", Runtime::Java),
+    ("ec2-bridge-dotnet.json", Runtime::Dotnet),
+    ("ec2-bridge-php-fpm.json", Runtime::Php),
+];
+
+/// EC2, bridge: no metadata file (ECS_ENABLE_CONTAINER_METADATA is off by default), so ddboot
+/// asks IMDSv2 for the instance's IP, where the daemon's host ports are; the tags come from the
+/// Docker labels through the task metadata endpoint; the tracer is loaded.
+#[test]
+fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
+    for (file, runtime) in BRIDGE_APPS {
+        let td = TaskDef::load(file);
+        let c = td.app();
+        let sockets = TempDir::new("sockets");
+        let imds = imds_mock();
+        let task_metadata = td.task_metadata_mock(s(c, "name"));
+        let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
+        let j = Launch::container(&td, c, sockets.path(), &imds)
+            .ecs(td.execution_env(), &task_metadata)
+            .image(&image)
+            .explain();
+        assert_daemon_via_imdsv2(&j, &imds, file);
+        assert_eq!(j["platform"]["network_mode"], "bridge", "{file}");
+        assert_eq!(j["platform"]["launch_type"], "EC2", "{file}");
+        assert_eq!(j["platform"]["execution_env"], "AWS_ECS_EC2", "{file}");
+        assert!(j["platform"]["agent_container"].is_null(), "{file}");
+        assert_tags(&j, label_tags(c), file);
+        image.assert_injected(&j, &strings(c, "command"), file);
+        assert_eq!(j["inject"]["mode"], "auto", "{file}: --inject auto from the entryPoint");
+    }
+}
+
+/// The same examples on instances whose ECS agent writes the container metadata file: the host
+/// comes from the file and IMDS is never asked.
+#[test]
+fn ec2_apps_prefer_the_ecs_metadata_file() {
+    let files = BRIDGE_APPS.into_iter().chain([("ec2-awsvpc.json", Runtime::Python)]);
+    for (file, runtime) in files {
+        let td = TaskDef::load(file);
+        let c = td.app();
+        let dir = TempDir::new("metadata-file");
+        let imds = imds_mock();
+        let task_metadata = td.task_metadata_mock(s(c, "name"));
+        let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
+        let path = td.metadata_file(s(c, "name"), dir.path());
+        let j = Launch::container(&td, c, dir.path(), &imds)
+            .ecs(td.execution_env(), &task_metadata)
+            .env("ECS_CONTAINER_METADATA_FILE", &path.display().to_string())
+            .image(&image)
+            .explain();
+        assert_eq!(j["source"], "metadata-file", "{file}\n{j:#}");
+        assert_eq!(j["env"]["DD_AGENT_HOST"], FILE_IP, "{file}");
+        assert_eq!(j["platform"]["agent"], "daemon", "{file}");
+        assert!(imds.requests().is_empty(), "{file}: no IMDS request when the file has the host");
+        assert_tags(&j, label_tags(c), file);
+        image.assert_injected(&j, &strings(c, "command"), file);
+    }
+}
+
+/// awsvpc on EC2 without an Agent in the task: not a sidecar, so the daemon through IMDSv2 (which
+/// starts once the task metadata said there is no Agent container).
+#[test]
+fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
+    let file = "ec2-awsvpc.json";
+    let td = TaskDef::load(file);
+    let c = td.app();
+    let sockets = TempDir::new("sockets");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(c, "name"));
+    let image = Image::new(Runtime::Python, None);
+    let j = Launch::container(&td, c, sockets.path(), &imds)
+        .ecs(td.execution_env(), &task_metadata)
+        .image(&image)
+        .explain();
+    assert_daemon_via_imdsv2(&j, &imds, file);
+    assert_eq!(j["platform"]["network_mode"], "awsvpc");
+    assert_eq!(j["platform"]["launch_type"], "EC2");
+    assert!(j["platform"]["agent_container"].is_null());
+    let sidecar = j["attempts"].as_array().expect("attempts").iter().find(|a| a["source"] == "sidecar");
+    assert_eq!(sidecar.expect("a sidecar attempt")["outcome"], "skipped", "{j:#}");
+    assert_tags(&j, label_tags(c), file);
+    image.assert_injected(&j, &strings(c, "command"), file);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sidecar Agents: Fargate, Managed Instances
+// ---------------------------------------------------------------------------------------------
+
+/// Fargate: the Agent container shares the task's network namespace, so 127.0.0.1, decided from
+/// AWS_EXECUTION_ENV alone (or, without it, from LaunchType FARGATE); IMDS, which does not exist
+/// on Fargate, is never asked. The tags still come from the labels.
+#[test]
+fn fargate_app_uses_the_sidecar_without_imds() {
+    let file = "fargate-sidecar.json";
+    let td = TaskDef::load(file);
+    let c = td.app();
+    for execution_env in [td.execution_env(), None] {
+        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
+        let sockets = TempDir::new("sockets");
+        let imds = imds_mock();
+        let task_metadata = td.task_metadata_mock(s(c, "name"));
+        let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
+        let j = Launch::container(&td, c, sockets.path(), &imds)
+            .ecs(execution_env, &task_metadata)
+            .image(&image)
+            .explain();
+        assert_eq!(j["source"], "sidecar", "{what}\n{j:#}");
+        assert_eq!(j["agent_host"], "127.0.0.1", "{what}");
+        assert_eq!(j["env"]["DD_AGENT_HOST"], "127.0.0.1", "{what}");
+        assert_eq!(j["platform"]["agent"], "sidecar", "{what}");
+        assert_eq!(j["platform"]["launch_type"], "FARGATE", "{what}");
+        assert_eq!(j["platform"]["agent_container"], "datadog-agent", "{what}");
+        assert!(imds.requests().is_empty(), "{what}: zero IMDS requests on Fargate");
+        assert!(!task_metadata.requests().is_empty(), "{what}: the labels come from the task metadata");
+        assert_tags(&j, label_tags(c), &what);
+        image.assert_injected(&j, &strings(c, "command"), &what);
+    }
+}
+
+/// Managed Instances: awsvpc with an Agent container in the task, found through the task
+/// metadata, whatever AWS_EXECUTION_ENV says (AWS documents values only for EC2 and Fargate).
+#[test]
+fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
+    let file = "managed-instances-sidecar.json";
+    let td = TaskDef::load(file);
+    assert_eq!(td.launch_type(), "MANAGED_INSTANCES");
+    let c = td.app();
+    for execution_env in [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")] {
+        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
+        let sockets = TempDir::new("sockets");
+        let imds = imds_mock();
+        let task_metadata = td.task_metadata_mock(s(c, "name"));
+        let image = Image::new(Runtime::Node, c.get("workingDirectory").and_then(Value::as_str));
+        let j = Launch::container(&td, c, sockets.path(), &imds)
+            .ecs(execution_env, &task_metadata)
+            .image(&image)
+            .explain();
+        assert_eq!(j["source"], "sidecar", "{what}\n{j:#}");
+        assert_eq!(j["env"]["DD_AGENT_HOST"], "127.0.0.1", "{what}");
+        assert_eq!(j["platform"]["launch_type"], "MANAGED_INSTANCES", "{what}");
+        assert_eq!(j["platform"]["network_mode"], "awsvpc", "{what}");
+        assert_eq!(j["platform"]["agent_container"], "datadog-agent", "{what}");
+        assert!(imds.requests().is_empty(), "{what}: a sidecar task never asks IMDS");
+        assert_tags(&j, label_tags(c), &what);
+        image.assert_injected(&j, &strings(c, "command"), &what);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unix sockets
+// ---------------------------------------------------------------------------------------------
+
+/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real listening
+/// sockets): both URLs are exported, no host is needed, IMDS is not asked.
+#[test]
+fn socket_variant_exports_both_unix_urls() {
+    let file = "ec2-bridge-socket.json";
+    let td = TaskDef::load(file);
+    let c = td.app();
+    let dir = TempDir::new("sockets");
+    let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
+    let _dsd = UnixListener::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(c, "name"));
+    let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
+    let j = Launch::container(&td, c, dir.path(), &imds)
+        .ecs(td.execution_env(), &task_metadata)
+        .image(&image)
+        .explain();
+    assert_eq!(j["source"], "socket", "{j:#}");
+    assert!(j["agent_host"].is_null());
+    assert_eq!(j["platform"]["agent"], "socket");
+    let url = |name: &str| format!("unix://{}", dir.path().join(name).display());
+    assert_eq!(j["env"]["DD_TRACE_AGENT_URL"], url("apm.socket"));
+    assert_eq!(j["env"]["DD_DOGSTATSD_URL"], url("dsd.socket"));
+    assert!(j["env"].get("DD_AGENT_HOST").is_none(), "no host exported: {j:#}");
+    assert!(imds.requests().is_empty(), "the sockets make IMDS unnecessary");
+    assert_tags(&j, label_tags(c), file);
+    image.assert_injected(&j, &strings(c, "command"), file);
+}
+
+/// The same task started before the Agent on its instance created the sockets: ddboot still
+/// points the app at the daemon's host ports (which the socket daemon keeps published).
+#[test]
+fn socket_variant_falls_back_to_the_host_before_the_agent_is_up() {
+    let file = "ec2-bridge-socket.json";
+    let td = TaskDef::load(file);
+    let c = td.app();
+    let empty = TempDir::new("no-sockets");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(c, "name"));
+    let j = Launch::container(&td, c, empty.path(), &imds).ecs(td.execution_env(), &task_metadata).explain();
+    assert_daemon_via_imdsv2(&j, &imds, file);
+    assert!(j["env"].get("DD_TRACE_AGENT_URL").is_none());
+    assert!(j["env"].get("DD_DOGSTATSD_URL").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The init-container pattern
+// ---------------------------------------------------------------------------------------------
+
+/// The ddboot image's entrypoint (from Dockerfile.example) installs ddboot into the shared
+/// volume; the app container, which waits for it with SUCCESS, starts through that copy.
+#[test]
+fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
+    let file = "init-container.json";
+    let td = TaskDef::load(file);
+    let dockerfile = Dockerfile::load();
+    let install_entry = dockerfile.stage("ddboot").entrypoint();
+    assert_eq!(install_entry, ["/ddboot", "--install", "/shared"]);
+    let shared = install_entry[2].as_str();
+
+    let init: Vec<&Value> = td.containers().iter().filter(|c| td.is_init(s(c, "name"))).collect();
+    assert_eq!(init.len(), 1, "one init container");
+    let init = init[0];
+    assert!(s(init, "image").contains("/ddboot:"), "the init container runs the ddboot image");
+    assert_eq!(init["essential"], false, "it exits once ddboot is installed");
+    assert!(
+        init.get("entryPoint").is_none() && init.get("command").is_none(),
+        "the image's ENTRYPOINT does it"
+    );
+    let init_mount =
+        list(init, "mountPoints").iter().find(|m| s(m, "containerPath") == shared).expect("/shared");
+    assert_ne!(init_mount["readOnly"], true, "the init container writes the volume");
+
+    let app = td.app();
+    let depends = list(app, "dependsOn");
+    assert!(
+        depends.iter().any(|d| s(d, "containerName") == s(init, "name") && s(d, "condition") == "SUCCESS"),
+        "the app waits for a successful install"
+    );
+    let app_mount = list(app, "mountPoints")
+        .iter()
+        .find(|m| s(m, "sourceVolume") == s(init_mount, "sourceVolume"))
+        .expect("the app mounts the same volume");
+    let entry = strings(app, "entryPoint");
+    assert_eq!(
+        entry[0],
+        format!("{}/ddboot", s(app_mount, "containerPath")),
+        "the command path is the installed copy"
+    );
+
+    // The volume: a temp dir standing for /shared in both containers.
+    let volume = TempDir::new("shared");
+    let out = Command::new(DDBOOT)
+        .args(&install_entry[1..2])
+        .arg(volume.path())
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ddboot --install");
+    assert!(out.status.success(), "--install failed: {}", String::from_utf8_lossy(&out.stderr));
+    let installed = volume.path().join("ddboot");
+    let mode = fs::metadata(&installed).expect("installed").permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(fs::read(&installed).expect("read copy"), fs::read(DDBOOT).expect("read ddboot"));
+
+    let sockets = TempDir::new("sockets");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(app, "name"));
+    let mut launch =
+        Launch::container(&td, app, sockets.path(), &imds).ecs(td.execution_env(), &task_metadata);
+    launch.binary = installed;
+    let j = launch.explain();
+    assert_daemon_via_imdsv2(&j, &imds, file);
+    let c = app;
+    let label = |k: &str| c["dockerLabels"][format!("com.datadoghq.tags.{k}")].as_str().expect("label");
+    assert!(
+        c["dockerLabels"].get("com.datadoghq.tags.version").is_none(),
+        "this example shows the image tag"
+    );
+    assert_tags(
+        &j,
+        [
+            (label("env"), "label com.datadoghq.tags.env"),
+            (label("service"), "label com.datadoghq.tags.service"),
+            ("1.8.0", "image tag"),
+        ],
+        file,
+    );
+    assert!(s(c, "image").ends_with(":1.8.0"));
+    Image::new(Runtime::Off, None).assert_injected(&j, &strings(c, "command"), file);
+    let task_doc = td.task_doc();
+    let statuses: Vec<&str> = list(&task_doc, "Containers").iter().map(|c| s(c, "KnownStatus")).collect();
+    assert!(statuses.contains(&"STOPPED"), "the mock lists the finished init container");
+}
+
+// ---------------------------------------------------------------------------------------------
+// CloudFormation
+// ---------------------------------------------------------------------------------------------
+
+/// The value after `key:` on the first line that has it (trimmed), if any.
+fn yaml_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let t = l.trim_start().trim_start_matches("- ");
+        t.strip_prefix(key)?.strip_prefix(':').map(str::trim)
+    })
+}
+
+/// The `key: value` lines indented under `key:`.
+fn yaml_block(text: &str, key: &str) -> BTreeMap<String, String> {
+    let mut lines = text.lines().skip_while(|l| l.trim() != format!("{key}:"));
+    let head = lines.next().expect("block key");
+    let indent = head.len() - head.trim_start().len();
+    lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+/// The CloudFormation snippet is ec2-bridge-python.json in YAML, and starts the same way.
+#[test]
+fn cloudformation_snippet_starts_the_app_through_ddboot() {
+    let text = read(&examples_dir().join("cloudformation.yaml"));
+    for needle in ["Type: AWS::ECS::TaskDefinition", "ContainerDefinitions:", "AWSTemplateFormatVersion:"] {
+        assert!(text.contains(needle), "cloudformation.yaml: {needle}");
+    }
+    assert!(!FORBIDDEN.iter().any(|bad| text.contains(bad)));
+    let flow = |key: &str| -> Vec<String> {
+        let raw = yaml_value(&text, key).unwrap_or_else(|| panic!("cloudformation.yaml: {key}"));
+        serde_json::from_str(raw)
+            .unwrap_or_else(|e| panic!("{key}: write it as a flow list of quoted strings: {e}"))
+    };
+    let entry = flow("EntryPoint");
+    let command = flow("Command");
+    let labels = yaml_block(&text, "DockerLabels");
+    let image = yaml_value(&text, "Image").expect("Image");
+    let image = image.trim_start_matches("!Sub").trim().trim_matches('"');
+    let image = image.replace("${AWS::AccountId}", "111122223333").replace("${AWS::Region}", "us-east-1");
+    assert_eq!(yaml_value(&text, "NetworkMode"), Some("bridge"));
+    assert_eq!(flow("RequiresCompatibilities"), ["EC2"]);
+
+    let json_td = TaskDef::load("ec2-bridge-python.json");
+    let c = json_td.app();
+    assert_eq!(entry, strings(c, "entryPoint"), "same entryPoint as ec2-bridge-python.json");
+    assert_eq!(command, strings(c, "command"), "same command as ec2-bridge-python.json");
+    assert_eq!(image, s(c, "image"));
+    let json_labels: BTreeMap<String, String> = c["dockerLabels"]
+        .as_object()
+        .expect("labels")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_string()))
+        .collect();
+    assert_eq!(labels, json_labels);
+
+    // Run it as deployed from the template.
+    let td = TaskDef {
+        file: "cloudformation.yaml".into(),
+        doc: json!({
+            "family": yaml_value(&text, "Family").expect("Family"),
+            "requiresCompatibilities": ["EC2"],
+            "networkMode": "bridge",
+            "containerDefinitions": [{
+                "name": yaml_value(&text, "Name").expect("Name"),
+                "image": image,
+                "essential": true,
+                "entryPoint": entry,
+                "command": command,
+                "dockerLabels": labels,
+            }],
+        }),
+    };
+    let c = td.app();
+    let sockets = TempDir::new("sockets");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(c, "name"));
+    let image = Image::new(Runtime::Python, None);
+    let j = Launch::container(&td, c, sockets.path(), &imds)
+        .ecs(td.execution_env(), &task_metadata)
+        .image(&image)
+        .explain();
+    assert_daemon_via_imdsv2(&j, &imds, "cloudformation.yaml");
+    assert_tags(&j, label_tags(c), "cloudformation.yaml");
+    image.assert_injected(&j, &strings(c, "command"), "cloudformation.yaml");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile.example
+// ---------------------------------------------------------------------------------------------
+
+/// One instruction, continuation lines joined; heredoc bodies are kept apart.
+#[derive(Debug)]
+struct Instruction {
+    keyword: String,
+    args: String,
+}
+
+#[derive(Debug)]
+struct Stage {
+    base: String,
+    name: String,
+    instructions: Vec<Instruction>,
+}
+
+impl Stage {
+    fn all(&self, keyword: &str) -> Vec<&str> {
+        self.instructions.iter().filter(|i| i.keyword == keyword).map(|i| i.args.as_str()).collect()
+    }
+
+    /// The single exec-form (JSON) value of ENTRYPOINT or CMD.
+    fn exec_form(&self, keyword: &str) -> Vec<String> {
+        let found = self.all(keyword);
+        assert_eq!(found.len(), 1, "stage {}: exactly one {keyword}", self.name);
+        serde_json::from_str(found[0])
+            .unwrap_or_else(|e| panic!("stage {}: {keyword} must be exec form (JSON): {e}", self.name))
+    }
+
+    fn entrypoint(&self) -> Vec<String> {
+        self.exec_form("ENTRYPOINT")
+    }
+
+    /// `ENV K=V` pairs.
+    fn env(&self) -> Vec<(String, String)> {
+        self.all("ENV")
+            .iter()
+            .flat_map(|a| a.split_whitespace())
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect()
+    }
+
+    /// (`--from` stage, sources, destination) of each `COPY --from=…`.
+    fn copies_from(&self) -> Vec<(String, Vec<String>, String)> {
+        self.all("COPY")
+            .iter()
+            .filter_map(|args| {
+                let words: Vec<&str> = args.split_whitespace().collect();
+                let from = words.iter().find_map(|w| w.strip_prefix("--from="))?;
+                let mut paths: Vec<String> =
+                    words.iter().filter(|w| !w.starts_with("--")).map(|w| (*w).to_string()).collect();
+                let dest = paths.pop()?;
+                Some((from.to_string(), paths, dest))
+            })
+            .collect()
+    }
+}
+
+struct Dockerfile {
+    first_line: String,
+    stages: Vec<Stage>,
+}
+
+impl Dockerfile {
+    fn load() -> Dockerfile {
+        Dockerfile::parse(&read(&Path::new(ROOT).join("Dockerfile.example")))
+    }
+
+    fn parse(text: &str) -> Dockerfile {
+        let mut stages: Vec<Stage> = Vec::new();
+        let mut lines = text.lines();
+        let mut pending = String::new();
+        while let Some(line) = lines.next() {
+            let trimmed = line.trim();
+            if pending.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+                continue;
+            }
+            if let Some(part) = trimmed.strip_suffix('\\') {
+                pending.push_str(part);
+                pending.push(' ');
+                continue;
+            }
+            pending.push_str(trimmed);
+            let full = std::mem::take(&mut pending);
+            let (keyword, args) = full.split_once(char::is_whitespace).unwrap_or((full.as_str(), ""));
+            let keyword = keyword.to_ascii_uppercase();
+            let args = args.trim().to_string();
+            if let Some(rest) = args.split("<<").nth(1) {
+                // Skip the heredoc body up to its delimiter.
+                let delim: String = rest
+                    .trim_start_matches('-')
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .filter(|c| *c != '"' && *c != '\'')
+                    .collect();
+                assert!(lines.by_ref().any(|l| l.trim() == delim), "unterminated heredoc {delim}");
+            }
+            if keyword == "FROM" {
+                let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                let name = match words.as_slice() {
+                    [_, as_, name] if as_.eq_ignore_ascii_case("as") => (*name).to_string(),
+                    _ => format!("#{}", stages.len()),
+                };
+                stages.push(Stage { base: words[0].to_string(), name, instructions: Vec::new() });
+            } else {
+                let stage = stages.last_mut().expect("an instruction before FROM");
+                stage.instructions.push(Instruction { keyword, args });
+            }
+        }
+        let first_line = text.lines().next().unwrap_or("").to_string();
+        Dockerfile { first_line, stages }
+    }
+
+    fn stage(&self, name: &str) -> &Stage {
+        self.stages
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("Dockerfile.example: no stage {name}"))
+    }
+}
+
+/// Stages present and wired together: the static build, the scratch ddboot image with its
+/// --install entrypoint, app stages that copy ddboot from it and make it their entrypoint, a
+/// distroless stage with nothing that needs a shell, and a build context that is enough to build.
+#[test]
+fn dockerfile_example_stages_fit_together() {
+    let df = Dockerfile::load();
+    assert_eq!(
+        df.first_line, "# syntax=docker/dockerfile:1",
+        "heredocs and cache mounts need BuildKit's syntax"
+    );
+    let names: Vec<&str> = df.stages.iter().map(|s| s.name.as_str()).collect();
+    for expected in ["build", "ddboot", "app-python", "app-distroless"] {
+        assert!(names.contains(&expected), "stage {expected} missing: {names:?}");
+    }
+
+    let build = df.stage("build");
+    assert_eq!(build.base, "rust:1-alpine");
+    let runs = build.all("RUN").join("\n");
+    assert!(runs.contains("apk add") && runs.contains("musl-dev"), "musl-dev for the static link");
+    assert!(runs.contains("cargo build --release --locked -p ddboot"), "the release build");
+    // The build context: everything the workspace needs to build ddboot, nothing else.
+    let copied: Vec<String> = build
+        .all("COPY")
+        .iter()
+        .flat_map(|a| a.split_whitespace().rev().skip(1))
+        .map(str::to_string)
+        .collect();
+    let cargo_toml = read(&Path::new(ROOT).join("Cargo.toml"));
+    let mut needed = vec!["Cargo.toml".to_string(), "Cargo.lock".to_string(), "src".to_string()];
+    let members = cargo_toml.split("members").nth(1).and_then(|m| m.split(']').next()).unwrap_or("");
+    needed.extend(members.split('"').skip(1).step_by(2).map(str::to_string));
+    if Path::new(ROOT).join("build.rs").exists() {
+        needed.push("build.rs".into());
+    }
+    for path in &needed {
+        assert!(copied.contains(path), "the build stage must COPY {path}: copies {copied:?}");
+        assert!(Path::new(ROOT).join(path).exists(), "{path} does not exist");
+    }
+
+    let mut produced: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let out = runs.split("install -D -m 0755 target/release/ddboot ").nth(1).expect("binary copied out");
+    produced.insert("build", vec![out.split_whitespace().next().expect("path").to_string()]);
+    for (i, stage) in df.stages.iter().enumerate() {
+        for (from, sources, dest) in stage.copies_from() {
+            let earlier: Vec<&str> = df.stages[..i].iter().map(|s| s.name.as_str()).collect();
+            assert!(
+                earlier.contains(&from.as_str()),
+                "stage {}: COPY --from={from}: no such earlier stage",
+                stage.name
+            );
+            if let Some(files) = produced.get(from.as_str()) {
+                for src in &sources {
+                    assert!(files.contains(src), "stage {}: {from} does not produce {src}", stage.name);
+                }
+            }
+            if dest.ends_with("ddboot") {
+                produced.entry(stage.name.as_str()).or_default().push(dest.clone());
+            }
+        }
+    }
+
+    let ddboot = df.stage("ddboot");
+    assert_eq!(ddboot.base, "scratch");
+    assert_eq!(ddboot.entrypoint(), ["/ddboot", "--install", "/shared"]);
+    assert!(ddboot.all("RUN").is_empty(), "scratch has no shell");
+
+    let apps: Vec<&Stage> = df
+        .stages
+        .iter()
+        .filter(|s| s.instructions.iter().any(|i| i.keyword == "ENTRYPOINT") && s.name != "ddboot")
+        .collect();
+    assert!(apps.len() >= 2, "app stages");
+    for app in apps {
+        assert_eq!(app.entrypoint(), [IMAGE_DDBOOT, "--"], "stage {}", app.name);
+        assert!(!app.exec_form("CMD").is_empty(), "stage {}: CMD", app.name);
+        assert!(
+            app.copies_from()
+                .iter()
+                .any(|(from, src, dest)| from == "ddboot" && src == &["/ddboot"] && dest == IMAGE_DDBOOT),
+            "stage {}: COPY --from=ddboot /ddboot {IMAGE_DDBOOT}",
+            app.name
+        );
+    }
+
+    let python = df.stage("app-python");
+    assert!(python.base.starts_with("python:") && python.base.ends_with("-slim"), "{}", python.base);
+    assert!(python.all("RUN").iter().any(|r| r.contains("pip install") && r.contains("ddtrace")));
+    assert!(python.env().contains(&("DDBOOT_INJECT".into(), "auto".into())));
+
+    let distroless = df.stage("app-distroless");
+    assert!(distroless.base.starts_with("gcr.io/distroless/"), "{}", distroless.base);
+    assert!(distroless.all("RUN").is_empty(), "a distroless image has no shell to RUN with");
+    assert!(distroless.all("SHELL").is_empty());
+}
+
+/// The app stages as an ECS container would start them (ENTRYPOINT + CMD, the stage's ENV and
+/// WORKDIR): ddboot resolves the Agent and loads the tracer the stage installed.
+#[test]
+fn dockerfile_app_stages_load_their_tracer() {
+    let df = Dockerfile::load();
+    for (stage, runtime) in [("app-python", Runtime::Python), ("app-distroless", Runtime::Node)] {
+        let st = df.stage(stage);
+        let workdir = st.all("WORKDIR").last().map(|w| (*w).to_string());
+        let image = Image::new(runtime, workdir.as_deref());
+        let sockets = TempDir::new("sockets");
+        let imds = imds_mock();
+        let cmd = st.exec_form("CMD");
+        let mut launch =
+            Launch::new(stage, st.entrypoint(), cmd.clone(), sockets.path(), &imds).image(&image);
+        for (k, v) in st.env() {
+            launch = launch.env(&k, &v);
+        }
+        let j = launch.env("AWS_EXECUTION_ENV", "AWS_ECS_EC2").explain();
+        assert_daemon_via_imdsv2(&j, &imds, stage);
+        assert_eq!(j["inject"]["mode"], "auto", "{stage}: DDBOOT_INJECT=auto from ENV");
+        image.assert_injected(&j, &cmd, stage);
+    }
+}
