@@ -18,3 +18,5 @@ cargo test --workspace --locked
 echo "== static build"
 bin=$(scripts/build-static.sh | tail -n 1)
 echo "static binary: $bin ($(stat -c %s "$bin") bytes)"
+echo "== end to end with real tracers (ddtrace, dd-trace, php-fpm, the JVM) on loopback"
+bash scripts/e2e.sh

@@ -63,16 +63,48 @@ impl Plan {
         env
     }
 
-    /// Writes the planned files (each to a temp name, then renamed into place).
+    /// Writes the planned files. Each lives in a directory private to ddboot's user (created
+    /// 0700, or reused only when it is a real directory of ours that nobody else can write), and
+    /// is written to a fresh temp name, then renamed: a planted symlink or file in a shared
+    /// `/tmp` can neither be followed nor swapped in.
     pub fn write_files(&self) -> Result<(), String> {
         for (path, text) in &self.files {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, text)
-                .and_then(|()| std::fs::rename(&tmp, path))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            write_private(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         Ok(())
     }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind, Write};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let dir = path.parent().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no parent directory"))?;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir)?;
+            let ours =
+                meta.is_dir() && meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o077 == 0;
+            if !ours {
+                return Err(Error::other(format!(
+                    "{} exists and is not ddboot's private directory",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    drop(file);
+    std::fs::rename(&tmp, path)
 }
 
 /// Builds the plan: host, sockets and tags first, then the tracer injection on top of the
@@ -183,6 +215,28 @@ mod tests {
             platform: Platform::default(),
             container: None,
         }
+    }
+
+    #[test]
+    fn files_go_into_a_private_directory_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("ddboot-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).expect("base");
+        let file = base.join("mine/php-fpm.conf");
+        write_private(&file, "one").expect("first write");
+        write_private(&file, "two").expect("rewrite in our own directory");
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "two");
+        let mode = std::fs::metadata(base.join("mine")).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        // A directory planted by someone else (here: world-writable) or a symlink is refused.
+        std::fs::create_dir(base.join("planted")).expect("planted");
+        std::fs::set_permissions(base.join("planted"), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        assert!(write_private(&base.join("planted/php-fpm.conf"), "x").is_err());
+        std::os::unix::fs::symlink(base.join("planted"), base.join("link")).expect("symlink");
+        assert!(write_private(&base.join("link/php-fpm.conf"), "x").is_err());
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

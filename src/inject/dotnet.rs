@@ -35,8 +35,14 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
 
 /// The architecture directories Datadog's packages ship, best match first.
 fn arch_dirs() -> &'static [&'static str] {
-    let musl =
-        Path::new("/lib/ld-musl-x86_64.so.1").exists() || Path::new("/lib/ld-musl-aarch64.so.1").exists();
+    // A glibc loader means glibc, even when a musl loader is installed beside it (Debian's musl
+    // package); only a system without one is musl (Alpine).
+    let glibc = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib64/ld-linux-aarch64.so.1"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    let musl = !glibc
+        && (Path::new("/lib/ld-musl-x86_64.so.1").exists()
+            || Path::new("/lib/ld-musl-aarch64.so.1").exists());
     match (std::env::consts::ARCH, musl) {
         ("x86_64", false) => &["linux-x64", ""],
         ("x86_64", true) => &["linux-musl-x64", ""],

@@ -57,11 +57,36 @@ fn find_init(ctx: &Context<'_>) -> Option<PathBuf> {
         })
 }
 
+/// Quotes a value for NODE_OPTIONS when needed: Node splits it on spaces and honours double
+/// quotes with backslash escapes.
+fn node_options_quote(value: &str) -> String {
+    if value.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        value.to_string()
+    }
+}
+
 pub(super) fn apply(init: &Path, argv: &[OsString], env: &Environ) -> Injection {
-    let option = format!("--require {}", init.display());
+    let option = format!("--require {}", node_options_quote(&init.display().to_string()));
     Injection {
         argv: argv.to_vec(),
         changes: vec![append_option(env, "NODE_OPTIONS", &option)],
         files: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_paths_with_spaces_for_node_options() {
+        assert_eq!(
+            node_options_quote("/app/node_modules/dd-trace/init.js"),
+            "/app/node_modules/dd-trace/init.js"
+        );
+        assert_eq!(node_options_quote("/my app/init.js"), "\"/my app/init.js\"");
+        assert_eq!(node_options_quote("/a\"b/init.js"), "\"/a\\\"b/init.js\"");
     }
 }

@@ -53,15 +53,23 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
         return Found::AlreadyThere("the PHP CLI inherits the environment: nothing to do".into());
     }
     let (given, argv_index) = fpm_config_arg(ctx.argv);
+    let prefix = match option_value(ctx.argv, "-p", "--prefix") {
+        Some(p) => ctx.cwd.join(p),
+        None => default_prefix(name),
+    };
     let original = match given {
         Some(path) => Some(ctx.cwd.join(path)),
-        None => default_config(name).filter(|p| p.is_file()),
-    };
+        None if option_value(ctx.argv, "-p", "--prefix").is_some() => Some(prefix.join("etc/php-fpm.conf")),
+        None => default_config(name),
+    }
+    .filter(|p| p.is_file());
     let overlay = original.and_then(|original| {
         let mut pools = Vec::new();
-        collect_pools(&original, 0, &mut pools);
+        collect_pools(&original, &prefix, 0, &mut pools);
         (!pools.is_empty()).then(|| Overlay {
-            config: std::env::temp_dir().join(format!("ddboot-php-fpm-{}.conf", std::process::id())),
+            config: std::env::temp_dir()
+                .join(format!("ddboot-{}", nix::unistd::geteuid()))
+                .join("php-fpm.conf"),
             original,
             pools,
             argv_index,
@@ -105,6 +113,29 @@ fn fpm_config_arg(argv: &[OsString]) -> (Option<PathBuf>, Option<(usize, bool)>)
     (None, None)
 }
 
+/// The value of a short (`-p X`, `-pX`) or long (`--prefix X`, `--prefix=X`) option.
+fn option_value(argv: &[OsString], short: &str, long: &str) -> Option<PathBuf> {
+    let mut args = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = args.next() {
+        if a == short || a == long {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix(&format!("{long}=")) {
+            return Some(PathBuf::from(v));
+        }
+        if let Some(v) = a.strip_prefix(short).filter(|v| !v.is_empty() && !a.starts_with("--")) {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+/// PHP-FPM's compiled-in prefix, against which relative `include` paths resolve: `/usr` for
+/// Debian's `php-fpmX.Y`, `/usr/local` for the official image's `php-fpm`.
+fn default_prefix(program: &str) -> PathBuf {
+    if program == "php-fpm" { PathBuf::from("/usr/local") } else { PathBuf::from("/usr") }
+}
+
 /// PHP-FPM's compiled-in configuration: Debian's `/etc/php/X.Y/fpm/php-fpm.conf` for
 /// `php-fpmX.Y`, the official image's `/usr/local/etc/php-fpm.conf` otherwise.
 fn default_config(program: &str) -> Option<PathBuf> {
@@ -116,8 +147,8 @@ fn default_config(program: &str) -> Option<PathBuf> {
 }
 
 /// Reads `path` (an INI-style FPM configuration) and collects pool sections, following
-/// `include=` globs.
-fn collect_pools(path: &Path, depth: usize, pools: &mut Vec<String>) {
+/// `include=` globs (relative ones from `prefix`, as PHP-FPM does).
+fn collect_pools(path: &Path, prefix: &Path, depth: usize, pools: &mut Vec<String>) {
     use std::io::Read;
     let mut text = String::new();
     let read = std::fs::File::open(path).and_then(|f| f.take(MAX_CONFIG_SIZE).read_to_string(&mut text));
@@ -136,8 +167,9 @@ fn collect_pools(path: &Path, depth: usize, pools: &mut Vec<String>) {
             && depth < MAX_INCLUDE_DEPTH
         {
             let value = value.split(';').next().unwrap_or("").trim().trim_matches('"');
-            for file in expand_glob(value) {
-                collect_pools(&file, depth + 1, pools);
+            let pattern = prefix.join(value);
+            for file in expand_glob(&pattern.to_string_lossy()) {
+                collect_pools(&file, prefix, depth + 1, pools);
             }
         }
     }
@@ -248,6 +280,16 @@ mod tests {
     }
 
     #[test]
+    fn prefix_options() {
+        assert_eq!(option_value(&os(&["php-fpm", "-p", "/srv"]), "-p", "--prefix"), Some("/srv".into()));
+        assert_eq!(option_value(&os(&["php-fpm", "-p/srv"]), "-p", "--prefix"), Some("/srv".into()));
+        assert_eq!(option_value(&os(&["php-fpm", "--prefix=/srv"]), "-p", "--prefix"), Some("/srv".into()));
+        assert_eq!(option_value(&os(&["php-fpm", "-F"]), "-p", "--prefix"), None);
+        assert_eq!(default_prefix("php-fpm"), PathBuf::from("/usr/local"));
+        assert_eq!(default_prefix("php-fpm8.2"), PathBuf::from("/usr"));
+    }
+
+    #[test]
     fn fpm_gets_ini_settings_and_the_overlay() {
         let env =
             Environ::from_pairs([("DD_AGENT_HOST", "10.0.0.1"), ("DD_SERVICE", "shop"), ("DD_ENV", "")]);
@@ -300,7 +342,12 @@ mod tests {
         )
         .expect("w");
         let mut pools = Vec::new();
-        collect_pools(&main, 0, &mut pools);
+        collect_pools(&main, Path::new("/nonexistent"), 0, &mut pools);
+        assert_eq!(pools, ["www", "api"]);
+        // A relative include resolves from the prefix, not from the working directory.
+        std::fs::write(&main, "[global]\ninclude=pool.d/*.conf\n").expect("w");
+        let mut pools = Vec::new();
+        collect_pools(&main, &dir, 0, &mut pools);
         assert_eq!(pools, ["www", "api"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
