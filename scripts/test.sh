@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and integration tests (loopback mocks only).
-# Later stages (end-to-end tracers, network namespaces, fuzz and bench smoke) are added below.
+# The whole test suite, what CI runs: formatting, lints, unit and integration tests (loopback
+# mocks and network namespaces the tests build), the static build, the start storm, a smoke run
+# of the benchmarks and of every fuzz target, and the end-to-end tests with real tracers.
+# Needs root (network namespaces, apt for the e2e dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -18,5 +20,13 @@ cargo test --workspace --locked
 echo "== static build"
 bin=$(scripts/build-static.sh | tail -n 1)
 echo "static binary: $bin ($(stat -c %s "$bin") bytes)"
+echo "== start storm (200 ddboot processes at once against one mock IMDS)"
+bash scripts/storm.sh --no-timing
+echo "== bench smoke (one run each, no timing asserted)"
+bash scripts/bench.sh --smoke
+echo "== fuzz smoke (each target ~10 s)"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
+(cd fuzz && cargo fmt --check && cargo clippy --all-targets --locked -q -- -D warnings)
+bash scripts/fuzz.sh --smoke
 echo "== end to end with real tracers (ddtrace, dd-trace, php-fpm, the JVM) on loopback"
 bash scripts/e2e.sh

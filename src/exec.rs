@@ -2,9 +2,11 @@
 //!
 //! PROGRAM is looked up in the app's `PATH` (the `which` crate) unless it contains a `/`; argv
 //! goes through byte for byte, no shell is involved, and the environment is exactly the planned
-//! one. SIGPIPE, which the Rust runtime ignores, is put back to its default first, so the app
-//! inherits the dispositions ddboot inherited. On success this never returns; the app keeps
-//! ddboot's PID (PID 1 in a container) and receives signals directly.
+//! one. SIGPIPE, which the Rust runtime sets to "ignore" before `main`, is put back to its default
+//! first; every other disposition and the signal mask pass through as ddboot inherited them. (A
+//! parent that itself ignored SIGPIPE cannot be told apart: the runtime hides the original; the
+//! container runtimes that start entrypoints never do that.) On success this never returns; the
+//! app keeps ddboot's PID (PID 1 in a container) and receives signals directly.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

@@ -44,8 +44,8 @@ impl Endpoint {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
-        if path.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#') {
-            return Err(format!("{url:?}: the path must be plain (no spaces, query or fragment)"));
+        if path.bytes().any(|b| !b.is_ascii_graphic() || b == b'?' || b == b'#') {
+            return Err(format!("{url:?}: the path must be plain ASCII (no spaces, query or fragment)"));
         }
         if authority.contains('@') {
             return Err(format!("{url:?}: credentials in the URL are not supported"));
@@ -135,6 +135,8 @@ pub enum Failure {
     TooLarge(usize),
     /// The answer is not HTTP/1.x as expected.
     Malformed(String),
+    /// The caller's policy did not let the request go out.
+    NotSent(&'static str),
 }
 
 impl Failure {
@@ -157,6 +159,7 @@ impl fmt::Display for Failure {
             Failure::Reset(why) => write!(f, "connection reset ({why})"),
             Failure::TooLarge(cap) => write!(f, "body larger than {cap} bytes, rejected"),
             Failure::Malformed(why) => write!(f, "malformed answer ({why})"),
+            Failure::NotSent(why) => write!(f, "not sent: {why}"),
         }
     }
 }
@@ -362,7 +365,10 @@ fn parse_status_line(line: &[u8]) -> Result<u16, Failure> {
     let mut parts = text.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
     let code = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") || code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+    let valid_code = code.len() == 3
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && (b'1'..=b'5').contains(&code.as_bytes()[0]);
+    if !version.starts_with("HTTP/1.") || !valid_code {
         return Err(Failure::Malformed(format!("not an HTTP/1.x status line: {:?}", truncate(text, 40))));
     }
     code.parse().map_err(|_| Failure::Malformed("bad status code".into()))
@@ -414,6 +420,7 @@ mod tests {
             "http://[::1",
             "http://[::1]x",
             "http://1.2.3.4/\r\nX-Forwarded-For: 1",
+            "http://1.2.3.4/x\u{85}/",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?} should be rejected");
         }
@@ -426,6 +433,8 @@ mod tests {
         assert!(parse_status_line(b"SSH-2.0-OpenSSH").is_err());
         assert!(parse_status_line(b"HTTP/1.1 20 OK").is_err());
         assert!(parse_status_line(b"HTTP/2 200").is_err());
+        assert!(parse_status_line(b"HTTP/1.1 050 X").is_err());
+        assert!(parse_status_line(b"HTTP/1.1 600 X").is_err());
     }
 
     #[test]

@@ -1,17 +1,41 @@
 //! How ddboot becomes the app: argv arrives byte for byte (spaces, quotes, newlines, empty
 //! strings, flag-like words, non-UTF-8), the environment is the inherited one plus the planned
-//! changes, the app keeps ddboot's PID and its exit status is the process's (code or signal);
-//! and the exit codes before the exec, each with one `ddboot:` line on stderr: 64 (no PROGRAM,
-//! unknown flag, bad option values), 126 (not executable, by path and via PATH), 127 (not found).
+//! changes; and the exit codes before the exec, each with one `ddboot:` line on stderr: 64 (no
+//! PROGRAM, unknown flag, bad option values), 126 (not executable, by path and via PATH), 127 (not
+//! found).
+//!
+//! Then the process guarantees of the exec: the app keeps ddboot's PID, so a SIGTERM sent to that
+//! PID reaches the app's own handler; the app's exit status (a code, or the signal that killed it)
+//! is what the parent sees; the app inherits exactly the file descriptors ddboot inherited (none of
+//! ddboot's sockets or files leak) with stdin, stdout and stderr untouched; SIGPIPE is back to its
+//! default while a signal ignored by ddboot's parent stays ignored, and no signal is blocked. Each
+//! of these runs unresolved, resolved through a loopback mock IMDS (with the task metadata endpoint
+//! on the same mock) and resolved from a metadata file, so every path that opens sockets or files
+//! before the exec is covered. Runs go through the `common` harness (environment cleared, IMDS on
+//! a loopback mock or disabled) with `--socket-dir` pointing at an empty temp dir.
+//!
+//! Last, `security_md_cites_only_existing_tests` keeps docs/security.md honest: every test or
+//! file it cites exists.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use common::*;
+use nix::libc;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 /// A command whose host resolves at once (inherited DD_AGENT_HOST) and prints no status line:
 /// stderr holds only what the exec step says.
@@ -88,29 +112,6 @@ fn the_app_gets_the_inherited_environment_plus_the_changes() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     assert_eq!(f.env(), want, "{f:?}");
-}
-
-#[test]
-fn the_apps_exit_status_is_the_process_exit_status() {
-    for code in [0, 1, 7, 42, 255] {
-        let f = Ddboot::new().args(["/bin/sh", "-c", &format!("exit {code}")]).run();
-        assert_eq!(f.code(), Some(code), "{f:?}");
-    }
-    // A signal that kills the app kills the process: ddboot is gone, not waiting for a child.
-    let f = Ddboot::new().args(["/bin/sh", "-c", "kill -TERM $$"]).run();
-    assert_eq!(f.signal(), Some(15), "{f:?}");
-}
-
-#[test]
-fn the_app_keeps_ddboots_pid() {
-    let f = Ddboot::new().args(PID_DUMP).run();
-    f.assert_code(0);
-    assert_eq!(f.stdout_text().trim(), f.pid.to_string(), "{f:?}");
-
-    let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).args(PID_DUMP).run();
-    f.assert_code(0);
-    assert_eq!(f.stdout_text().trim(), f.pid.to_string(), "{f:?}");
 }
 
 #[test]
@@ -223,4 +224,464 @@ fn help_and_version_exit_0() {
         f.assert_code(0);
         assert!(!f.stdout.is_empty(), "{flag}: {f:?}");
     }
+}
+
+// ---- Process guarantees of the exec -------------------------------------------------------------
+
+/// The extra descriptor ddboot inherits in the descriptor tests.
+const EXTRA_FD: RawFd = 7;
+/// The app of the descriptor and signal tests: its blocked and ignored signal masks (read with
+/// shell builtins: a child would race with the mask dash sets around `vfork`), its descriptors as
+/// `ls -l` shows them (from a child `ls`, so listing opens nothing in the app itself), and the
+/// agent host it was given.
+const INSPECT: &str = r#"while read -r k v; do case $k in SigBlk:|SigIgn:) echo "$k $v";; esac; done </proc/$$/status
+ls -l /proc/$$/fd; echo "host=${DD_AGENT_HOST-unset}"; exit 0"#;
+
+/// How ddboot finds (or does not find) the agent before the exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// IMDS disabled, no metadata file: ddboot fails open.
+    Unresolved,
+    /// A loopback mock answers IMDS, and the task metadata endpoint on the same mock too.
+    Imds,
+    /// A READY metadata file holds the host; IMDS disabled.
+    MetadataFile,
+}
+
+const SETUPS: [Setup; 3] = [Setup::Unresolved, Setup::Imds, Setup::MetadataFile];
+
+/// One setup's ddboot command line, with the mock and the temp dir it needs kept alive.
+struct Scenario {
+    setup: Setup,
+    dir: TempDir,
+    mock: Option<Mock>,
+    ddboot: Ddboot,
+}
+
+impl Scenario {
+    fn new(setup: Setup) -> Scenario {
+        let dir = TempDir::new();
+        let sockets = dir.join("sockets");
+        std::fs::create_dir(&sockets).expect("socket dir");
+        let base = Ddboot::new().arg("--socket-dir").arg(&sockets);
+        let (ddboot, mock) = match setup {
+            Setup::Unresolved => (base, None),
+            Setup::Imds => {
+                let mock = start_mock(|_| {});
+                let ddboot = base.imds(&mock).env("ECS_CONTAINER_METADATA_URI_V4", mock.task_metadata_uri());
+                (ddboot, Some(mock))
+            }
+            Setup::MetadataFile => {
+                let file = dir.write("ecs-container-metadata.json", ready_file(Some(MOCK_IP)));
+                (base.metadata_file(&file), None)
+            }
+        };
+        Scenario { setup, dir, mock, ddboot }
+    }
+
+    /// `ddboot ... -- APP...` through the harness (environment cleared, loopback only).
+    fn command(&self, app: &[&str]) -> Command {
+        self.ddboot.clone().arg("--").args(app).command()
+    }
+
+    /// The same app started by the test itself, without ddboot: the baseline.
+    fn direct(&self, app: &[&str]) -> Command {
+        let mut cmd = Command::new(app[0]);
+        cmd.args(&app[1..]).env_clear().env("PATH", CHILD_PATH);
+        cmd
+    }
+
+    /// The `DD_AGENT_HOST` the app must see.
+    fn expected_host(&self) -> &'static str {
+        match self.setup {
+            Setup::Unresolved => "unset",
+            Setup::Imds | Setup::MetadataFile => MOCK_IP,
+        }
+    }
+
+    /// The run went the way the setup says: the mock was asked for the host and both task metadata
+    /// documents (never with the IMDS token), and the socket dir is still empty.
+    fn check_ran(&self) {
+        if let Some(mock) = &self.mock {
+            assert!(mock.count("GET", mockmeta::LOCAL_IPV4_PATH) >= 1, "no IMDS request reached the mock");
+            assert!(mock.count("GET", mockmeta::CONTAINER_PATH) >= 1, "{:?}", mock.requests());
+            assert!(mock.count("GET", mockmeta::TASK_PATH) >= 1, "{:?}", mock.requests());
+            // The IMDS token goes to IMDS only, never to the task metadata endpoint.
+            let leaked = mock
+                .count_where(|r| r.path.starts_with("/v4/") && r.header(mockmeta::TOKEN_HEADER).is_some());
+            assert_eq!(
+                leaked,
+                0,
+                "the IMDS token was sent to the task metadata endpoint: {:?}",
+                mock.requests()
+            );
+        }
+        let sockets = self.dir.join("sockets").read_dir().expect("socket dir").count();
+        assert_eq!(sockets, 0, "the socket dir is not empty");
+    }
+}
+
+/// A finished run of a hand-built command.
+struct Captured {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Captured {
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+impl std::fmt::Debug for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}\n--- stdout\n{}--- stderr\n{}", self.status, self.stdout_text(), self.stderr_text())
+    }
+}
+
+/// Reads a pipe to its end on a thread.
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        out
+    })
+}
+
+/// Spawns `cmd` as the leader of a new process group, so [`reap`] can clean up whatever a broken
+/// run leaves behind (an app that outlived a forking ddboot would hold the pipes open forever).
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.process_group(0).spawn().expect("spawn")
+}
+
+/// Waits for `child` under the watchdog: kills its group and fails the test when it hangs.
+fn wait(child: &mut Child) -> ExitStatus {
+    let until = Instant::now() + WATCHDOG;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > until {
+            reap(child);
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process hung for {WATCHDOG:?} and was killed");
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Kills what is left of `child`'s process group (nothing, when the run was right).
+fn reap(child: &Child) {
+    let group = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+}
+
+/// Runs `cmd` with stdout and stderr piped (stdin as set on it) under the watchdog.
+fn capture(cmd: &mut Command) -> Captured {
+    let mut child = spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let status = wait(&mut child);
+    reap(&child);
+    Captured {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+/// Right before `cmd` execs (ddboot, or the baseline app): marks every descriptor from 3 up
+/// close-on-exec, so the new program inherits exactly 0, 1, 2 and `fd` as [`EXTRA_FD`] (without
+/// close-on-exec), and sets SIGUSR1 to ignored.
+fn inherit_extra_fd_and_ignore_usr1(cmd: &mut Command, fd: RawFd) {
+    let hook = move || {
+        // SAFETY: plain syscalls on this forked child's own descriptors and dispositions.
+        unsafe {
+            if libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) != 0 {
+                for other in 3..65_536 {
+                    libc::fcntl(other, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            if fd != EXTRA_FD && libc::dup2(fd, EXTRA_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::fcntl(EXTRA_FD, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::signal(libc::SIGUSR1, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only makes async-signal-safe calls (close_range, fcntl, dup2, signal) and
+    // allocates nothing.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// The `N -> target` lines of `ls -l /proc/PID/fd`.
+fn fd_table(listing: &str) -> BTreeMap<RawFd, String> {
+    listing
+        .lines()
+        .filter_map(|line| {
+            let (left, target) = line.split_once(" -> ")?;
+            let fd = left.split_whitespace().last()?.parse().ok()?;
+            Some((fd, target.to_string()))
+        })
+        .collect()
+}
+
+/// A mask line of `/proc/PID/status` (`SigIgn:\t0000000000001000`).
+fn signal_mask(text: &str, name: &str) -> u64 {
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} line in {text}"));
+    u64::from_str_radix(hex.trim(), 16).expect("hex mask")
+}
+
+/// Whether `signal` is in a `/proc/PID/status` mask (signal N is bit N-1).
+fn in_mask(mask: u64, signal: Signal) -> bool {
+    mask & (1 << (signal as i32 - 1)) != 0
+}
+
+/// What `/proc/self/fd/N` of the test points at (`pipe:[123]`, a path).
+fn link_of(fd: RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).expect("readlink").to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_app_keeps_ddboots_pid() {
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        let mut cmd = s.command(&["/bin/sh", "-c", r#"echo "$$ ${DD_AGENT_HOST-unset}""#]);
+        let mut child = spawn(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()));
+        let pid = child.id();
+        let out = drain(child.stdout.take().expect("stdout"));
+        let err = drain(child.stderr.take().expect("stderr"));
+        let status = wait(&mut child);
+        reap(&child);
+        let f = Captured { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") };
+        assert!(f.status.success(), "{setup:?}: {f:?}");
+        assert_eq!(f.stdout_text().trim(), format!("{pid} {}", s.expected_host()), "{setup:?}: {f:?}");
+        s.check_ran();
+    }
+}
+
+#[test]
+fn sigterm_sent_to_ddboots_pid_reaches_the_apps_handler() {
+    let app = r#"trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done"#;
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        let mut cmd = s.command(&["/bin/sh", "-c", app]);
+        let mut child = spawn(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()));
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        let err = drain(child.stderr.take().expect("stderr"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(WATCHDOG);
+        if first.as_deref() != Ok("ready") {
+            reap(&child);
+            let _ = child.wait();
+            panic!("{setup:?}: the app did not start: {first:?}");
+        }
+        kill(pid, Signal::SIGTERM).expect("kill(ddboot's PID, SIGTERM)");
+        let status = wait(&mut child);
+        let handled = lines.recv_timeout(Duration::from_secs(2));
+        reap(&child);
+        reader.join().expect("stdout reader");
+        let rest: Vec<String> = lines.try_iter().collect();
+        let stderr = String::from_utf8_lossy(&err.join().expect("stderr")).into_owned();
+        assert_eq!(handled.as_deref(), Ok("got-term"), "{setup:?}: the app's handler did not run\n{stderr}");
+        assert!(rest.is_empty(), "{setup:?}: more output: {rest:?}");
+        assert_eq!(status.code(), Some(42), "{setup:?}: {status:?}\n{stderr}");
+        s.check_ran();
+    }
+}
+
+#[test]
+fn the_apps_exit_status_is_the_process_exit_status() {
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        for code in [0, 1, 3, 42, 125, 255] {
+            let f = capture(s.command(&["/bin/sh", "-c", &format!("exit {code}")]).stdin(Stdio::null()));
+            assert_eq!(f.status.code(), Some(code), "{setup:?}: {f:?}");
+        }
+        // A signal that kills the app kills the process: ddboot is gone, not waiting for a child.
+        for signal in [Signal::SIGTERM, Signal::SIGKILL, Signal::SIGSEGV] {
+            let name = signal.as_str().trim_start_matches("SIG");
+            // No core file from SIGSEGV: only the wait status matters.
+            let script = format!("ulimit -c 0; kill -{name} $$; sleep 5");
+            let f = capture(s.command(&["/bin/sh", "-c", &script]).stdin(Stdio::null()));
+            assert_eq!(f.status.code(), None, "{setup:?} {signal}: exited instead of dying: {f:?}");
+            assert_eq!(f.status.signal(), Some(signal as i32), "{setup:?} {signal}: {f:?}");
+        }
+        s.check_ran();
+    }
+}
+
+#[test]
+fn the_app_inherits_exactly_the_descriptors_ddboot_inherited() {
+    let app = ["/bin/sh", "-c", INSPECT];
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        let file = File::create(s.dir.join("inherited-fd7")).expect("create the inherited file");
+        let file_target = link_of(file.as_raw_fd());
+
+        let mut cmd = s.command(&app);
+        inherit_extra_fd_and_ignore_usr1(&mut cmd, file.as_raw_fd());
+        let through = capture(cmd.stdin(Stdio::null()));
+        assert!(through.status.success(), "{setup:?}: {through:?}");
+        let host = format!("host={}\n", s.expected_host());
+        assert!(through.stdout_text().contains(&host), "{setup:?}: {through:?}");
+        s.check_ran();
+
+        let mut cmd = s.direct(&app);
+        inherit_extra_fd_and_ignore_usr1(&mut cmd, file.as_raw_fd());
+        let direct = capture(cmd.stdin(Stdio::null()));
+        assert!(direct.status.success(), "baseline: {direct:?}");
+
+        let seen = fd_table(&through.stdout_text());
+        let fds: BTreeSet<RawFd> = seen.keys().copied().collect();
+        assert_eq!(fds, BTreeSet::from([0, 1, 2, EXTRA_FD]), "{setup:?}: the app's descriptors\n{through:?}");
+        assert_eq!(seen[&EXTRA_FD], file_target, "{setup:?}: fd {EXTRA_FD} is not the inherited file");
+        let baseline: BTreeSet<RawFd> = fd_table(&direct.stdout_text()).keys().copied().collect();
+        assert_eq!(fds, baseline, "{setup:?}: ddboot changed the descriptor set");
+    }
+}
+
+#[test]
+fn stdin_stdout_and_stderr_reach_the_app_untouched() {
+    // Every byte value, more than a pipe buffer holds: the app must read exactly these.
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        let mut cmd = s.command(&["/bin/sh", "-c", "ls -l /proc/$$/fd; echo end-of-listing; exec cat"]);
+        let mut child = spawn(cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()));
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let given = [link_of(stdin.as_raw_fd()), link_of(stdout.as_raw_fd()), link_of(stderr.as_raw_fd())];
+        let input = data.clone();
+        let writer = thread::spawn(move || {
+            let mut stdin = stdin;
+            // A failure shows as missing bytes below.
+            let _ = stdin.write_all(&input);
+        });
+        let (out, err) = (drain(stdout), drain(stderr));
+        let status = wait(&mut child);
+        reap(&child);
+        writer.join().expect("stdin writer");
+        let f = Captured { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") };
+        assert!(f.status.success(), "{setup:?}: {f:?}");
+        let marker = b"end-of-listing\n";
+        let at = f.stdout.windows(marker.len()).position(|w| w == marker).expect("the listing's end");
+        let (listing, read) = (String::from_utf8_lossy(&f.stdout[..at]), &f.stdout[at + marker.len()..]);
+        assert!(read == data, "{setup:?}: the app read {} bytes, not the {} sent", read.len(), data.len());
+        let seen = fd_table(&listing);
+        for (fd, want) in (0..).zip(&given) {
+            assert_eq!(seen.get(&fd), Some(want), "{setup:?}: fd {fd} of the app\n{listing}");
+        }
+        assert!(!f.stderr_text().contains("end-of-listing"), "{setup:?}: stdout and stderr mixed");
+        s.check_ran();
+    }
+}
+
+#[test]
+fn sigpipe_is_default_in_the_app_and_inherited_ignores_stay() {
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        let file = File::create(s.dir.join("inherited-fd7")).expect("create the inherited file");
+        let mut cmd = s.command(&["/bin/sh", "-c", INSPECT]);
+        inherit_extra_fd_and_ignore_usr1(&mut cmd, file.as_raw_fd());
+        let f = capture(cmd.stdin(Stdio::null()));
+        assert!(f.status.success(), "{setup:?}: {f:?}");
+        let text = f.stdout_text();
+        let ignored = signal_mask(&text, "SigIgn");
+        assert!(!in_mask(ignored, Signal::SIGPIPE), "{setup:?}: SIGPIPE ignored in the app ({ignored:016x})");
+        assert!(
+            in_mask(ignored, Signal::SIGUSR1),
+            "{setup:?}: the inherited SIGUSR1 ignore was lost ({ignored:016x})"
+        );
+        assert_eq!(signal_mask(&text, "SigBlk"), 0, "{setup:?}: the app starts with signals blocked");
+        s.check_ran();
+    }
+}
+
+// ---- docs/security.md cites real tests ----------------------------------------------------------
+
+/// Every `#[test]` function of `dir` and below, by name.
+fn test_functions(dir: &std::path::Path, found: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("dir entry").path()) {
+        if entry.is_dir() {
+            test_functions(&entry, found);
+        } else if entry.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&entry).expect("read source");
+            let mut after_test = false;
+            for line in text.lines().map(str::trim) {
+                if line == "#[test]" {
+                    after_test = true;
+                } else if after_test && let Some(rest) = line.strip_prefix("fn ") {
+                    found.insert(rest.split('(').next().unwrap_or_default().to_string());
+                    after_test = false;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn security_md_cites_only_existing_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/security.md")).expect("docs/security.md");
+    let mut tests = BTreeSet::new();
+    test_functions(&root.join("tests"), &mut tests);
+    test_functions(&root.join("src"), &mut tests);
+    let mut problems = Vec::new();
+    // The last cell of each row of the two tables that have a "held by" column.
+    let mut in_table = false;
+    for line in doc.lines() {
+        if line.starts_with("| ") && line.ends_with(" held by |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if !in_table || line.starts_with("|---") {
+            continue;
+        }
+        let cell = line.trim_end_matches('|').rsplit('|').next().unwrap_or_default().trim();
+        if cell == "no test" {
+            continue;
+        }
+        let cited: Vec<&str> = cell.split('`').skip(1).step_by(2).collect();
+        if cited.is_empty() {
+            problems.push(format!("cites nothing: {line}"));
+        }
+        for name in cited {
+            let exists = if name.contains('/') { root.join(name).is_file() } else { tests.contains(name) };
+            if !exists {
+                problems.push(format!("no such test or file: {name}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "docs/security.md:\n{}", problems.join("\n"));
 }

@@ -29,7 +29,8 @@ pub const TOKEN_BUDGET: Duration = Duration::from_millis(250);
 pub const BODY_CAP: usize = 1024;
 /// Requests per run, retries included.
 pub const MAX_REQUESTS: u32 = 4;
-const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+/// The first retry waits about this long (with jitter), each later one three times longer.
+const FIRST_BACKOFF: Duration = Duration::from_millis(40);
 
 /// Where the resolution goes after the token request.
 enum Token {
@@ -40,12 +41,15 @@ enum Token {
     GiveUp(String),
 }
 
-/// The request budget and backoff shared by the whole run.
+/// The request budget and backoff shared by the whole run. Every IMDS request goes through
+/// [`Budget::send`], which enforces [`MAX_REQUESTS`].
 struct Budget {
     endpoint: Endpoint,
     deadline: Instant,
     sent: u32,
     backoff: Duration,
+    /// Jitter state, so that a fleet of containers started together does not retry in lockstep.
+    seed: u64,
 }
 
 impl Budget {
@@ -60,20 +64,32 @@ impl Budget {
         headers: &[(&str, &str)],
         done_by: Instant,
     ) -> Result<http::Response, Failure> {
+        if self.sent >= MAX_REQUESTS {
+            return Err(Failure::NotSent("the IMDS request budget is spent"));
+        }
         self.sent += 1;
         http::request(&self.endpoint, method, path, headers, BODY_CAP, done_by, done_by.min(self.deadline))
             .await
     }
 
-    /// Waits before a retry; false when the retry would not fit the budget or the deadline.
-    async fn back_off(&mut self) -> bool {
-        let wake = Instant::now() + self.backoff;
-        if self.sent >= MAX_REQUESTS || wake >= self.deadline {
-            return false;
+    /// Waits before a retry that needs `requests` more requests (a token retry needs two: the
+    /// PUT and the GET after it). Says why not when they would not fit the budget or the time.
+    async fn back_off(&mut self, requests: u32) -> Result<(), &'static str> {
+        if self.sent + requests > MAX_REQUESTS {
+            return Err("no request left in the budget to retry");
+        }
+        // xorshift64: a jitter factor in [0.5, 1.5).
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let factor = 0.5 + (self.seed % 1000) as f64 / 1000.0;
+        let wake = Instant::now() + self.backoff.mul_f64(factor);
+        if wake >= self.deadline {
+            return Err("no time left to retry");
         }
         tokio::time::sleep_until(wake).await;
         self.backoff *= 3;
-        true
+        Ok(())
     }
 }
 
@@ -89,7 +105,10 @@ pub async fn resolve(
     deadline: Instant,
     journal: &Journal,
 ) -> Option<(Ipv4Addr, Source)> {
-    let mut budget = Budget { endpoint: endpoint.clone(), deadline, sent: 0, backoff: FIRST_BACKOFF };
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let seed = (u64::from(nanos) << 20 ^ u64::from(std::process::id())) | 1;
+    let mut budget = Budget { endpoint: endpoint.clone(), deadline, sent: 0, backoff: FIRST_BACKOFF, seed };
     let v2 = journal.begin(Source::Imdsv2);
     let why_v1 = match fetch_token(&mut budget, &v2).await {
         Token::Got(token) => {
@@ -151,8 +170,8 @@ async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
             }
             s @ 403..=405 => return Token::FallBack(format!("token request answered {s}")),
             s if retryable(s) => {
-                if !budget.back_off().await {
-                    return Token::GiveUp(format!("token request answered {s}; no time left to retry"));
+                if let Err(why) = budget.back_off(2).await {
+                    return Token::GiveUp(format!("token request answered {s}; {why}"));
                 }
             }
             s => return Token::GiveUp(format!("token request answered {s}")),
@@ -183,7 +202,7 @@ async fn get_with_token(budget: &mut Budget, token: String, step: Step<'_>) -> O
                     }
                 }
             }
-            Got::Status(s) if retryable(s) && budget.back_off().await => {}
+            Got::Status(s) if retryable(s) && budget.back_off(1).await.is_ok() => {}
             Got::Ip(ip) => {
                 let suffix = if refreshed { " (after a fresh token)" } else { "" };
                 step.ok(format!("{ip}{suffix}"));
@@ -206,7 +225,7 @@ async fn get_local_ipv4(budget: &mut Budget, token: Option<&str>, step: Step<'_>
                 step.ok(ip.to_string());
                 return Some(ip);
             }
-            Got::Status(s) if retryable(s) && budget.back_off().await => {}
+            Got::Status(s) if retryable(s) && budget.back_off(1).await.is_ok() => {}
             Got::Status(401) => {
                 step.fail("GET answered 401: this instance requires IMDSv2 tokens (HttpTokens=required)");
                 return None;

@@ -1,0 +1,31 @@
+//! Fuzzes `ddboot::duration::parse` (`--timeout`, `DDBOOT_TIMEOUT`): it never panics, never accepts
+//! more than `duration::MAX` (60 s), and an accepted value is at most, and within a microsecond
+//! per unit of, a float reading of the same text (a number, then `ms`, `s` or `m`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(d) = ddboot::duration::parse(text) else { return };
+    assert!(d <= ddboot::duration::MAX, "{text:?} gave {d:?}, over the maximum");
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let millis: f64 = match unit.trim() {
+        "ms" => 1.0,
+        "" | "s" => 1_000.0,
+        "m" => 60_000.0,
+        other => panic!("{text:?} accepted with unit {other:?}"),
+    };
+    let value: f64 = number.parse().unwrap_or_else(|_| panic!("{text:?}: {number:?} is not a number"));
+    let expected = value * millis / 1_000.0;
+    // The parser keeps six fractional digits of the number (at most 1 µs per unit lost), then
+    // rounds down to a whole microsecond.
+    let slack = millis / 1_000.0 * 1e-6 + 1e-6;
+    let got = d.as_secs_f64();
+    assert!(
+        got <= expected + 1e-9 && expected - got <= slack + expected * 1e-12,
+        "{text:?}: parsed {got} s, expected about {expected} s"
+    );
+});

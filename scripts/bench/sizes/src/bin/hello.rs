@@ -1,0 +1,6 @@
+#[path = "../uses.rs"]
+mod uses;
+
+fn main() {
+    uses::hello();
+}

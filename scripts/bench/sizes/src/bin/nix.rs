@@ -1,0 +1,7 @@
+#[path = "../uses.rs"]
+mod uses;
+
+fn main() {
+    uses::hello();
+    uses::nix();
+}

@@ -1,0 +1,91 @@
+//! One minimal use of each of ddboot's runtime dependencies, shaped like ddboot's own use of it.
+//! Each binary in src/bin calls a subset; the size differences between the binaries are what
+//! each dependency costs, alone (over hello) and in company (all minus all-but-it).
+#![allow(dead_code)]
+
+use std::ffi::{CString, OsString};
+
+pub fn hello() {
+    let name = std::env::args().nth(1).unwrap_or_else(|| "world".into());
+    println!("hello {name}");
+}
+
+/// clap with ddboot's features: a derive parser with a few flags and a trailing command.
+pub fn clap() {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(name = "x", version, about = "About.")]
+    struct Cli {
+        /// A duration.
+        #[arg(long)]
+        timeout: Option<String>,
+        /// Strict.
+        #[arg(long)]
+        strict: bool,
+        /// Quiet.
+        #[arg(short, long)]
+        quiet: bool,
+        /// A path.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// The program.
+        #[arg(trailing_var_arg = true, value_parser = clap::value_parser!(OsString))]
+        command: Vec<OsString>,
+    }
+    let cli = Cli::parse();
+    println!("{:?} {} {} {:?} {:?}", cli.timeout, cli.strict, cli.quiet, cli.file, cli.command);
+}
+
+/// tokio with ddboot's features: a current-thread runtime, one TCP exchange under a deadline,
+/// select! against a sleep.
+pub fn tokio() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::time::{Duration, Instant, timeout_at};
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:9".into());
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().expect("runtime");
+    let out = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let exchange = async {
+            let mut s = TcpStream::connect(addr.as_str()).await?;
+            s.write_all(b"GET / HTTP/1.1\r\n\r\n").await?;
+            let mut buf = [0u8; 512];
+            let n = s.read(&mut buf).await?;
+            Ok::<_, std::io::Error>(n)
+        };
+        tokio::select! {
+            r = timeout_at(deadline, exchange) => format!("{r:?}"),
+            _ = tokio::time::sleep_until(deadline) => "deadline".to_string(),
+        }
+    });
+    println!("{out}");
+}
+
+/// serde_json: parse a file into a Value and read one field.
+pub fn serde_json() {
+    let path = std::env::var("FILE").unwrap_or_else(|_| "/dev/null".into());
+    let bytes = std::fs::read(path).unwrap_or_default();
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) => println!("{}", v.get("HostPrivateIPv4Address").and_then(|h| h.as_str()).unwrap_or("-")),
+        Err(e) => println!("{e}"),
+    }
+}
+
+/// which: look a program up in a PATH.
+pub fn which() {
+    let prog = std::env::var("PROG").unwrap_or_else(|_| "true".into());
+    let cwd = std::env::current_dir().unwrap_or_default();
+    println!("{:?}", which::which_in(prog, Some("/usr/bin:/bin"), cwd));
+}
+
+/// nix: reset a signal disposition and execve.
+pub fn nix() {
+    let prog = CString::new(std::env::var("EXEC").unwrap_or_else(|_| "/bin/true".into())).unwrap_or_default();
+    // SAFETY: SIG_DFL is always a valid disposition.
+    let _ = unsafe {
+        nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+    };
+    let err = nix::unistd::execve(&prog, &[prog.clone()], &[] as &[CString]);
+    println!("{err:?}");
+}
