@@ -2,18 +2,16 @@
 //!
 //! PROGRAM is looked up in the app's `PATH` (the `which` crate) unless it contains a `/`; argv
 //! goes through byte for byte, no shell is involved, and the environment is exactly the planned
-//! one. SIGPIPE, which the Rust runtime sets to "ignore" before `main`, is put back to its default
-//! first; every other disposition and the signal mask pass through as ddboot inherited them. (A
-//! parent that itself ignored SIGPIPE cannot be told apart: the runtime hides the original; the
-//! container runtimes that start entrypoints never do that.) On success this never returns; the
-//! app keeps ddboot's PID (PID 1 in a container) and receives signals directly.
+//! one. Signal dispositions and the mask pass through as ddboot inherited them (the binary skips
+//! the Rust runtime's start-up, which would have set SIGPIPE to "ignore"; see `main.rs`). On
+//! success this never returns; the app keeps ddboot's PID (PID 1 in a container) and receives
+//! signals directly.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigHandler, Signal, signal};
 
 use crate::environ::Environ;
 use crate::error::Error;
@@ -46,10 +44,6 @@ pub fn exec(argv: &[OsString], env: &Environ) -> Error {
     let (Ok(argv_c), Ok(env_c)) = (argv_c, env_c) else {
         return Error::NotExecutable("an argument or variable contains a NUL byte".into());
     };
-    // SAFETY: SIG_DFL installs no handler, so none of the signal-safety rules for handlers
-    // apply; ddboot is single-threaded here (the runtime is gone). A failure only leaves the
-    // disposition as it was.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let errno = match nix::unistd::execve(&path_c, &argv_c, &env_c) {
         Err(e) => e,
         Ok(never) => match never {},

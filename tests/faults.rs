@@ -632,6 +632,16 @@ fn file_of_20_mb_is_rejected_unread() {
     assert_file_falls_back(&path, "larger than 256 KiB");
 }
 
+/// A file whose `stat` size says nothing about its length (a procfs file reports 0): the read
+/// itself stops at the cap. /proc/kallsyms is megabytes long on every Linux kernel.
+#[test]
+fn file_under_reporting_its_size_is_cut_at_the_cap() {
+    let path = Path::new("/proc/kallsyms");
+    let meta = fs::metadata(path).expect("/proc/kallsyms exists");
+    assert_eq!(meta.len(), 0, "procfs reports size 0");
+    assert_file_falls_back(path, "larger than 256 KiB");
+}
+
 #[test]
 fn file_not_utf8_is_rejected() {
     let dir = TempDir::new();
@@ -700,6 +710,53 @@ fn assert_task_metadata_fault(task_uri: &str) {
     let f = Ddboot::imds(&m).task_metadata(task_uri).run();
     f.assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
     assert_imds_discipline(&m);
+}
+
+/// A task document over the 512 KiB cap is rejected (not truncated into a value): the labels
+/// are not used, and the host still comes from IMDS.
+#[test]
+fn task_metadata_oversized_body_is_rejected() {
+    let huge = format!(
+        r#"{{"Name":"app","Labels":{{"com.datadoghq.tags.service":"from-huge-doc","Pad":"{}"}}}}"#,
+        "x".repeat(600 * 1024)
+    );
+    let task = mock(|b| {
+        b.container_json = Some(huge);
+        b.task_json = Some(r#"{"LaunchType":"EC2","Containers":[]}"#.into());
+    });
+    let m = mock(|_| {});
+    let report = Ddboot::imds(&m).task_metadata(&task.task_metadata_uri()).explain();
+    assert_eq!(report["source"], "imdsv2", "{report:#}");
+    assert!(
+        report["tags"]["DD_SERVICE"]["value"].is_null(),
+        "a label from a rejected document was used: {report:#}"
+    );
+    let (_, detail) = attempt(&report, "task-metadata");
+    assert!(detail.contains("larger than"), "{detail}");
+}
+
+/// A response head over 8 KiB is malformed, whatever follows: a raw server on loopback sends a
+/// 9 KiB header line before a valid address.
+#[test]
+fn imds_oversized_response_head_is_rejected() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nX-Pad: {}\r\nContent-Length: 9\r\n\r\n10.0.1.43",
+                "a".repeat(9 * 1024)
+            );
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+        }
+    });
+    let f = Ddboot::imds_url(&url).run();
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert!(f.reason("imdsv2").contains("too"), "{f:?}");
+    let _ = server.join();
 }
 
 #[test]

@@ -624,6 +624,33 @@ fn sigpipe_is_default_in_the_app_and_inherited_ignores_stay() {
     }
 }
 
+/// ddboot skips the Rust runtime's start-up (`#![no_main]`), so even SIGPIPE passes through as
+/// inherited: a parent that ignores it gets an app that ignores it.
+#[test]
+fn an_inherited_sigpipe_ignore_reaches_the_app() {
+    for setup in SETUPS {
+        let s = Scenario::new(setup);
+        let mut cmd = s.command(&["/bin/sh", "-c", INSPECT]);
+        // SAFETY: one async-signal-safe call on the forked child's own disposition.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let f = capture(cmd.stdin(Stdio::null()));
+        assert!(f.status.success(), "{setup:?}: {f:?}");
+        let ignored = signal_mask(&f.stdout_text(), "SigIgn");
+        assert!(
+            in_mask(ignored, Signal::SIGPIPE),
+            "{setup:?}: the inherited SIGPIPE ignore was lost ({ignored:016x})"
+        );
+        s.check_ran();
+    }
+}
+
 // ---- docs/security.md cites real tests ----------------------------------------------------------
 
 /// Every `#[test]` function of `dir` and below, by name.
