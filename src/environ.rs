@@ -7,6 +7,9 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
+/// The search path execvp uses when `PATH` is unset.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 /// The inherited environment, in its original order, byte for byte.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Environ {
@@ -47,6 +50,11 @@ impl Environ {
     /// Whether `name` is present at all (even with an empty value).
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
+    }
+
+    /// The directories to search for programs: `PATH`, or what execvp uses without one.
+    pub fn search_path(&self) -> &OsStr {
+        self.get("PATH").filter(|p| !p.is_empty()).unwrap_or(OsStr::new(DEFAULT_PATH))
     }
 
     /// All variables, in order.

@@ -16,9 +16,6 @@ use nix::errno::Errno;
 use crate::environ::Environ;
 use crate::error::Error;
 
-/// The search path when the app's environment has no `PATH` (what execvp uses).
-const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
 /// Executes `argv` with `env`. Returns only on failure, with the 126/127 error to exit with.
 pub fn exec(argv: &[OsString], env: &Environ) -> Error {
     let Some(program) = argv.first() else {
@@ -71,7 +68,7 @@ fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Error> {
     if program.as_bytes().contains(&b'/') {
         return Ok(PathBuf::from(program));
     }
-    let search = env.get("PATH").filter(|p| !p.is_empty()).unwrap_or(OsStr::new(DEFAULT_PATH));
+    let search = env.search_path();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     match which::which_in(program, Some(search), &cwd) {
         Ok(path) => Ok(path),

@@ -7,8 +7,10 @@
 //! fewer system calls. `std::env::args_os` still works: glibc and musl hand argv to std's
 //! `.init_array` hook.
 
-#![no_main]
+// Under `cargo test` the test harness brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     ddboot::run()

@@ -249,7 +249,7 @@ impl Context<'_> {
 
     /// PROGRAM looked up in the app's PATH.
     fn which(&self, name: &str) -> Option<PathBuf> {
-        let path = self.env.get("PATH").unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+        let path = self.env.search_path();
         which::which_in(name, Some(path), self.cwd).ok()
     }
 }
@@ -283,7 +283,7 @@ fn detect(program: &OsStr, env: &Environ, cwd: &Path) -> Option<(Runtime, String
     let path = if program.as_bytes().contains(&b'/') {
         cwd.join(program)
     } else {
-        let search = env.get("PATH").unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+        let search = env.search_path();
         which::which_in(program, Some(search), cwd).ok()?
     };
     let interpreter = shebang_interpreter(&path)?;
