@@ -378,6 +378,76 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    /// What an auto probe decides for `argv` in `env`, from an empty working directory.
+    fn probed(argv: &[&str], env: &[(&str, &str)]) -> Probe {
+        let env = Environ::from_pairs(env.iter().copied());
+        probe(Mode::Auto, None, &os(argv), &env, Path::new("/nonexistent"))
+    }
+
+    #[test]
+    fn never_injects_twice() {
+        for (argv, env) in [
+            (&["ddtrace-run", "python", "app.py"][..], &[][..]),
+            (&["node", "app.js"], &[("NODE_OPTIONS", "--require /x/node_modules/dd-trace/init")][..]),
+            (&["node", "-r", "dd-trace/init", "app.js"], &[]),
+            (
+                &["java", "-jar", "app.jar"],
+                &[("JAVA_TOOL_OPTIONS", "-Xmx1g -javaagent:/opt/dd-java-agent.jar")],
+            ),
+            (&["java", "-javaagent:/dd/dd-java-agent.jar", "-jar", "app.jar"], &[]),
+            (&["dotnet", "app.dll"], &[("CORECLR_PROFILER", "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}")]),
+            (&["uwsgi", "--import=ddtrace.bootstrap.sitecustomize"], &[]),
+        ] {
+            let p = probed(argv, env);
+            assert!(p.tracer.is_none(), "{argv:?}: {p:?}");
+            assert!(p.warning.is_none(), "already injected is not worth a warning: {argv:?}");
+            assert!(p.skipped.is_some_and(|why| why.contains("already")), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_tracer_warns_and_changes_nothing() {
+        let p = probed(&["python3", "app.py"], &[("PATH", "/nonexistent")]);
+        assert_eq!(p.runtime, Some(Runtime::Python));
+        assert!(p.warning.as_deref().is_some_and(|w| w.contains("ddtrace-run")), "{p:?}");
+        let injection = apply(&p, &os(&["python3", "app.py"]), &Environ::default());
+        assert_eq!(injection, Injection { argv: os(&["python3", "app.py"]), ..Injection::default() });
+    }
+
+    #[test]
+    fn python_prefixes_ddtrace_run_and_uwsgi_imports_the_bootstrap() {
+        let probe_with = |tracer| Probe {
+            mode: Mode::Auto,
+            runtime: Some(Runtime::Python),
+            detected_by: String::new(),
+            tracer: Some(tracer),
+            skipped: None,
+            warning: None,
+            note: None,
+        };
+        let run = probe_with(Tracer::DdtraceRun(PathBuf::from("/venv/bin/ddtrace-run")));
+        let got = apply(&run, &os(&["gunicorn", "app:wsgi", ""]), &Environ::default());
+        assert_eq!(got.argv, os(&["/venv/bin/ddtrace-run", "gunicorn", "app:wsgi", ""]));
+        let uwsgi = probe_with(Tracer::UwsgiImport);
+        let got = apply(&uwsgi, &os(&["uwsgi", "--ini", "app.ini"]), &Environ::default());
+        assert_eq!(
+            got.argv,
+            os(&[
+                "uwsgi",
+                "--ini",
+                "app.ini",
+                "--import=ddtrace.bootstrap.sitecustomize",
+                "--enable-threads"
+            ])
+        );
+        let got = apply(&uwsgi, &os(&["uwsgi", "--enable-threads"]), &Environ::default());
+        assert_eq!(got.argv, os(&["uwsgi", "--enable-threads", "--import=ddtrace.bootstrap.sitecustomize"]));
+    }
+
     #[test]
     fn options_are_appended_not_replaced() {
         let env = Environ::from_pairs([("NODE_OPTIONS", "--max-old-space-size=512")]);
