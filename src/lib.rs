@@ -49,62 +49,48 @@ pub fn run() -> i32 {
 
 /// Resolves, plans, then prints or execs.
 fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
-    let json = match &config.mode {
-        Mode::Install(dir) => {
-            let path = install::install(dir).map_err(Error::CantCreate)?;
-            eprintln!("ddboot: installed {}", path.display());
-            return Ok(0);
-        }
-        Mode::Explain { json } => Some(*json),
-        Mode::Run | Mode::PrintEnv => None,
-    };
+    if let Mode::Install(dir) = &config.mode {
+        let path = install::install(dir).map_err(Error::CantCreate)?;
+        eprintln!("ddboot: installed {}", path.display());
+        return Ok(0);
+    }
     let findings = resolve::resolve(config, env, started);
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
     let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
     let mut plan = plan::plan(config, env, &findings, &tracer);
-    let resolved = findings.resolved.is_some();
-    match (json, &config.mode) {
-        (Some(json), _) => {
-            let text = if json {
-                format!("{}\n", report::explain_json(&findings, &plan, &tracer))
-            } else {
-                report::explain_text(&findings, &plan, &tracer)
-            };
-            print_stdout(&text);
-            Ok(if resolved { 0 } else { 1 })
-        }
-        (None, Mode::PrintEnv) => {
-            if !resolved {
-                eprintln!("{}", report::unresolved_warning(&findings, config.strict));
-                if config.strict {
-                    return Ok(Error::Unresolved(String::new()).exit_code());
-                }
+    if let Mode::Explain { json } = config.mode {
+        let text = if json {
+            format!("{}\n", report::explain_json(&findings, &plan, &tracer))
+        } else {
+            report::explain_text(&findings, &plan, &tracer)
+        };
+        print_stdout(&text);
+        return Ok(if findings.resolved.is_some() { 0 } else { 1 });
+    }
+    // --print-env and the exec: the same status line or warning, the same --strict exit.
+    match report::status_line(&findings) {
+        Some(line) if !config.quiet && config.mode == Mode::Run => eprintln!("{line}"),
+        Some(_) => {}
+        None => {
+            eprintln!("{}", report::unresolved_warning(&findings, config.strict));
+            if config.strict {
+                return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
             }
-            print_stdout(&report::print_env(&plan));
-            Ok(0)
-        }
-        _ => {
-            match report::status_line(&findings) {
-                Some(line) if !config.quiet => eprintln!("{line}"),
-                Some(_) => {}
-                None => {
-                    eprintln!("{}", report::unresolved_warning(&findings, config.strict));
-                    if config.strict {
-                        return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
-                    }
-                }
-            }
-            if let Some(warning) = &tracer.warning {
-                eprintln!("{warning}");
-            }
-            if let Err(e) = plan.write_files() {
-                eprintln!("ddboot: warning: {e}; PHP-FPM workers get only the INI settings");
-                tracer = tracer.without_files();
-                plan = plan::plan(config, env, &findings, &tracer);
-            }
-            Err(exec::exec(&plan.argv, &plan.child_env(env)))
         }
     }
+    if config.mode == Mode::PrintEnv {
+        print_stdout(&report::print_env(&plan));
+        return Ok(0);
+    }
+    if let Some(warning) = &tracer.warning {
+        eprintln!("{warning}");
+    }
+    if let Err(e) = plan.write_files() {
+        eprintln!("ddboot: warning: {e}; PHP-FPM workers get only the INI settings");
+        tracer = tracer.without_files();
+        plan = plan::plan(config, env, &findings, &tracer);
+    }
+    Err(exec::exec(&plan.argv, &plan.child_env(env)))
 }
 
 /// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).

@@ -215,9 +215,10 @@ impl Search<'_> {
                             out.resolved = Some(found(host, Source::MetadataFile));
                         }
                         None if !doc.ready => polling = Some((path.clone(), doc, started)),
-                        None => self.journal.begin_at(Source::MetadataFile, started).fail(
-                            "READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)",
-                        ),
+                        None => self
+                            .journal
+                            .begin_at(Source::MetadataFile, started)
+                            .fail(metadata_file::READY_WITHOUT_HOST),
                     }
                 }
                 Err(why) => self.journal.begin_at(Source::MetadataFile, started).fail(why),

@@ -22,6 +22,9 @@ use super::{Journal, Source};
 
 /// The largest metadata file accepted; real ones are a few KiB.
 pub const MAX_SIZE: u64 = 256 * 1024;
+/// Why a READY file without a host is no answer.
+pub const READY_WITHOUT_HOST: &str =
+    "READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)";
 /// How often a not-yet-READY file is re-read.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -102,7 +105,7 @@ pub async fn poll(
             return (Some(host), latest);
         }
         if latest.ready {
-            step.fail("READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)");
+            step.fail(READY_WITHOUT_HOST);
             return (None, latest);
         }
         if Instant::now() + POLL_INTERVAL > deadline {
