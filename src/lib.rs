@@ -29,12 +29,13 @@ use crate::config::{Config, Mode};
 use crate::environ::Environ;
 use crate::error::Error;
 
-/// Runs ddboot with this process's arguments and environment. Returns the exit code when it
-/// does not exec (a debug mode, or an error); on a successful exec it never returns.
-pub fn run() -> i32 {
+/// Runs ddboot with `args` (argv, `argv[0]` included) and this process's environment. Returns
+/// the exit code when it does not exec (a debug mode, or an error); on a successful exec it never
+/// returns.
+pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     let started = Instant::now();
     let env = Environ::from_process();
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
