@@ -8,6 +8,8 @@
 //! loopback mock or sets `AWS_EC2_METADATA_DISABLED=true`, and refuses any metadata endpoint not
 //! on 127.0.0.1, so no test can reach the real 169.254.169.254 or 169.254.170.2.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -26,7 +28,6 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 
 /// The binary under test.
-const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
 /// The task metadata documents.
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/task-metadata");
 /// A run longer than this is a hang: it is killed and the test fails.
@@ -177,7 +178,7 @@ impl Ddboot {
             }
         }
         let mut argv = self.launcher.clone();
-        argv.push(DDBOOT.into());
+        argv.extend(common::ddboot_argv());
         argv.extend(args);
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]).env_clear().envs(&env);

@@ -19,6 +19,8 @@
 //! `--imds-endpoint <mock on 127.0.0.1>`, and [`Launch::explain`] refuses any argument or
 //! variable naming a real metadata address, so no test can reach 169.254.169.254 or 169.254.170.2.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -30,14 +32,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mockmeta::{Behaviour, Mock};
+
 use serde_json::{Map, Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------
 
-/// The binary under test.
-const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
 /// The repository root.
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the examples' images keep ddboot (the app stages of Dockerfile.example).
@@ -540,7 +541,7 @@ impl Launch {
     ) -> Launch {
         Launch {
             what: what.to_string(),
-            binary: PathBuf::from(DDBOOT),
+            binary: common::ddboot_bin(),
             entry_point,
             command,
             env: BTreeMap::new(),
@@ -623,7 +624,10 @@ impl Launch {
             }
         }
 
-        let mut child = Command::new(&self.binary)
+        let runner = common::ddboot_runner();
+        let mut child = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()))
+            .args(runner.iter().skip(1))
+            .args(runner.first().map(|_| &self.binary))
             .args(&args)
             .env_clear()
             .envs(&self.env)
@@ -1219,7 +1223,7 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
 
     // The volume: a temp dir standing for /shared in both containers.
     let volume = TempDir::new("shared");
-    let out = Command::new(DDBOOT)
+    let out = common::ddboot_command()
         .args(&install_entry[1..2])
         .arg(volume.path())
         .env_clear()
@@ -1230,7 +1234,10 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
     let installed = volume.path().join("ddboot");
     let mode = fs::metadata(&installed).expect("installed").permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
-    assert_eq!(fs::read(&installed).expect("read copy"), fs::read(DDBOOT).expect("read ddboot"));
+    assert_eq!(
+        fs::read(&installed).expect("read copy"),
+        fs::read(common::ddboot_bin()).expect("read ddboot")
+    );
 
     let sockets = TempDir::new("sockets");
     let imds = imds_mock();
@@ -1476,6 +1483,51 @@ impl Dockerfile {
     }
 }
 
+/// The Dockerfile's build stage makes what `scripts/release.sh` ships: the same musl target
+/// triples (one per `TARGETARCH`, amd64 and arm64), the same linker for each, and a smoke run
+/// only where build and target architecture match.
+#[test]
+fn dockerfile_example_builds_what_release_sh_ships() {
+    let release = read(&Path::new(ROOT).join("scripts/release.sh"));
+    let triples: Vec<String> = release
+        .split("RELEASE_TARGETS:-")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("release.sh: the default RELEASE_TARGETS")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(triples, ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]);
+    let linker_settings = |text: &str| -> BTreeMap<String, String> {
+        text.split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .filter(|(k, _)| k.starts_with("CARGO_TARGET_") && k.ends_with("_LINKER"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let release_linkers = linker_settings(&release);
+
+    let df = Dockerfile::load();
+    let build = df.stage("build");
+    let docker_linkers = linker_settings(&build.all("ENV").join(" "));
+    assert_eq!(docker_linkers, release_linkers, "the linker settings of release.sh and the Dockerfile");
+    for triple in &triples {
+        let key = format!("CARGO_TARGET_{}_LINKER", triple.to_ascii_uppercase().replace('-', "_"));
+        assert!(release_linkers.contains_key(&key), "release.sh sets {key}");
+    }
+    let runs = build.all("RUN").join("\n");
+    for (arch, triple) in [("amd64", &triples[0]), ("arm64", &triples[1])] {
+        assert!(runs.contains(&format!("{arch}) triple={triple} ;;")), "TARGETARCH {arch} builds {triple}");
+    }
+    assert!(runs.contains("rustup target add \"$triple\""), "the target is installed");
+    assert!(
+        runs.contains("if [ \"$TARGETARCH\" = \"$BUILDARCH\" ]; then /out/ddboot --version;"),
+        "the smoke run happens where build and target architecture match"
+    );
+    let args: Vec<&str> = build.all("ARG");
+    assert!(args.contains(&"TARGETARCH") && args.contains(&"BUILDARCH"), "ARGs {args:?}");
+}
+
 /// Stages present and wired together: the static build, the scratch ddboot image with its
 /// --install entrypoint, app stages that copy ddboot from it and make it their entrypoint, a
 /// distroless stage with nothing that needs a shell, and a build context that is enough to build.
@@ -1495,7 +1547,10 @@ fn dockerfile_example_stages_fit_together() {
     assert_eq!(build.base, "rust:1-alpine");
     let runs = build.all("RUN").join("\n");
     assert!(runs.contains("apk add") && runs.contains("musl-dev"), "musl-dev for the static link");
-    assert!(runs.contains("cargo build --release --locked -p ddboot"), "the release build");
+    assert!(
+        runs.contains("cargo build --release --locked -p ddboot --target \"$triple\""),
+        "the release build"
+    );
     // The build context: everything the workspace needs to build ddboot, nothing else.
     let copied: Vec<String> = build
         .all("COPY")
@@ -1516,7 +1571,10 @@ fn dockerfile_example_stages_fit_together() {
     }
 
     let mut produced: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let out = runs.split("install -D -m 0755 target/release/ddboot ").nth(1).expect("binary copied out");
+    let out = runs
+        .split("install -D -m 0755 \"target/$triple/release/ddboot\" ")
+        .nth(1)
+        .expect("binary copied out");
     produced.insert("build", vec![out.split_whitespace().next().expect("path").to_string()]);
     for (i, stage) in df.stages.iter().enumerate() {
         for (from, sources, dest) in stage.copies_from() {

@@ -10,6 +10,8 @@
 //! root namespace; every namespace (`ddb-<pid>-<n>-{c,r,i}`), its links and the mock are removed by
 //! a guard, even when the test panics.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -23,7 +25,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
 const IMDS_IP: &str = "169.254.169.254";
 /// ddboot's default deadline: no `--timeout` in this file.
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -352,7 +353,7 @@ impl Topology {
     }
 
     /// Runs `argv` in the container namespace with a clean environment.
-    fn run_in_container(&self, argv: &[&str]) -> Finished {
+    fn run_in_container<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, argv: &[S]) -> Finished {
         self.verify_isolation();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.container])
@@ -395,7 +396,10 @@ impl Topology {
     fn ddboot(&self) -> Finished {
         let sockets = self.dir.join("sockets");
         let sockets = sockets.to_str().expect("UTF-8 temp path");
-        self.run_in_container(&[DDBOOT, "--socket-dir", sockets, "--", "/bin/sh", "-c", APP])
+        let mut argv: Vec<String> =
+            common::ddboot_argv().into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        argv.extend(["--socket-dir", sockets, "--", "/bin/sh", "-c", APP].map(String::from));
+        self.run_in_container(&argv)
     }
 
     /// The documented recipe under `timeout 20`.
