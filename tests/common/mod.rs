@@ -40,13 +40,10 @@ pub fn ddboot_bin() -> PathBuf {
 pub fn ddboot_runner() -> Vec<OsString> {
     let runner = std::env::var("DDBOOT_RUNNER").unwrap_or_default();
     let mut words: Vec<OsString> = runner.split_whitespace().map(OsString::from).collect();
-    if let Some(program) = words.first_mut() {
-        if !program.as_bytes().contains(&b'/') {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            if let Some(found) = std::env::split_paths(&path).map(|d| d.join(&*program)).find(|p| p.is_file())
-            {
-                *program = found.into_os_string();
-            }
+    if let Some(program) = words.first_mut().filter(|p| !p.as_bytes().contains(&b'/')) {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if let Some(found) = std::env::split_paths(&path).map(|d| d.join(&*program)).find(|p| p.is_file()) {
+            *program = found.into_os_string();
         }
     }
     words
