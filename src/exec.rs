@@ -12,40 +12,77 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::libc;
 
 use crate::environ::Environ;
 use crate::error::Error;
 
 /// Executes `argv` with `env`. Returns only on failure, with the 126/127 error to exit with.
 pub fn exec(argv: &[OsString], env: &Environ) -> Error {
-    let Some(program) = argv.first() else {
-        return Error::Usage("no PROGRAM given".into());
-    };
-    let path = match find_program(program, env) {
+    let prepared = match Prepared::new(argv, env) {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let Ok(path_c) = CString::new(path.as_os_str().as_bytes()) else {
-        return Error::NotFound(format!("{}: contains a NUL byte", program.to_string_lossy()));
-    };
-    let argv_c: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.clone().into_vec())).collect();
-    let env_c: Result<Vec<CString>, _> = env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            CString::new(kv)
-        })
-        .collect();
-    let (Ok(argv_c), Ok(env_c)) = (argv_c, env_c) else {
-        return Error::NotExecutable("an argument or variable contains a NUL byte".into());
-    };
-    let errno = match nix::unistd::execve(&path_c, &argv_c, &env_c) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    exec_error(program, &path, errno)
+    crate::signals::restore_before_exec();
+    let errno = prepared.execve();
+    crate::signals::after_failed_exec();
+    prepared.error(errno)
+}
+
+/// PROGRAM found and everything `execve` needs, built in advance: [`Prepared::execve`] allocates
+/// nothing, so init mode's child can call it between `fork` and `execve`.
+pub(crate) struct Prepared {
+    program: OsString,
+    path: PathBuf,
+    path_c: CString,
+    _argv_c: Vec<CString>,
+    _env_c: Vec<CString>,
+    argv_p: Vec<*const libc::c_char>,
+    env_p: Vec<*const libc::c_char>,
+}
+
+impl Prepared {
+    /// Looks PROGRAM up in the app's `PATH` and builds the C arrays; a failure is the 126/127
+    /// error exec mode would give.
+    pub(crate) fn new(argv: &[OsString], env: &Environ) -> Result<Prepared, Error> {
+        let Some(program) = argv.first() else {
+            return Err(Error::Usage("no PROGRAM given".into()));
+        };
+        let path = find_program(program, env)?;
+        let Ok(path_c) = CString::new(path.as_os_str().as_bytes()) else {
+            return Err(Error::NotFound(format!("{}: contains a NUL byte", program.to_string_lossy())));
+        };
+        let argv_c: Result<Vec<CString>, _> =
+            argv.iter().map(|a| CString::new(a.clone().into_vec())).collect();
+        let env_c: Result<Vec<CString>, _> = env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv)
+            })
+            .collect();
+        let (Ok(argv_c), Ok(env_c)) = (argv_c, env_c) else {
+            return Err(Error::NotExecutable("an argument or variable contains a NUL byte".into()));
+        };
+        let argv_p = argv_c.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let env_p = env_c.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        Ok(Prepared { program: program.clone(), path, path_c, _argv_c: argv_c, _env_c: env_c, argv_p, env_p })
+    }
+
+    /// Calls `execve`; returns only on failure, with its errno. Async-signal-safe.
+    pub(crate) fn execve(&self) -> Errno {
+        // SAFETY: every pointer points into a CString owned by `self`, and both arrays end with a
+        // null pointer, as execve(2) requires.
+        unsafe { libc::execve(self.path_c.as_ptr(), self.argv_p.as_ptr(), self.env_p.as_ptr()) };
+        Errno::last()
+    }
+
+    /// The 126/127 error for an `execve` that failed with `errno`.
+    pub(crate) fn error(&self, errno: Errno) -> Error {
+        exec_error(&self.program, &self.path, errno)
+    }
 }
 
 fn exec_error(program: &OsStr, path: &Path, errno: Errno) -> Error {
