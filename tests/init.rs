@@ -553,3 +553,73 @@ fn init_makes_the_app_the_foreground_group_of_a_terminal() {
     assert_eq!(fields[0], fields[1], "the app leads its own group: {text}");
     assert_eq!(fields[1], fields[2], "the app's group is the terminal's foreground group: {text}");
 }
+
+/// The Python and Node.js examples start ddboot with `--init`, and `--explain` reports it.
+#[test]
+fn python_and_node_examples_use_init_and_explain_says_so() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        for c in doc["containerDefinitions"].as_array().into_iter().flatten() {
+            let strings = |key: &str| -> Vec<String> {
+                c[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+            };
+            let (entry_point, command) = (strings("entryPoint"), strings("command"));
+            let program = command.first().map(String::as_str).unwrap_or_default();
+            if !["python", "node", "gunicorn", "uvicorn"].contains(&program) {
+                continue;
+            }
+            let what = format!("{}: {}", path.display(), c["name"]);
+            assert!(
+                entry_point.iter().any(|a| a == "--init"),
+                "{what}: a Python or Node.js app without --init"
+            );
+            let dashes = entry_point.iter().position(|a| a == "--").expect("--");
+            let f = Ddboot::new()
+                .args(&entry_point[1..dashes])
+                .args(["--explain", "--json", "--", program])
+                .run();
+            assert_eq!(f.json()["process"]["app_mode"], "init", "{what}: {f:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "no Python or Node.js example found");
+}
+
+#[test]
+fn explain_reports_pid_1_and_the_mode() {
+    require_pid_namespaces();
+    let f = quiet().launcher(UNSHARE).args(["--explain", "--init-group", "--", "app"]).run();
+    let text = f.stdout_text();
+    assert!(text.contains("\nProcess\n  PID 1              yes\n  runs the app       init-group: "), "{f:?}");
+    let f = quiet().args(["--explain", "--json", "--", "app"]).run();
+    let process = &f.json()["process"];
+    assert_eq!(process["pid1"], false, "{f:?}");
+    assert_eq!(process["app_mode"], "exec", "{f:?}");
+    assert_eq!(process["pid"].as_u64(), Some(u64::from(f.pid)), "{f:?}");
+}
+
+/// The status line names init mode; exec mode's is unchanged.
+#[test]
+fn the_status_line_names_init_mode() {
+    let file = TempDir::new();
+    let path = file.write("metadata.json", ready_file(Some("10.0.9.9")));
+    let f = Ddboot::new().metadata_file(&path).args(["--init", "--", "/bin/true"]).run();
+    f.assert_code(0);
+    let line = f.stderr.trim_end();
+    assert!(
+        line.starts_with("ddboot: DD_AGENT_HOST=10.0.9.9 (metadata-file, ") && line.ends_with("); init mode"),
+        "{f:?}"
+    );
+    Ddboot::new()
+        .metadata_file(&path)
+        .args(["--", "/bin/true"])
+        .run()
+        .assert_code(0)
+        .assert_status_line("10.0.9.9", "metadata-file");
+}
