@@ -3,7 +3,9 @@
 //! PROGRAM is looked up in the app's `PATH` (the `which` crate) unless it contains a `/`; argv
 //! goes through byte for byte, no shell is involved, and the environment is exactly the planned
 //! one. Signal dispositions and the mask pass through as ddboot inherited them (the binary skips
-//! the Rust runtime's start-up, which would have set SIGPIPE to "ignore"; see `main.rs`). On
+//! the Rust runtime's start-up, and `signals` puts back SIGPIPE, which ddboot ignores while it
+//! runs; `execve` resets its SIGTERM/SIGINT/SIGHUP handlers). [`Prepared`] is shared with
+//! `--init`, whose child execs the app the same way. On
 //! success this never returns; the app keeps ddboot's PID (PID 1 in a container) and receives
 //! signals directly.
 
@@ -19,14 +21,10 @@ use crate::error::Error;
 
 /// Executes `argv` with `env`. Returns only on failure, with the 126/127 error to exit with.
 pub fn exec(argv: &[OsString], env: &Environ) -> Error {
-    let prepared = match Prepared::new(argv, env) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    crate::signals::restore_before_exec();
-    let errno = prepared.execve();
-    crate::signals::after_failed_exec();
-    prepared.error(errno)
+    match Prepared::new(argv, env) {
+        Ok(prepared) => prepared.exec(),
+        Err(e) => e,
+    }
 }
 
 /// PROGRAM found and everything `execve` needs, built in advance: [`Prepared::execve`] allocates
@@ -69,6 +67,15 @@ impl Prepared {
         let argv_p = argv_c.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let env_p = env_c.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         Ok(Prepared { program: program.clone(), path, path_c, _argv_c: argv_c, _env_c: env_c, argv_p, env_p })
+    }
+
+    /// Replaces ddboot with the app (SIGPIPE back as inherited first). Returns only on failure,
+    /// with the 126/127 error to exit with.
+    pub(crate) fn exec(&self) -> Error {
+        crate::signals::restore_before_exec();
+        let errno = self.execve();
+        crate::signals::ignore_sigpipe();
+        self.error(errno)
     }
 
     /// Calls `execve`; returns only on failure, with its errno. Async-signal-safe.

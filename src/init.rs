@@ -45,15 +45,26 @@ pub(crate) fn is_pid1() -> bool {
     std::process::id() == 1
 }
 
-/// Forks, execs `prepared` in the child and waits as init. Returns the exit code ddboot should
-/// exit with: the app's status, 128+N for a signal N, or the 126/127 error of a failed exec.
-pub(crate) fn run(prepared: &Prepared, target: Target) -> Result<i32, Error> {
-    let inherited = signals::inherited()
-        .ok_or_else(|| Error::NotExecutable("internal: signal state not recorded before --init".into()))?;
+/// How `--init` ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The app ran and exited: ddboot exits with this code (the app's, or 128+N).
+    Exited(i32),
+    /// The app could not be exec'd: the 126/127 error, as exec mode reports it.
+    ExecFailed(Error),
+    /// No fork happened (why); everything is back as inherited, so the caller can exec instead.
+    NoFork(String),
+}
+
+/// Forks, execs `prepared` in the child and waits as init.
+pub(crate) fn run(prepared: &Prepared, target: Target) -> Outcome {
+    let Some(inherited) = signals::inherited() else {
+        return Outcome::NoFork("the inherited signal state was not recorded".into());
+    };
     let mut pipe = [-1 as libc::c_int; 2];
     // SAFETY: pipe2 writes two descriptors into the array.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(Error::NotExecutable(format!("--init: cannot create a pipe: {}", Errno::last().desc())));
+        return Outcome::NoFork(format!("cannot create a pipe: {}", Errno::last().desc()));
     }
     let [read_end, write_end] = pipe;
     let waited = wait_set();
@@ -77,7 +88,9 @@ pub(crate) fn run(prepared: &Prepared, target: Target) -> Result<i32, Error> {
         let errno = Errno::last();
         close(read_end);
         close(write_end);
-        return Err(Error::NotExecutable(format!("--init: cannot fork: {}", errno.desc())));
+        inherited.restore_all();
+        signals::ignore_sigpipe();
+        return Outcome::NoFork(format!("cannot fork: {}", errno.desc()));
     }
     if pid == 0 {
         child(prepared, &inherited, write_end);
@@ -93,9 +106,9 @@ pub(crate) fn run(prepared: &Prepared, target: Target) -> Result<i32, Error> {
         let mut status = 0;
         // SAFETY: waitpid on our own child with a valid status pointer.
         unsafe { libc::waitpid(pid, &mut status, 0) };
-        return Err(prepared.error(errno));
+        return Outcome::ExecFailed(prepared.error(errno));
     }
-    Ok(wait_loop(pid, target, &waited))
+    Outcome::Exited(wait_loop(pid, target, &waited))
 }
 
 /// The child, between `fork` and `execve`: async-signal-safe calls only, never returns.

@@ -110,7 +110,15 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
     // Init mode: everything is printed and the resolution runtime is gone; fork from here.
     let prepared = exec::Prepared::new(&plan.argv, &plan.child_env(env))?;
     drop((plan, tracer, findings));
-    init::run(&prepared, target)
+    match init::run(&prepared, target) {
+        init::Outcome::Exited(code) => Ok(code),
+        init::Outcome::ExecFailed(e) => Err(e),
+        // Fail-open: the app still starts, as exec mode would start it.
+        init::Outcome::NoFork(why) => {
+            eprintln!("ddboot: warning: --init: {why}; running the app in exec mode instead");
+            Err(prepared.exec())
+        }
+    }
 }
 
 /// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).

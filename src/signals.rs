@@ -75,8 +75,9 @@ pub(crate) fn restore_before_exec() {
     }
 }
 
-/// Ignores SIGPIPE again after a failed `execve`, so the error line cannot kill ddboot.
-pub(crate) fn after_failed_exec() {
+/// Ignores SIGPIPE again (after a failed `execve`, or a failed `--init` fork), so the error
+/// line that follows cannot kill ddboot.
+pub(crate) fn ignore_sigpipe() {
     set_handler(libc::SIGPIPE, libc::SIG_IGN);
 }
 

@@ -423,12 +423,15 @@ fn init_app_inherits_the_mask_dispositions_and_descriptors() {
     }
 }
 
-/// While the app runs, the init parent has one thread, no descriptor of its own, sleeps in the
-/// kernel and uses no CPU.
+/// While the app runs, the init parent has one thread, no descriptor of its own (its IMDS sockets
+/// are closed), sleeps in the kernel and uses no CPU.
 #[test]
 fn init_parent_waits_with_one_thread_no_fd_and_no_cpu() {
     require_pid_namespaces();
-    let run = start(quiet().args(["--init", "--", "/bin/sh", "-c", "echo ready; sleep 3"]), true, None);
+    // Resolved through the loopback mock IMDS: the I/O runtime ran, and is gone before the fork.
+    let mock = start_mock(|_| {});
+    let cmd = Ddboot::new().imds(&mock).args(["-q", "--init", "--", "/bin/sh", "-c", "echo ready; sleep 3"]);
+    let run = start(cmd, true, None);
     run.expect_line("ready");
     let pid = run.pid;
     let ticks = || {
@@ -622,4 +625,29 @@ fn the_status_line_names_init_mode() {
         .run()
         .assert_code(0)
         .assert_status_line("10.0.9.9", "metadata-file");
+}
+
+/// When the fork fails (here: RLIMIT_NPROC of 1 for an unprivileged user), ddboot warns and
+/// starts the app in exec mode: fail-open.
+#[test]
+fn init_falls_back_to_exec_when_it_cannot_fork() {
+    let f = quiet()
+        .launcher([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "prlimit",
+            "--nproc=1",
+            "--",
+        ])
+        .args(["--init", "--"])
+        .args(PID_DUMP)
+        .run();
+    f.assert_code(0);
+    assert_eq!(f.stdout_text().trim(), f.pid.to_string(), "the app took ddboot's PID: {f:?}");
+    let lines = f.stderr_lines();
+    assert_eq!(lines.len(), 1, "{f:?}");
+    assert!(lines[0].starts_with("ddboot: warning: --init: cannot fork: "), "{f:?}");
+    assert!(lines[0].ends_with("; running the app in exec mode instead"), "{f:?}");
 }
