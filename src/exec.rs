@@ -143,4 +143,18 @@ mod tests {
         assert_eq!(find_program(OsStr::new("./x"), &env).expect("as is"), PathBuf::from("./x"));
         assert_eq!(find_program(OsStr::new(""), &env).unwrap_err().exit_code(), 127);
     }
+
+    #[test]
+    fn prepared_arrays_are_null_terminated_and_nul_bytes_refused() {
+        let env = Environ::from_pairs([("PATH", "/bin:/usr/bin"), ("A", "b")]);
+        let argv: Vec<OsString> = ["sh", "-c", ""].iter().map(OsString::from).collect();
+        let p = Prepared::new(&argv, &env).expect("sh is installed");
+        assert_eq!(p.argv_p.len(), 4);
+        assert!(p.argv_p[3].is_null() && !p.argv_p[2].is_null());
+        assert_eq!(p.env_p.len(), 3);
+        assert!(p.env_p[2].is_null());
+        let bad = vec![OsString::from("sh"), OsString::from("a\0b")];
+        assert_eq!(Prepared::new(&bad, &env).err().map(|e| e.exit_code()), Some(126));
+        assert_eq!(Prepared::new(&[], &env).err().map(|e| e.exit_code()), Some(64));
+    }
 }

@@ -4,7 +4,9 @@
 //! The flow is linear and each stage lives in its own module: [`cli`] parses flags, [`config`]
 //! validates them with the environment, [`resolve`] runs the [`source`]s under one deadline,
 //! [`plan`] turns config and findings into environment changes and argv (pure), [`report`]
-//! renders what is printed, and [`exec`] replaces the process. [`run`] strings them together.
+//! renders what is printed, and [`exec`] replaces the process (or, under `--init`, `init` forks
+//! and stays as PID 1). `signals` holds ddboot's own dispositions from the first instruction to
+//! the exec. [`run`] strings them together.
 
 pub mod cli;
 pub mod config;
