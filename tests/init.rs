@@ -651,3 +651,16 @@ fn init_falls_back_to_exec_when_it_cannot_fork() {
     assert!(lines[0].starts_with("ddboot: warning: --init: cannot fork: "), "{f:?}");
     assert!(lines[0].ends_with("; running the app in exec mode instead"), "{f:?}");
 }
+
+/// SIGPIPE is ignored while ddboot runs: writing its report to a pipe nobody reads fails with
+/// EPIPE instead of killing ddboot (`ddboot --explain | head -c0`).
+#[test]
+fn a_closed_stdout_does_not_kill_ddboot() {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let mut cmd = quiet().args(["--explain", "--json", "--", "app"]).command();
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(write)).stderr(Stdio::piped());
+    let out = cmd.output().expect("run ddboot");
+    assert_eq!(out.status.signal(), None, "killed by a signal: {out:?}");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
