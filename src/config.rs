@@ -75,6 +75,29 @@ pub struct Config {
     pub inject: inject::Mode,
     /// `--java-agent` / `DDBOOT_JAVA_AGENT`.
     pub java_agent: Option<PathBuf>,
+    /// `--init` / `--init-group` (`DDBOOT_INIT`, `DDBOOT_INIT_GROUP`): how the app is run.
+    pub app_mode: AppMode,
+}
+
+/// How ddboot runs the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppMode {
+    /// `execve`: the app takes ddboot's PID (the default).
+    Exec,
+    /// `--init`: ddboot forks and stays as init; signals go to the app's process.
+    Init,
+    /// `--init-group`: as `Init`, signals go to the app's process group.
+    InitGroup,
+}
+
+impl AppMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppMode::Exec => "exec",
+            AppMode::Init => "init",
+            AppMode::InitGroup => "init-group",
+        }
+    }
 }
 
 impl Config {
@@ -130,6 +153,17 @@ impl Config {
             .java_agent
             .or_else(|| env.get("DDBOOT_JAVA_AGENT").filter(|v| !v.is_empty()).map(PathBuf::from));
 
+        // Each variable is checked even when a flag decides; --init-group implies --init.
+        let init_var = env_bool(env, "DDBOOT_INIT", true)?.unwrap_or(false);
+        let group_var = env_bool(env, "DDBOOT_INIT_GROUP", true)?.unwrap_or(false);
+        let app_mode = if cli.init_group || (!cli.init && group_var) {
+            AppMode::InitGroup
+        } else if cli.init || init_var || group_var {
+            AppMode::Init
+        } else {
+            AppMode::Exec
+        };
+
         Ok(Config {
             mode,
             command: cli.command,
@@ -143,6 +177,7 @@ impl Config {
             tags: TagFlags { env: cli.dd_env, service: cli.dd_service, version: cli.dd_version },
             inject,
             java_agent,
+            app_mode,
         })
     }
 }
@@ -309,6 +344,29 @@ mod tests {
             if name != "AWS_EC2_METADATA_DISABLED" {
                 assert!(config(&["x"], &env).is_err(), "{name} with IMDS disabled");
             }
+        }
+    }
+
+    #[test]
+    fn init_mode_from_flags_or_variables() {
+        let mode = |args: &[&str], env: &[(&str, &str)]| config(args, env).map(|c| c.app_mode);
+        assert_eq!(mode(&["x"], &[]), Ok(AppMode::Exec));
+        assert_eq!(mode(&["--init", "x"], &[]), Ok(AppMode::Init));
+        assert_eq!(mode(&["--init-group", "x"], &[]), Ok(AppMode::InitGroup));
+        assert_eq!(mode(&["x"], &[("DDBOOT_INIT", "true")]), Ok(AppMode::Init));
+        assert_eq!(mode(&["x"], &[("DDBOOT_INIT", "0")]), Ok(AppMode::Exec));
+        assert_eq!(mode(&["x"], &[("DDBOOT_INIT_GROUP", "1")]), Ok(AppMode::InitGroup));
+        assert_eq!(
+            mode(&["x"], &[("DDBOOT_INIT", "false"), ("DDBOOT_INIT_GROUP", "TRUE")]),
+            Ok(AppMode::InitGroup)
+        );
+        // Flags win: --init chooses the process even when the variable asks for the group.
+        assert_eq!(mode(&["--init", "x"], &[("DDBOOT_INIT_GROUP", "true")]), Ok(AppMode::Init));
+        assert_eq!(mode(&["--init-group", "x"], &[("DDBOOT_INIT", "false")]), Ok(AppMode::InitGroup));
+        for name in ["DDBOOT_INIT", "DDBOOT_INIT_GROUP"] {
+            let e = config(&["--init", "x"], &[(name, "yes")]).unwrap_err();
+            assert_eq!(e.exit_code(), 64);
+            assert!(e.to_string().contains(name), "{e}");
         }
     }
 

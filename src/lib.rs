@@ -4,7 +4,9 @@
 //! The flow is linear and each stage lives in its own module: [`cli`] parses flags, [`config`]
 //! validates them with the environment, [`resolve`] runs the [`source`]s under one deadline,
 //! [`plan`] turns config and findings into environment changes and argv (pure), [`report`]
-//! renders what is printed, and [`exec`] replaces the process. [`run`] strings them together.
+//! renders what is printed, and [`exec`] replaces the process (or, under `--init`, `init` forks
+//! and stays as PID 1). `signals` holds ddboot's own dispositions from the first instruction to
+//! the exec. [`run`] strings them together.
 
 pub mod cli;
 pub mod config;
@@ -13,11 +15,13 @@ pub mod environ;
 pub mod error;
 pub mod exec;
 pub mod http;
+mod init;
 pub mod inject;
 pub mod install;
 pub mod plan;
 pub mod report;
 pub mod resolve;
+mod signals;
 pub mod source;
 
 use std::io::Write;
@@ -25,7 +29,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use crate::config::{Config, Mode};
+use crate::config::{AppMode, Config, Mode};
 use crate::environ::Environ;
 use crate::error::Error;
 
@@ -34,6 +38,8 @@ use crate::error::Error;
 /// returns.
 pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     let started = Instant::now();
+    // First: SIGTERM/SIGINT/SIGHUP end ddboot with 128+N until the exec, SIGPIPE is ignored.
+    signals::install();
     let env = Environ::from_process();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -60,20 +66,27 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
     let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
     let mut plan = plan::plan(config, env, &findings, &tracer);
     if let Mode::Explain { json } = config.mode {
+        let pid = std::process::id();
         let text = if json {
-            format!("{}\n", report::explain_json(&findings, &plan, &tracer))
+            let mut report = report::explain_json(&findings, &plan, &tracer);
+            report["process"] = report::process_json(pid, config.app_mode);
+            format!("{report}\n")
         } else {
-            report::explain_text(&findings, &plan, &tracer)
+            report::explain_text(&findings, &plan, &tracer) + &report::process_text(pid, config.app_mode)
         };
         print_stdout(&text);
         return Ok(if findings.resolved.is_some() { 0 } else { 1 });
     }
     // --print-env and the exec: the same status line or warning, the same --strict exit.
+    let in_mode = match config.app_mode {
+        AppMode::Exec => String::new(),
+        mode => format!("; {} mode", mode.name()),
+    };
     match report::status_line(&findings) {
-        Some(line) if !config.quiet && config.mode == Mode::Run => eprintln!("{line}"),
+        Some(line) if !config.quiet && config.mode == Mode::Run => eprintln!("{line}{in_mode}"),
         Some(_) => {}
         None => {
-            eprintln!("{}", report::unresolved_warning(&findings, config.strict));
+            eprintln!("{}{in_mode}", report::unresolved_warning(&findings, config.strict));
             if config.strict {
                 return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
             }
@@ -91,7 +104,23 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         tracer = tracer.without_files();
         plan = plan::plan(config, env, &findings, &tracer);
     }
-    Err(exec::exec(&plan.argv, &plan.child_env(env)))
+    let target = match config.app_mode {
+        AppMode::Exec => return Err(exec::exec(&plan.argv, &plan.child_env(env))),
+        AppMode::Init => init::Target::Process,
+        AppMode::InitGroup => init::Target::Group,
+    };
+    // Init mode: everything is printed and the resolution runtime is gone; fork from here.
+    let prepared = exec::Prepared::new(&plan.argv, &plan.child_env(env))?;
+    drop((plan, tracer, findings));
+    match init::run(&prepared, target) {
+        init::Outcome::Exited(code) => Ok(code),
+        init::Outcome::ExecFailed(e) => Err(e),
+        // Fail-open: the app still starts, as exec mode would start it.
+        init::Outcome::NoFork(why) => {
+            eprintln!("ddboot: warning: --init: {why}; running the app in exec mode instead");
+            Err(prepared.exec())
+        }
+    }
 }
 
 /// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use crate::config::AppMode;
 use crate::duration::human;
 use crate::inject::{Mode, Probe};
 use crate::plan::Plan;
@@ -172,6 +173,24 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
             "files": plan.files.iter().map(|(p, t)| json!({"path": p.display().to_string(), "contents": t})).collect::<Vec<_>>(),
         },
     })
+}
+
+/// The `--explain` lines on ddboot's PID and how it would run the app.
+pub fn process_text(pid: u32, mode: AppMode) -> String {
+    let pid1 = if pid == 1 { "yes".to_string() } else { format!("no (PID {pid})") };
+    let how = match mode {
+        AppMode::Exec => "exec: the app takes ddboot's PID and gets signals directly",
+        AppMode::Init => "init: the app is ddboot's child; ddboot forwards signals to it and reaps zombies",
+        AppMode::InitGroup => {
+            "init-group: the app is ddboot's child; ddboot forwards signals to its process group and reaps zombies"
+        }
+    };
+    format!("\nProcess\n  PID 1              {pid1}\n  runs the app       {how}\n")
+}
+
+/// The `process` object of `--explain --json`.
+pub fn process_json(pid: u32, mode: AppMode) -> Value {
+    json!({ "pid": pid, "pid1": pid == 1, "app_mode": mode.name() })
 }
 
 fn millis(d: std::time::Duration) -> f64 {
