@@ -425,7 +425,14 @@ impl Image {
         };
         let tracer = match runtime {
             Runtime::Python => {
-                // pip installs ddtrace-run next to python (python:3.12-slim: /usr/local/bin).
+                // pip installs ddtrace-run and the app's console scripts next to python
+                // (python:3.12-slim: /usr/local/bin), the scripts naming that python in their
+                // shebang: ddboot uses the ddtrace-run beside the interpreter that runs the app.
+                let python = bin.join("python");
+                write(&python, "#!/bin/sh\nexec /bin/true\n", 0o755);
+                for script in ["gunicorn", "uvicorn"] {
+                    write(&bin.join(script), &format!("#!{}\n", python.display()), 0o755);
+                }
                 let path = bin.join("ddtrace-run");
                 write(&path, "#!/bin/sh\nexec \"$@\"\n", 0o755);
                 Some(path)
