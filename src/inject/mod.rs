@@ -164,6 +164,17 @@ impl Probe {
         self
     }
 
+    /// [`Probe::without_files`], noting why: what `--explain` reports when the start would fall
+    /// back.
+    pub fn without_files_because(self, why: &str) -> Probe {
+        let mut probe = self.without_files();
+        probe.note = Some(match probe.note.take() {
+            Some(note) => format!("{note}; {why}"),
+            None => why.to_string(),
+        });
+        probe
+    }
+
     fn none(mode: Mode, runtime: Option<Runtime>, detected_by: String, why: String, warn: bool) -> Probe {
         let warning = warn.then(|| format!("ddboot: warning: {why}; starting the app without a tracer"));
         Probe { mode, runtime, detected_by, tracer: None, skipped: Some(why), warning, note: None }
