@@ -1,7 +1,8 @@
 //! "Already injected": the marks Datadog's own injectors leave on a process, so ddboot never
 //! loads a second tracer on top of theirs.
 //!
-//! This module owns the checks that hold for every runtime: Single Step Instrumentation's
+//! This module owns the checks that hold for every runtime but PHP (whose changes only pass the
+//! variables to PHP-FPM's workers, which any tracer needs): Single Step Instrumentation's
 //! launcher in `LD_PRELOAD` or in `/etc/ld.so.preload` (read bounded, non-blocking, regular files
 //! only), and `DD_INJECT_SENDER_TYPE`, which SSI sets. It also owns the per-runtime forms that
 //! live in option variables: ddtrace's bootstrap or `/datadog-lib` in `PYTHONPATH`,

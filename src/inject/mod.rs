@@ -201,16 +201,13 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
     }
     let program_path = locate(program, env, cwd);
     let shebang = program_path.as_deref().and_then(shebang_interpreter);
-    let (runtime, detected_by) = match mode {
-        Mode::Off => return Probe::none(mode, None, String::new(), "--inject off".into(), false),
-        Mode::Force(r) => (r, "--inject".to_string()),
-        Mode::Auto => match detect(program, shebang.as_deref()) {
-            Some(found) => found,
-            None => {
-                let why = format!("no known runtime in {:?} (name or shebang)", program.to_string_lossy());
-                return Probe::none(mode, None, String::new(), why, false);
-            }
-        },
+    let detected = match mode {
+        Mode::Force(r) => Some((r, "--inject".to_string())),
+        _ => detect(program, shebang.as_deref()),
+    };
+    let Some((runtime, detected_by)) = detected else {
+        let why = format!("no known runtime in {:?} (name or shebang)", program.to_string_lossy());
+        return Probe::none(mode, None, String::new(), why, false);
     };
     let ctx = Context {
         argv,
@@ -224,7 +221,11 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
         .get("DDBOOT_LD_SO_PRELOAD")
         .filter(|p| !p.is_empty())
         .unwrap_or(OsStr::new(already::LD_SO_PRELOAD));
-    if let Some(why) = already::everywhere(env, Path::new(ld_so_preload)) {
+    // PHP's changes only pass the variables to PHP-FPM's workers (through clear_env), which a
+    // tracer loaded by SSI needs as much as any other.
+    if runtime != Runtime::Php
+        && let Some(why) = already::everywhere(env, Path::new(ld_so_preload))
+    {
         return Probe::none(mode, Some(runtime), detected_by, why, false);
     }
     let found = match runtime {
@@ -516,6 +517,14 @@ mod tests {
             assert!(p.warning.is_none(), "already injected is not worth a warning: {argv:?}");
             assert!(p.skipped.is_some_and(|why| why.contains("already")), "{argv:?}");
         }
+    }
+
+    #[test]
+    fn php_fpm_workers_get_the_variables_even_under_ssi() {
+        let p = probed(&["php-fpm8.2", "-F"], &[("LD_PRELOAD", SSI_LAUNCHER)]);
+        assert!(matches!(p.tracer, Some(Tracer::PhpFpm { .. })), "{p:?}");
+        let p = probed(&["apache2", "-DFOREGROUND"], &[("DD_INJECT_SENDER_TYPE", "docker")]);
+        assert_eq!(p.tracer, Some(Tracer::Apache), "{p:?}");
     }
 
     #[test]
