@@ -80,7 +80,7 @@ impl Plan {
     /// same directory rules (created 0700 if missing, else a real directory of ours that nobody
     /// else can write), then a probe file created (`O_EXCL`, no symlink followed) and removed in
     /// that directory. A directory it created is removed again, so nothing is left behind.
-    pub fn probe_files(&self) -> Result<(), String> {
+    pub(crate) fn probe_files(&self) -> Result<(), String> {
         for (path, _) in &self.files {
             probe_private(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }

@@ -37,7 +37,7 @@ pub fn unresolved_warning(findings: &Findings, strict: bool) -> String {
 }
 
 /// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints.
-pub fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> String {
+pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> String {
     let reasons: Vec<String> =
         findings.attempts.iter().map(|a| format!("{}: {}", a.source, a.detail)).collect();
     let consequence = if strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };

@@ -116,7 +116,7 @@ impl Tracer {
             Tracer::PhpFpm { overlay: Some(o) } => {
                 format!("PHP-FPM INI settings and an overlay for pools {}", o.pools.join(", "))
             }
-            Tracer::PhpFpm { overlay: None } => "PHP-FPM INI settings (no pool configuration found)".into(),
+            Tracer::PhpFpm { overlay: None } => "PHP-FPM INI settings only (no pool overlay)".into(),
             Tracer::Apache => "Apache PassEnv".into(),
         }
     }
@@ -166,7 +166,7 @@ impl Probe {
 
     /// [`Probe::without_files`], noting why: what `--explain` reports when the start would fall
     /// back.
-    pub fn without_files_because(self, why: &str) -> Probe {
+    pub(crate) fn without_files_because(self, why: &str) -> Probe {
         let mut probe = self.without_files();
         probe.note = Some(match probe.note.take() {
             Some(note) => format!("{note}; {why}"),
