@@ -40,7 +40,7 @@ pub(super) fn everywhere(env: &Environ, ld_so_preload: &Path) -> Option<String> 
     if let Some(entry) = read_preload_file(ld_so_preload).as_deref().and_then(split) {
         return Some(format!(
             "already injected by Single Step Instrumentation: {} names {}",
-            ld_so_preload.display(),
+            ld_so_preload.display().to_string().escape_debug(),
             entry.escape_debug()
         ));
     }

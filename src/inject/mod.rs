@@ -342,6 +342,11 @@ fn versioned(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix).is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
 }
 
+/// A path for a one-line message: control characters (a newline in a file name) escaped.
+fn shown(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
 /// PROGRAM's path: as given (from `cwd`) when it contains a `/`, else where `PATH` finds it.
 fn locate(program: &OsStr, env: &Environ, cwd: &Path) -> Option<PathBuf> {
     if program.as_bytes().contains(&b'/') {

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{Context, Found, Injection, Tracer, versioned};
+use super::{Context, Found, Injection, Tracer, shown, versioned};
 use crate::environ::Environ;
 use crate::plan::Change;
 
@@ -60,7 +60,7 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
         if let Some(bad) = paths.into_iter().flatten().find(|p| p.to_string_lossy().contains(':')) {
             return Found::Missing(format!(
                 "Python tracer at {} cannot go into PYTHONPATH: the path contains ':'",
-                bad.display()
+                shown(bad)
             ));
         }
         let root = (!package.importable).then_some(package.root);
@@ -69,10 +69,10 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
     Found::Missing(format!(
         "Python tracer not found for the interpreter {}: no ddtrace-run in {}, no {BOOTSTRAP} in its \
          site-packages, PYTHONPATH, {} (install ddtrace with that interpreter: {} -m pip install ddtrace)",
-        interpreter.display(),
-        dir.display(),
+        shown(&interpreter),
+        shown(dir),
         INJECTOR_DIRS.join(", "),
-        interpreter.display()
+        shown(&interpreter)
     ))
 }
 
@@ -263,6 +263,15 @@ mod tests {
         let warning = p.warning.expect("a warning");
         assert!(warning.contains(&format!("interpreter {}", system.display())), "{warning}");
         assert!(!warning.contains("on PATH"), "{warning}");
+    }
+
+    #[test]
+    fn the_warning_is_one_line_whatever_the_path() {
+        let t = Tree::new("nl");
+        let python = t.file("a\nb/bin/python3", "", 0o755);
+        let p = probed(Mode::Auto, &[&python.display().to_string()], &[("PATH", "/nonexistent")]);
+        let warning = p.warning.expect("warning");
+        assert!(!warning.contains('\n') && warning.contains("a\\nb/bin/python3"), "{warning}");
     }
 
     #[test]

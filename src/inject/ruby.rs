@@ -14,7 +14,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::{Context, Found, Injection, Tracer, append_option, versioned};
+use super::{Context, Found, Injection, Tracer, append_option, shown, versioned};
 use crate::environ::Environ;
 
 const AUTO_INSTRUMENT: &str = "lib/datadog/auto_instrument";
@@ -38,15 +38,15 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
     match found {
         Some((_, gem)) if gem.to_string_lossy().contains(char::is_whitespace) => Found::Missing(format!(
             "the datadog gem at {} cannot go into RUBYOPT: its path contains whitespace",
-            gem.display()
+            shown(&gem)
         )),
         Some((_, gem)) => Found::Tracer(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))),
         None => {
-            let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            let roots: Vec<String> = roots.iter().map(|r| shown(r)).collect();
             Found::Missing(format!(
                 "Ruby tracer not found for the interpreter {}: no datadog gem in its gem paths ({}) (add gem 'datadog' to the Gemfile and bundle install)",
-                ruby.display(),
-                if shown.is_empty() { "none".to_string() } else { shown.join(", ") }
+                shown(&ruby),
+                if roots.is_empty() { "none".to_string() } else { roots.join(", ") }
             ))
         }
     }
