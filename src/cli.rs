@@ -64,7 +64,7 @@ pub struct Cli {
     #[arg(long, value_name = "VERSION")]
     pub dd_version: Option<String>,
 
-    /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php [env: DDBOOT_INJECT] [default: off]
+    /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php, ruby [env: DDBOOT_INJECT] [default: off]
     #[arg(long, value_name = "MODE")]
     pub inject: Option<String>,
 

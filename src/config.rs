@@ -324,7 +324,9 @@ mod tests {
         assert_eq!(config(&["x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject), Ok(Mode::Auto));
         let c = config(&["--inject", "java", "x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject);
         assert_eq!(c, Ok(Mode::Force(Runtime::Java)));
-        let e = config(&["x"], &[("DDBOOT_INJECT", "ruby")]).unwrap_err();
+        let c = config(&["x"], &[("DDBOOT_INJECT", "Ruby")]).map(|c| c.inject);
+        assert_eq!(c, Ok(Mode::Force(Runtime::Ruby)));
+        let e = config(&["x"], &[("DDBOOT_INJECT", "perl")]).unwrap_err();
         assert!(e.to_string().contains("DDBOOT_INJECT"), "{e}");
         let c = config(&["x"], &[("DDBOOT_JAVA_AGENT", "/a.jar")]).map(|c| c.java_agent);
         assert_eq!(c, Ok(Some(PathBuf::from("/a.jar"))));

@@ -103,14 +103,26 @@ fn exec_error(program: &OsStr, path: &Path, errno: Errno) -> Error {
     }
 }
 
-/// Resolves PROGRAM the way execvp does, with the app's PATH.
-fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Error> {
+/// Resolves PROGRAM the way execvp does, with the app's PATH. Called before any network
+/// request too, so a PROGRAM that is not there fails at once.
+pub(crate) fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Error> {
     let shown = program.to_string_lossy();
     if program.is_empty() {
         return Err(Error::NotFound("'': not found".into()));
     }
     if program.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(program));
+        // A path is used as is; only "nothing there" is decided here (execve reports the rest).
+        return match std::fs::metadata(program) {
+            Err(e)
+                if matches!(
+                    Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                    Errno::ENOENT | Errno::ENOTDIR
+                ) =>
+            {
+                Err(Error::NotFound(format!("{shown}: not found")))
+            }
+            _ => Ok(PathBuf::from(program)),
+        };
     }
     let search = env.search_path();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -122,11 +134,25 @@ fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Error> {
             let present = std::env::split_paths(search).any(|dir| cwd.join(dir).join(program).is_file());
             if present {
                 Err(Error::NotExecutable(format!("{shown}: permission denied")))
+            } else if program.as_bytes().starts_with(b"-") {
+                Err(Error::NotFound(format!("{shown}: not found in PATH. {}", flag_hint(&shown))))
             } else {
                 Err(Error::NotFound(format!("{shown}: not found in PATH")))
             }
         }
     }
+}
+
+/// What a user who meant `PROGRAM` as one of ddboot's flags needs to know: with
+/// `ENTRYPOINT ["ddboot", "--"]`, everything after the image name is PROGRAM.
+fn flag_hint(program: &str) -> String {
+    let ddboot = std::env::current_exe().map_or_else(|_| "ddboot".into(), |p| p.display().to_string());
+    format!(
+        "ddboot's own flags go before `--`; with an entrypoint that ends in `--` (ENTRYPOINT [\"{ddboot}\", \"--\"]) \
+         everything after the image name is PROGRAM: set DDBOOT_* variables instead (e.g. docker run -e DDBOOT_INJECT=auto), \
+         or override the entrypoint (docker run --entrypoint {ddboot} IMAGE {} …)",
+        program.escape_debug()
+    )
 }
 
 #[cfg(test)]
@@ -140,8 +166,17 @@ mod tests {
         assert!(p.ends_with("sh"));
         let e = find_program(OsStr::new("ddboot-no-such-program"), &env).unwrap_err();
         assert_eq!(e.exit_code(), 127);
-        assert_eq!(find_program(OsStr::new("./x"), &env).expect("as is"), PathBuf::from("./x"));
+        assert_eq!(find_program(OsStr::new("/bin/sh"), &env).expect("as is"), PathBuf::from("/bin/sh"));
+        assert_eq!(find_program(OsStr::new("./ddboot-no-such-program"), &env).unwrap_err().exit_code(), 127);
         assert_eq!(find_program(OsStr::new(""), &env).unwrap_err().exit_code(), 127);
+        let e = find_program(OsStr::new("--explain"), &env).unwrap_err();
+        assert_eq!(e.exit_code(), 127);
+        let text = e.to_string();
+        assert!(
+            text.contains("go before `--`") && text.contains("DDBOOT_") && text.contains("--entrypoint"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "one line: {text}");
     }
 
     #[test]

@@ -61,11 +61,20 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         eprintln!("ddboot: installed {}", path.display());
         return Ok(0);
     }
+    // PROGRAM first: when it is not there, fail at once, before any network request.
+    if let (Mode::Run, Some(program)) = (&config.mode, config.command.first()) {
+        exec::find_program(program, env)?;
+    }
     let findings = resolve::resolve(config, env, started);
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
     let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
     let mut plan = plan::plan(config, env, &findings, &tracer);
     if let Mode::Explain { json } = config.mode {
+        // Predict the start exactly: the files it would write must be writable, or it falls back.
+        if let Err(e) = plan.probe_files() {
+            tracer = tracer.without_files_because(&format!("{e}; {FILES_FALLBACK}"));
+            plan = plan::plan(config, env, &findings, &tracer);
+        }
         let pid = std::process::id();
         let text = if json {
             let mut report = report::explain_json(&findings, &plan, &tracer);
@@ -85,6 +94,12 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
     match report::status_line(&findings) {
         Some(line) if !config.quiet && config.mode == Mode::Run => eprintln!("{line}{in_mode}"),
         Some(_) => {}
+        None if config.mode == Mode::PrintEnv => {
+            eprintln!("{}", report::unresolved_print_env_warning(&findings, config.strict));
+            if config.strict {
+                return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
+            }
+        }
         None => {
             eprintln!("{}{in_mode}", report::unresolved_warning(&findings, config.strict));
             if config.strict {
@@ -100,7 +115,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         eprintln!("{warning}");
     }
     if let Err(e) = plan.write_files() {
-        eprintln!("ddboot: warning: {e}; PHP-FPM workers get only the INI settings");
+        eprintln!("ddboot: warning: {e}; {FILES_FALLBACK}");
         tracer = tracer.without_files();
         plan = plan::plan(config, env, &findings, &tracer);
     }
@@ -122,6 +137,9 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         }
     }
 }
+
+/// What the start does when the PHP-FPM overlay cannot be written (and `--explain` predicts).
+const FILES_FALLBACK: &str = "PHP-FPM workers get only the INI settings";
 
 /// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).
 fn print_stdout(text: &str) {

@@ -75,6 +75,56 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// What `--explain` does instead of [`Plan::write_files`], to predict it: for each file, the
+    /// same directory rules (created 0700 if missing, else a real directory of ours that nobody
+    /// else can write), then a probe file created (`O_EXCL`, no symlink followed) and removed in
+    /// that directory. A directory it created is removed again, so nothing is left behind.
+    pub(crate) fn probe_files(&self) -> Result<(), String> {
+        for (path, _) in &self.files {
+            probe_private(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn probe_private(path: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let dir = path.parent().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no parent directory"))?;
+    let created = match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir)?;
+            let ours =
+                meta.is_dir() && meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o077 == 0;
+            if !ours {
+                return Err(Error::other(format!(
+                    "{} exists and is not ddboot's private directory",
+                    dir.display()
+                )));
+            }
+            false
+        }
+        Err(e) => return Err(e),
+    };
+    let probe = dir.join(format!(".ddboot-probe-{}", std::process::id()));
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&probe);
+    let removed = opened.and_then(|file| {
+        drop(file);
+        std::fs::remove_file(&probe)
+    });
+    if created {
+        let _ = std::fs::remove_dir(dir);
+    }
+    removed
+}
+
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::{Error, ErrorKind, Write};
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};

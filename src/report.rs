@@ -37,6 +37,18 @@ pub fn unresolved_warning(findings: &Findings, strict: bool) -> String {
     )
 }
 
+/// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints.
+pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> String {
+    let reasons: Vec<String> =
+        findings.attempts.iter().map(|a| format!("{}: {}", a.source, a.detail)).collect();
+    let consequence = if strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
+    format!(
+        "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} [{}]",
+        human(findings.elapsed),
+        reasons.join("; ")
+    )
+}
+
 /// The human `--explain` report.
 pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String {
     let mut out = String::from("Resolution\n");

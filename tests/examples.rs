@@ -60,8 +60,9 @@ const HARNESS_FLAGS: [&str; 5] =
 const DOTNET_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
 /// Examples whose app containers are run by a test below; a new example must be added here
 /// (and get a test), or [`every_app_example_is_run_by_a_test`] fails.
-const RUN_BY_A_TEST: [&str; 10] = [
+const RUN_BY_A_TEST: [&str; 11] = [
     "ec2-bridge-python.json",
+    "ec2-bridge-go.json",
     "ec2-bridge-node.json",
     "ec2-bridge-java.json",
     "ec2-bridge-dotnet.json",
@@ -426,7 +427,14 @@ impl Image {
         };
         let tracer = match runtime {
             Runtime::Python => {
-                // pip installs ddtrace-run next to python (python:3.12-slim: /usr/local/bin).
+                // pip installs ddtrace-run and the app's console scripts next to python
+                // (python:3.12-slim: /usr/local/bin), the scripts naming that python in their
+                // shebang: ddboot uses the ddtrace-run beside the interpreter that runs the app.
+                let python = bin.join("python");
+                write(&python, "#!/bin/sh\nexec /bin/true\n", 0o755);
+                for script in ["gunicorn", "uvicorn"] {
+                    write(&bin.join(script), &format!("#!{}\n", python.display()), 0o755);
+                }
                 let path = bin.join("ddtrace-run");
                 write(&path, "#!/bin/sh\nexec \"$@\"\n", 0o755);
                 Some(path)
@@ -1009,6 +1017,29 @@ fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
         image.assert_injected(&j, &strings(c, "command"), file);
         assert_eq!(j["inject"]["mode"], "auto", "{file}: --inject auto from the entryPoint");
     }
+}
+
+/// Go: dd-trace-go is compiled into the app, so there is nothing to inject; ddboot only exports
+/// the environment it reads (DD_AGENT_HOST from IMDSv2 in bridge mode, the tags from the labels),
+/// and the command runs unchanged. The example leaves `--inject` out.
+#[test]
+fn ec2_bridge_go_app_gets_the_environment_only() {
+    let file = "ec2-bridge-go.json";
+    let td = TaskDef::load(file);
+    let c = td.app();
+    assert!(!strings(c, "entryPoint").iter().any(|a| a == "--inject"), "{file}: nothing to inject for Go");
+    let sockets = TempDir::new("sockets");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(c, "name"));
+    let image = Image::new(Runtime::Off, c.get("workingDirectory").and_then(Value::as_str));
+    let j = Launch::container(&td, c, sockets.path(), &imds)
+        .ecs(td.execution_env(), &task_metadata)
+        .image(&image)
+        .explain();
+    assert_daemon_via_imdsv2(&j, &imds, file);
+    assert_eq!(j["platform"]["network_mode"], "bridge", "{file}");
+    assert_tags(&j, label_tags(c), file);
+    image.assert_injected(&j, &strings(c, "command"), file);
 }
 
 /// The same examples on instances whose ECS agent writes the container metadata file: the host

@@ -100,9 +100,10 @@ fn namespace_init(unshare: u32) -> Pid {
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
-            // Wait for unshare's child to become ddboot (its exec) before signalling it.
+            // Wait for unshare's child to exec (ddboot, its runner, or in exec mode already the
+            // app ddboot exec'd) before signalling it: until then it is still `unshare`.
             let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-            if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ddboot")) {
+            if exe.file_name().is_some_and(|n| n != "unshare") {
                 return Pid::from_raw(pid);
             }
         }
@@ -537,7 +538,7 @@ fn a_stop_signal_inherited_as_ignored_stays_ignored() {
 #[test]
 fn init_makes_the_app_the_foreground_group_of_a_terminal() {
     let app = "ps -o pid=,pgid=,tpgid= -p $$";
-    let inner = format!("'{DDBOOT}' -q --init -- /bin/sh -c '{app}'");
+    let inner = format!("'{}' -q --init -- /bin/sh -c '{app}'", ddboot_path().display());
     // Not through the harness (it would append ddboot's path to script's arguments); the same
     // protections by hand: cleared environment, IMDS disabled, a host inherited.
     let out = std::process::Command::new("script")
