@@ -353,6 +353,7 @@ impl Search<'_> {
                                 out.resolved = None;
                                 file = None;
                                 imds = None;
+                                imds_started = true;
                             }
                             Shape::Other => {}
                         }
@@ -418,11 +419,14 @@ impl Search<'_> {
                 self.journal.skip(Source::Sidecar, why);
             }
         }
-        if out.resolved.is_none()
+        let by_shape =
+            matches!(out.resolved.as_ref().map(|r| r.source), Some(Source::Sidecar | Source::DaemonBridge));
+        if !by_shape
             && out.task.is_none()
             && let Some(why) = self.managed_env
         {
-            // The task metadata did not answer before the deadline: the daemon bridge, as a guess.
+            // The task metadata did not answer before the deadline: the daemon bridge, as a guess
+            // (also over the metadata file's host, which is not where a daemon Agent listens).
             let evidence = Evidence::Unread("no answer before the deadline");
             let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_ipv6_only);
             self.journal.begin(Source::DaemonBridge).ok(detail);

@@ -232,6 +232,25 @@ fn managed_instances_without_task_metadata_guesses_the_daemon_bridge() {
     }
 }
 
+/// With a deadline shorter than the task metadata budget, the deadline strikes first: the daemon
+/// bridge is still the guess, over the metadata file's host (the instance's IP).
+#[test]
+fn managed_instances_guess_wins_over_the_file_when_the_deadline_strikes_first() {
+    let imds = start_mock(|_| {});
+    let tm = task_mock(task_docs("MANAGED_INSTANCES", awsvpc_v4(), &[]), TaskMeta::Hang);
+    let dir = TempDir::new();
+    let file = dir.write("ready.json", ready_file(Some("10.9.8.7")));
+    let cmd = ddboot(&imds, &tm)
+        .env("AWS_EXECUTION_ENV", "AWS_ECS_MANAGED_INSTANCES")
+        .metadata_file(&file)
+        .args(["--timeout", "150ms"]);
+    let report = explain(&cmd);
+    assert_eq!(report["agent_host"], DAEMON_V4, "{report:#}");
+    assert_eq!(report["source"], "daemon-bridge", "{report:#}");
+    assert!(detail_of(&report, "daemon-bridge").contains("a guess"), "{report:#}");
+    assert_imds_untouched(&imds);
+}
+
 // ---------------------------------------------------------------------------------------------
 // IPv6-only instances
 // ---------------------------------------------------------------------------------------------
@@ -350,6 +369,9 @@ fn ecs_anywhere_host_mode_is_loopback_and_never_asks_imds() {
     let file = dir.write("host.json", ready_file(Some("10.9.8.7")));
     let cmd = ddboot(&imds, &tm).metadata_file(&file);
     let report = explain(&cmd);
+    // Decided when the task metadata answered, not at the 1 s deadline.
+    let ms = report["elapsed_ms"].as_f64().expect("elapsed_ms");
+    assert!(ms < 500.0, "waited for the deadline: {report:#}");
     assert_eq!(report["platform"]["launch_type"], "EXTERNAL", "{report:#}");
     assert_eq!(report["platform"]["network_mode"], "host", "{report:#}");
     assert_eq!(
