@@ -1,5 +1,6 @@
 //! `mockmeta` owns a small, std-only HTTP/1.1 mock of the EC2 instance metadata service
-//! (IMDSv1/IMDSv2: `PUT /latest/api/token`, `GET /latest/meta-data/local-ipv4`) and of the ECS
+//! (IMDSv1/IMDSv2: `PUT /latest/api/token`, `GET /latest/meta-data/local-ipv4`, and
+//! `GET /latest/meta-data/ipv6` for IPv6-only instances, also on an IPv6 listener) and of the ECS
 //! task metadata endpoint v4 (`GET /v4/mock-container`, `GET /v4/mock-container/task`), used by
 //! ddboot's integration tests (through [`Mock`]) and by shell scripts (through the `mockmeta`
 //! binary). One thread per connection, one request per connection (`Connection: close`), and
