@@ -438,7 +438,7 @@ fn unknown_launch_type_and_network_mode_are_reported_and_ignored() {
 /// Two namespaces joined by a veth pair, IPv6 only: `c` (ddboot: no IPv4 address but loopback, so
 /// 169.254.169.254 is unreachable at once) and `i` (the mock on [fd00:ec2::254]:80). With no
 /// endpoint or mode configured ddboot tries the IPv6 endpoint once and resolves `meta-data/ipv6`;
-/// with the mode set to IPv4 it does not. Nothing is added to the root namespace; the guards
+/// with the mode set to IPv4, or with a route that exists but rejects, it does not. Nothing is added to the root namespace; the guards
 /// delete both namespaces and stop the mock even when the test panics.
 #[test]
 fn netns_ipv6_endpoint_fallback() {
@@ -479,6 +479,15 @@ fn netns_ipv6_endpoint_fallback() {
     assert!(report["agent_host"].is_null(), "{report:#}");
     assert!(detail_of(&report, "imdsv2").contains("unreachable"), "{report:#}");
     assert_eq!(mock.requests().len(), 3, "no request without the fallback");
+
+    // A route that exists but rejects (what a router's "host unreachable" or a REJECT rule looks
+    // like) is not "no IPv4 route": no fallback either.
+    ip(&["-n", &c.0, "route", "add", "unreachable", "169.254.169.254/32"]);
+    let report = run_in(&c, &[]);
+    assert!(report["agent_host"].is_null(), "{report:#}");
+    let d = detail_of(&report, "imdsv2");
+    assert!(d.contains("unreachable") && !d.contains("fd00:ec2::254"), "{d}");
+    assert_eq!(mock.requests().len(), 3, "no request to the IPv6 endpoint");
 }
 
 /// ECS Anywhere in bridge mode, inside a fresh namespace whose default route is via 10.213.0.1:

@@ -5,7 +5,7 @@
 //! a GET answered 401 gets one fresh token and one retry. When `local-ipv4` answers 404 (an
 //! IPv6-only instance has none), `GET /latest/meta-data/ipv6` is asked once with the same token
 //! (or none, under IMDSv1); that one request raises the cap to [`MAX_REQUESTS_WITH_IPV6`]. When
-//! the IPv4 endpoint cannot be reached at all (no IPv4 route or address) and no endpoint or mode
+//! the IPv4 endpoint cannot be reached at all (no route to it: network unreachable) and no endpoint or mode
 //! was configured, the token request is sent once more to the IPv6 endpoint
 //! `http://[fd00:ec2::254]`, inside the same budget. IMDSv1 (the same GET without a token)
 //! is used only as the AWS SDKs do: after the token request timed out, was reset, or answered
@@ -166,6 +166,18 @@ pub async fn resolve(
     get_local_ipv4(&mut budget, None, v1).await.map(|ip| (ip, Source::Imdsv1))
 }
 
+/// Whether this network namespace has no route at all to `endpoint` (ENETUNREACH: an IPv6-only
+/// task or instance), as opposed to a router answering "host unreachable" or a rejecting rule.
+/// A UDP `connect` only looks the route up: nothing is sent.
+fn no_route(endpoint: &Endpoint) -> bool {
+    let addr = endpoint.addr();
+    let any: std::net::SocketAddr =
+        if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(addr))
+        .is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENETUNREACH))
+}
+
 /// The IPv6 IMDS endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`).
 const IPV6_ENDPOINT: &str = crate::config::IPV6_IMDS_ENDPOINT;
 
@@ -192,7 +204,9 @@ async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
                     crate::duration::human(TOKEN_BUDGET.min(remaining / 2))
                 ));
             }
-            Err(Failure::Unreachable(why)) if budget.ipv6_fallback.is_some() => {
+            Err(Failure::Unreachable(why))
+                if budget.ipv6_fallback.is_some() && no_route(&budget.endpoint) =>
+            {
                 if let Some(v6) = budget.ipv6_fallback.take() {
                     budget.note =
                         format!(", via {v6}: {} unreachable ({})", budget.endpoint, http::truncate(&why, 60));
