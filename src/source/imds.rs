@@ -291,6 +291,10 @@ async fn get_ipv6(budget: &mut Budget, token: Option<&str>, step: Step<'_>) -> O
                 );
                 return None;
             }
+            Got::Invalid(why) => {
+                step.fail(format!("local-ipv4 answered 404, then ipv6 rejected: {why}"));
+                return None;
+            }
             other => {
                 step.fail(format!("local-ipv4 answered 404, then ipv6 {}", other.describe(false)));
                 return None;
@@ -336,7 +340,7 @@ impl Got {
             Got::Status(401) if refreshed => "GET answered 401 again after a fresh token".into(),
             Got::Status(404) => "GET answered 404: no local-ipv4 (IPv6-only instance?)".into(),
             Got::Status(s) => format!("GET answered {s}"),
-            Got::Invalid(why) => format!("answer rejected: {why}"),
+            Got::Invalid(why) => format!("local-ipv4 rejected: {why}"),
             Got::Failed(f) => format!("GET: {f}"),
         }
     }
