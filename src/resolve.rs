@@ -385,7 +385,7 @@ impl Search<'_> {
 
     /// What the task metadata's answer says about the shape, once a sidecar is ruled out.
     /// Records the daemon-bridge attempt when it decides.
-    fn shape(&self, t: &TaskMetadata, out: &mut SearchOutcome) -> Shape {
+    fn shape(&self, t: &TaskMetadata, out: &SearchOutcome) -> Shape {
         let launch = t.launch_type();
         if launch == Some(ANYWHERE_LAUNCH_TYPE) {
             return Shape::Anywhere;
