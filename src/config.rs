@@ -44,6 +44,10 @@ pub enum Imds {
         endpoint: Endpoint,
         /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
         v1_allowed: bool,
+        /// True when no endpoint or mode was configured (flag, `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+        /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`): the IPv6 endpoint may then be tried once
+        /// when the default IPv4 one is unreachable.
+        ipv6_fallback: bool,
     },
     /// IMDS is off; the string says why (for --explain).
     Disabled(String),
@@ -207,6 +211,9 @@ fn imds_config(flag: Option<&str>, env: &Environ) -> Result<Imds, Error> {
     if env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").is_some_and(|v| v.to_str().is_none()) {
         return Err(usage("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "not valid UTF-8"));
     }
+    let mode_set =
+        env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").is_some_and(|m| !m.trim().is_empty());
+    let ipv6_fallback = flag.is_none() && from_var.is_none() && !mode_set;
     let endpoint = match flag {
         Some(url) => Endpoint::parse(url).map_err(|e| usage("--imds-endpoint", &e))?,
         None if disabled => return Ok(Imds::Disabled("AWS_EC2_METADATA_DISABLED=true".into())),
@@ -215,7 +222,7 @@ fn imds_config(flag: Option<&str>, env: &Environ) -> Result<Imds, Error> {
             None => Endpoint::parse(by_mode).map_err(|e| usage("the default IMDS endpoint", &e))?,
         },
     };
-    Ok(Imds::Enabled { endpoint, v1_allowed })
+    Ok(Imds::Enabled { endpoint, v1_allowed, ipv6_fallback })
 }
 
 /// Reads a boolean variable: `true`/`false` in any case (and `1`/`0` when `numeric` is set);
@@ -370,6 +377,20 @@ mod tests {
             assert_eq!(e.exit_code(), 64);
             assert!(e.to_string().contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn the_ipv6_fallback_only_without_a_configured_endpoint_or_mode() {
+        let fallback = |args: &[&str], env: &[(&str, &str)]| match config(args, env).expect("ok").imds {
+            Imds::Enabled { ipv6_fallback, .. } => ipv6_fallback,
+            Imds::Disabled(_) => panic!("disabled"),
+        };
+        assert!(fallback(&["x"], &[]));
+        assert!(fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", " ")]));
+        assert!(!fallback(&["--imds-endpoint", "http://127.0.0.1:1", "x"], &[]));
+        assert!(!fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")]));
+        assert!(!fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")]));
+        assert!(!fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")]));
     }
 
     #[test]

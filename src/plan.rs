@@ -4,7 +4,9 @@
 //! Nothing here performs I/O. The rules: a resolved host is exported as `DD_AGENT_HOST` (an
 //! inherited non-empty value is kept as is); an unresolved host never yields an empty
 //! `DD_AGENT_HOST`, and an inherited empty one is removed; Agent sockets become
-//! `DD_TRACE_AGENT_URL` / `DD_DOGSTATSD_URL` unless those are set; each service tag takes the first
+//! `DD_TRACE_AGENT_URL` / `DD_DOGSTATSD_URL` unless those are set, and so does a resolved IPv6
+//! host (`http://[addr]:8126`, `udp://[addr]:8125`: tracers parse a raw IPv6 `DD_AGENT_HOST`
+//! unevenly), after the sockets, which win; each service tag takes the first
 //! of: its `--dd-*` flag, the inherited non-empty value (left untouched), the container's
 //! `com.datadoghq.tags.*` label, and for `DD_VERSION` the image tag.
 
@@ -179,6 +181,20 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe)
             changes.push(set(name, &unix_url(path), "socket"));
         }
     }
+    if let Some((source, Some(host))) = findings.resolved.as_ref().map(|r| (r.source, r.host.as_deref()))
+        && source != Source::Env
+        && let Ok(ip) = host.parse::<std::net::Ipv6Addr>()
+    {
+        let urls = [
+            ("DD_TRACE_AGENT_URL", format!("http://[{ip}]:{TRACE_PORT}"), &sockets.apm),
+            ("DD_DOGSTATSD_URL", format!("udp://[{ip}]:{DOGSTATSD_PORT}"), &sockets.dsd),
+        ];
+        for (name, url, socket) in urls {
+            if socket.is_none() && env.non_empty(name).is_none() {
+                changes.push(set(name, &url, source.name()));
+            }
+        }
+    }
     let tags = tags(config, env, findings);
     for tag in &tags {
         if let Some(value) = &tag.value
@@ -194,6 +210,10 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe)
     plan.files = injection.files;
     plan
 }
+
+/// The Agent's default APM and DogStatsD ports, for the URLs of an IPv6 host.
+const TRACE_PORT: u16 = 8126;
+const DOGSTATSD_PORT: u16 = 8125;
 
 fn unix_url(path: &Path) -> String {
     format!("unix://{}", path.display())
@@ -326,6 +346,33 @@ mod tests {
         assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("unix:///s/apm.socket"));
         assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://10.0.0.9:8125"));
         assert!(!child.contains("DD_AGENT_HOST"));
+    }
+
+    #[test]
+    fn an_ipv6_host_also_gets_bracketed_urls_unless_set_and_sockets_win() {
+        let f = findings(Some(("fd00:ec2::172:2", Source::DaemonBridge)));
+        let env = Environ::default();
+        let child = plan(&config(&[]), &env, &f).child_env(&env);
+        assert_eq!(child.get_str("DD_AGENT_HOST"), Some("fd00:ec2::172:2"));
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("http://[fd00:ec2::172:2]:8126"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://[fd00:ec2::172:2]:8125"));
+
+        let env = Environ::from_pairs([("DD_TRACE_AGENT_URL", "http://agent:8126")]);
+        let child = plan(&config(&[]), &env, &f).child_env(&env);
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("http://agent:8126"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://[fd00:ec2::172:2]:8125"));
+
+        let mut one_socket = f.clone();
+        one_socket.platform.sockets.dsd = Some(PathBuf::from("/s/dsd.socket"));
+        let child = plan(&config(&[]), &Environ::default(), &one_socket).child_env(&Environ::default());
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("http://[fd00:ec2::172:2]:8126"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("unix:///s/dsd.socket"));
+
+        // IPv4 hosts and an inherited DD_AGENT_HOST get no URL.
+        for f in [findings(Some(("10.0.0.1", Source::Imdsv2))), findings(Some(("::1", Source::Env)))] {
+            let p = plan(&config(&[]), &Environ::default(), &f);
+            assert!(p.changes.iter().all(|c| !c.name.ends_with("_URL")), "{p:?}");
+        }
     }
 
     /// The precedence table: flag > inherited env > label > image tag (DD_VERSION only).

@@ -543,7 +543,8 @@ fn task_metadata_failures_are_recorded_and_ignored() {
 }
 
 /// When the task metadata hangs until the global deadline while IMDS already answered (the
-/// metadata file says bridge, so IMDS starts at once), the attempt is still reported as failed.
+/// launch type is EC2 and the metadata file says bridge, so IMDS starts at once), the attempt is
+/// still reported as failed.
 #[test]
 fn task_metadata_hanging_until_the_deadline_is_reported_failed() {
     let dir = TempDir::new();
@@ -553,6 +554,7 @@ fn task_metadata_hanging_until_the_deadline_is_reported_failed() {
     for round in 0..5 {
         let report = Ddboot::new(dir.path())
             .imds(&imds)
+            .env("AWS_EXECUTION_ENV", "AWS_ECS_EC2")
             .task_metadata(&tm)
             .metadata_file(&file)
             .timeout("300ms")

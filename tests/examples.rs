@@ -60,7 +60,7 @@ const HARNESS_FLAGS: [&str; 5] =
 const DOTNET_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
 /// Examples whose app containers are run by a test below; a new example must be added here
 /// (and get a test), or [`every_app_example_is_run_by_a_test`] fails.
-const RUN_BY_A_TEST: [&str; 11] = [
+const RUN_BY_A_TEST: [&str; 12] = [
     "ec2-bridge-python.json",
     "ec2-bridge-go.json",
     "ec2-bridge-node.json",
@@ -70,6 +70,7 @@ const RUN_BY_A_TEST: [&str; 11] = [
     "ec2-awsvpc.json",
     "fargate-sidecar.json",
     "managed-instances-sidecar.json",
+    "managed-instances-daemon.json",
     "ec2-bridge-socket.json",
     "init-container.json",
 ];
@@ -1155,6 +1156,81 @@ fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
         assert!(imds.requests().is_empty(), "{what}: a sidecar task never asks IMDS");
         assert_tags(&j, label_tags(c), &what);
         image.assert_injected(&j, &strings(c, "command"), &what);
+    }
+}
+
+/// Managed Instances with the Agent as a managed daemon: no Agent container in the task. The UDS
+/// variant (`orders-api`, the Agent's socket directory mounted) gets both socket URLs; started
+/// before the sockets exist, and the TCP variant (`orders-worker`) always, get the daemon bridge
+/// 169.254.172.2. Never an IMDS request, with or without AWS_EXECUTION_ENV; the tags come from
+/// `environment` (Docker labels are not supported on Managed Instances) and are left untouched.
+#[test]
+fn managed_instances_daemon_uds_and_tcp_variants() {
+    let file = "managed-instances-daemon.json";
+    let td = TaskDef::load(file);
+    assert_eq!(td.launch_type(), "MANAGED_INSTANCES");
+    assert_eq!(td.apps().len(), 2, "{file}: a UDS and a TCP app container");
+    assert!(
+        td.containers().iter().all(|c| c.get("dockerLabels").is_none()),
+        "{file}: no Docker labels on MI"
+    );
+    let api = td.container("orders-api");
+    let worker = td.container("orders-worker");
+    assert_eq!(
+        td.host_path_at(api, DEFAULT_SOCKET_DIR).as_deref(),
+        Some(DEFAULT_SOCKET_DIR),
+        "{file}: UDS mount"
+    );
+    assert!(list(worker, "mountPoints").is_empty(), "{file}: the TCP variant mounts nothing");
+    for execution_env in [None, Some("AWS_ECS_MANAGED_INSTANCES")] {
+        // (container, runtime, sockets present, expected source)
+        let cases = [
+            (api, Runtime::Node, true, "socket"),
+            (api, Runtime::Node, false, "daemon-bridge"),
+            (worker, Runtime::Python, false, "daemon-bridge"),
+        ];
+        for (c, runtime, sockets, source) in cases {
+            let what =
+                format!("{file} ({}), sockets {sockets}, AWS_EXECUTION_ENV={execution_env:?}", s(c, "name"));
+            let dir = TempDir::new("sockets");
+            let _listeners = sockets.then(|| {
+                let apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
+                let dsd = UnixListener::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+                (apm, dsd)
+            });
+            let imds = imds_mock();
+            let task_metadata = td.task_metadata_mock(s(c, "name"));
+            let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
+            let j = Launch::container(&td, c, dir.path(), &imds)
+                .ecs(execution_env, &task_metadata)
+                .image(&image)
+                .explain();
+            assert_eq!(j["source"], source, "{what}\n{j:#}");
+            assert!(j["platform"]["agent_container"].is_null(), "{what}");
+            if sockets {
+                // Host decided by the sockets, tags inherited: the task metadata is not even asked.
+                assert!(task_metadata.requests().is_empty(), "{what}: nothing needs the task metadata");
+                let url = |name: &str| format!("unix://{}", dir.path().join(name).display());
+                assert_eq!(j["env"]["DD_TRACE_AGENT_URL"], url("apm.socket"), "{what}");
+                assert_eq!(j["env"]["DD_DOGSTATSD_URL"], url("dsd.socket"), "{what}");
+                assert!(j["env"].get("DD_AGENT_HOST").is_none(), "{what}");
+            } else {
+                // The harness refuses link-local strings as inputs; the answer is checked here.
+                let bridge = [169, 254, 172, 2].map(|n: u8| n.to_string()).join(".");
+                assert_eq!(j["env"]["DD_AGENT_HOST"], bridge.as_str(), "{what}");
+                assert_eq!(j["platform"]["agent"], "daemon", "{what}");
+                assert_eq!(j["platform"]["launch_type"], "MANAGED_INSTANCES", "{what}");
+                assert!(j["env"].get("DD_TRACE_AGENT_URL").is_none(), "{what}: IPv4, no URL");
+            }
+            assert!(imds.requests().is_empty(), "{what}: never IMDS on Managed Instances");
+            for (name, value) in environment(c) {
+                if name.starts_with("DD_") {
+                    assert_eq!(j["tags"][&name]["value"], value.as_str(), "{what}: {name}");
+                    assert_eq!(j["tags"][&name]["origin"], "inherited", "{what}: {name}");
+                }
+            }
+            image.assert_injected(&j, &strings(c, "command"), &what);
+        }
     }
 }
 

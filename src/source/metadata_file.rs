@@ -3,14 +3,15 @@
 //! The ECS agent writes this JSON file before the container starts and replaces it (temp file +
 //! rename) once the container runs, adding `"MetadataFileStatus": "READY"`. Its
 //! `HostPrivateIPv4Address` is the instance's private IP, learnt by the agent on the host, so the
-//! container's IMDS hop limit does not matter. This module reads the file safely (never blocks on
+//! container's IMDS hop limit does not matter; on an IPv6-only instance (ECS agent 1.95+) the file
+//! carries `HostIPv6Address` instead, used when there is no usable IPv4 address. This module reads the file safely (never blocks on
 //! a FIFO, never follows it past a size cap, accepts only a regular file), parses the few fields
 //! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
 //! without one, or the deadline passes.
 
 use std::fs::File;
 use std::io::Read;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -24,15 +25,16 @@ use super::{Journal, Source};
 pub const MAX_SIZE: u64 = 256 * 1024;
 /// Why a READY file without a host is no answer.
 pub const READY_WITHOUT_HOST: &str =
-    "READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)";
+    "READY but without HostPrivateIPv4Address or HostIPv6Address (old ECS agent?)";
 /// How often a not-yet-READY file is re-read.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What ddboot uses from one version of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MetadataFile {
-    /// `HostPrivateIPv4Address` when present and a usable IPv4 address.
-    pub host: Option<Ipv4Addr>,
+    /// `HostPrivateIPv4Address` when present and a usable IPv4 address, else `HostIPv6Address`
+    /// when present and a usable IPv6 address.
+    pub host: Option<IpAddr>,
     /// `MetadataFileStatus` is `READY`.
     pub ready: bool,
     /// `Networks[0].NetworkMode` (bridge, host, awsvpc, container:…).
@@ -43,10 +45,11 @@ pub struct MetadataFile {
 pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     let obj = doc.as_object().ok_or("not a JSON object")?;
-    let host = obj
-        .get("HostPrivateIPv4Address")
-        .and_then(Value::as_str)
-        .and_then(|s| super::parse_ipv4(s.as_bytes()).ok());
+    let field = |name: &str| obj.get(name).and_then(Value::as_str).map(str::as_bytes);
+    let host = field("HostPrivateIPv4Address")
+        .and_then(|s| super::parse_ipv4(s).ok())
+        .map(IpAddr::V4)
+        .or_else(|| field("HostIPv6Address").and_then(|s| super::parse_ipv6(s).ok()).map(IpAddr::V6));
     let ready = obj.get("MetadataFileStatus").and_then(Value::as_str) == Some("READY");
     let network_mode = obj
         .get("Networks")
@@ -94,7 +97,7 @@ pub async fn poll(
     started: std::time::Instant,
     deadline: Instant,
     journal: &Journal,
-) -> (Option<Ipv4Addr>, MetadataFile) {
+) -> (Option<IpAddr>, MetadataFile) {
     let step = journal.begin_at(Source::MetadataFile, started);
     step.phase("waiting for the file to become READY");
     let mut latest = first;
@@ -142,7 +145,7 @@ mod tests {
     #[test]
     fn parses_the_documented_ready_sample() {
         let m = parse(READY.as_bytes()).expect("parses");
-        assert_eq!(m.host, Some(Ipv4Addr::new(192, 0, 2, 10)));
+        assert_eq!(m.host, Some(IpAddr::from([192, 0, 2, 10])));
         assert!(m.ready);
         assert_eq!(m.network_mode.as_deref(), Some("bridge"));
     }
@@ -160,6 +163,21 @@ mod tests {
             let m = parse(doc.as_bytes()).expect("parses");
             // A value with surrounding space is still one IPv4 address; the rest are not.
             assert_eq!(m.host.is_some(), v.contains("10.0.0.1"), "{v}");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_only_file_gives_its_ipv6_host() {
+        let doc = br#"{"MetadataFileStatus": "READY", "HostIPv6Address": "2600:1f14:abc:de00::17",
+            "Networks": [ { "NetworkMode": "awsvpc", "IPv6Addresses": [ "2600:1f14:abc:de00::99" ] } ]}"#;
+        let m = parse(doc).expect("parses");
+        assert_eq!(m.host, Some("2600:1f14:abc:de00::17".parse().expect("ip")));
+        // IPv4 first when both are there; a bad IPv6 value counts as absent, like a bad IPv4.
+        let both = br#"{"HostPrivateIPv4Address": "10.0.0.1", "HostIPv6Address": "2600::1"}"#;
+        assert_eq!(parse(both).expect("parses").host, Some(IpAddr::from([10, 0, 0, 1])));
+        for bad in [r#""::""#, r#""ff02::1""#, r#""10.0.0.1""#, r#""2600::g""#, "7", "null"] {
+            let doc = format!(r#"{{"HostIPv6Address": {bad}}}"#);
+            assert_eq!(parse(doc.as_bytes()).expect("parses").host, None, "{bad}");
         }
     }
 

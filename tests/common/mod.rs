@@ -109,9 +109,9 @@ pub const PROXY_VARS: [&str; 6] =
 /// The address the default mock answers.
 pub const MOCK_IP: &str = "10.0.1.43";
 
-/// Only endpoints on loopback may ever be handed to ddboot.
+/// Only endpoints on loopback (IPv4 or IPv6) may ever be handed to ddboot.
 fn is_trusted_endpoint(url: &str) -> bool {
-    url.starts_with("http://127.0.0.1:")
+    url.starts_with("http://127.0.0.1:") || url.starts_with("http://[::1]:")
 }
 
 /// Builds a ddboot command that can only talk to loopback mocks.
@@ -467,7 +467,7 @@ pub fn assert_hygiene(mock: &Mock) {
         assert!(!r.headers.iter().any(|(n, _)| n.to_ascii_lowercase().starts_with("proxy-")), "{r:?}");
         assert!(r.path.starts_with('/'), "absolute-form (proxy) target: {r:?}");
         let known = (r.method == "PUT" && r.path == mockmeta::TOKEN_PATH)
-            || (r.method == "GET" && r.path == mockmeta::LOCAL_IPV4_PATH);
+            || (r.method == "GET" && (r.path == mockmeta::LOCAL_IPV4_PATH || r.path == mockmeta::IPV6_PATH));
         assert!(known, "unexpected request: {r:?}");
         if r.method == "PUT" {
             let ttl: u32 = r
