@@ -55,6 +55,8 @@ fn exec_error(program: &OsStr, path: &Path, errno: Errno) -> Error {
             Error::NotFound(format!("{shown}: cannot run it: its interpreter or loader is missing ({errno})"))
         }
         Errno::ENOENT | Errno::ENOTDIR => Error::NotFound(format!("{shown}: not found")),
+        // execve says EACCES for a directory; the shell's words are clearer.
+        Errno::EACCES if path.is_dir() => Error::NotExecutable(format!("{shown}: is a directory")),
         _ => Error::NotExecutable(format!("{shown}: cannot execute: {}", errno.desc())),
     }
 }
@@ -98,5 +100,7 @@ mod tests {
         assert_eq!(e.exit_code(), 127);
         assert_eq!(find_program(OsStr::new("./x"), &env).expect("as is"), PathBuf::from("./x"));
         assert_eq!(find_program(OsStr::new(""), &env).unwrap_err().exit_code(), 127);
+        let e = exec_error(OsStr::new("/tmp"), Path::new("/tmp"), Errno::EACCES);
+        assert_eq!((e.exit_code(), e.to_string().as_str()), (126, "/tmp: is a directory"));
     }
 }

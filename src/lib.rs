@@ -15,12 +15,12 @@ pub mod exec;
 pub mod http;
 pub mod inject;
 pub mod install;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod source;
 
-use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
@@ -28,6 +28,7 @@ use clap::Parser;
 use crate::config::{Config, Mode};
 use crate::environ::Environ;
 use crate::error::Error;
+use crate::output::{Written, diag};
 
 /// Runs ddboot with `args` (argv, `argv[0]` included) and this process's environment. Returns
 /// the exit code when it does not exec (a debug mode, or an error); on a successful exec it never
@@ -42,7 +43,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     match Config::new(cli, &env).and_then(|config| run_with(&config, &env, started)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ddboot: {e}");
+            diag(&format!("ddboot: {e}"));
             e.exit_code()
         }
     }
@@ -52,7 +53,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
 fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
     if let Mode::Install(dir) = &config.mode {
         let path = install::install(dir).map_err(Error::CantCreate)?;
-        eprintln!("ddboot: installed {}", path.display());
+        diag(&format!("ddboot: installed {}", path.display()));
         return Ok(0);
     }
     let findings = resolve::resolve(config, env, started);
@@ -65,49 +66,48 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         } else {
             report::explain_text(&findings, &plan, &tracer)
         };
-        print_stdout(&text);
-        return Ok(if findings.resolved.is_some() { 0 } else { 1 });
+        return Ok(match output::stdout(&text)? {
+            Written::ReaderGone => 0,
+            Written::All => i32::from(findings.resolved.is_none()),
+        });
     }
     // --print-env and the exec: the same status line or warning, the same --strict exit.
     match report::status_line(&findings) {
-        Some(line) if !config.quiet && config.mode == Mode::Run => eprintln!("{line}"),
+        Some(line) if !config.quiet && config.mode == Mode::Run => diag(&line),
         Some(_) => {}
         None => {
-            eprintln!("{}", report::unresolved_warning(&findings, config.strict));
+            report::unresolved_warning(&findings, config.strict).iter().for_each(|l| diag(l));
             if config.strict {
                 return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
             }
         }
     }
     if config.mode == Mode::PrintEnv {
-        print_stdout(&report::print_env(&plan));
+        output::stdout(&report::print_env(&plan))?;
         return Ok(0);
     }
     if let Some(warning) = &tracer.warning {
-        eprintln!("{warning}");
+        diag(warning);
     }
     if let Err(e) = plan.write_files() {
-        eprintln!("ddboot: warning: {e}; PHP-FPM workers get only the INI settings");
+        diag(&format!("ddboot: warning: {e}; PHP-FPM workers get only the INI settings"));
         tracer = tracer.without_files();
         plan = plan::plan(config, env, &findings, &tracer);
     }
     Err(exec::exec(&plan.argv, &plan.child_env(env)))
 }
 
-/// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).
-fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
 /// Help and version go to stdout with 0; any other clap error is a one-line usage error (64).
 fn clap_exit(e: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print_stdout(&e.to_string());
-            0
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match output::stdout(&e.to_string()) {
+            Ok(_) => 0,
+            Err(e) => {
+                diag(&format!("ddboot: {e}"));
+                e.exit_code()
+            }
+        },
         _ => {
             // clap's message is a paragraph (sometimes over several lines), then tips and usage
             // after a blank line: keep the paragraph, on one line.
@@ -116,7 +116,7 @@ fn clap_exit(e: &clap::Error) -> i32 {
                 text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
             let message = message.join(" ");
             let message = message.strip_prefix("error: ").unwrap_or(&message);
-            eprintln!("ddboot: {message} (see ddboot --help)");
+            diag(&format!("ddboot: {message} (see ddboot --help)"));
             Error::Usage(String::new()).exit_code()
         }
     }

@@ -269,8 +269,11 @@ mod tests {
     fn sockets_become_urls_unless_set() {
         let mut f = findings(None);
         f.resolved = Some(Resolved { host: None, source: Source::Socket });
-        f.platform.sockets =
-            Sockets { apm: Some(PathBuf::from("/s/apm.socket")), dsd: Some(PathBuf::from("/s/dsd.socket")) };
+        f.platform.sockets = Sockets {
+            apm: Some(PathBuf::from("/s/apm.socket")),
+            dsd: Some(PathBuf::from("/s/dsd.socket")),
+            ..Sockets::default()
+        };
         let env = Environ::from_pairs([("DD_DOGSTATSD_URL", "udp://10.0.0.9:8125"), ("DD_AGENT_HOST", "")]);
         let child = plan(&config(&[]), &env, &f).child_env(&env);
         assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("unix:///s/apm.socket"));

@@ -165,7 +165,10 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
 fn record_sockets(journal: &Journal, sockets: &Sockets, dir: &std::path::Path) {
     match (&sockets.apm, &sockets.dsd) {
         (Some(_), Some(_)) => journal.begin(Source::Socket).ok(sockets.describe()),
-        (None, None) => journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display())),
+        (None, None) if sockets.stale.is_empty() => {
+            journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display()))
+        }
+        (None, None) => journal.begin(Source::Socket).fail(sockets.describe()),
         _ => journal.begin(Source::Socket).fail(format!("{}: the host is still needed", sockets.describe())),
     }
 }
@@ -218,7 +221,7 @@ impl Search<'_> {
                         None => self
                             .journal
                             .begin_at(Source::MetadataFile, started)
-                            .fail(metadata_file::READY_WITHOUT_HOST),
+                            .fail(metadata_file::no_host_reason(&doc)),
                     }
                 }
                 Err(why) => self.journal.begin_at(Source::MetadataFile, started).fail(why),

@@ -266,12 +266,13 @@ impl Finished {
         took
     }
 
-    /// The unresolved warning's reason for `source` (`source: reason`).
+    /// The unresolved warning's reason for `source` (its line `ddboot: warning: SOURCE OUTCOME:
+    /// REASON`).
     fn reason(&self, source: &str) -> String {
-        let tag = format!("{source}: ");
-        let start = self.stderr.find(&tag).unwrap_or_else(|| panic!("no reason for {source}: {self:?}"));
-        let rest = &self.stderr[start + tag.len()..];
-        rest[..rest.find(['[', ';', ']']).unwrap_or(rest.len())].to_string()
+        let tag = format!("ddboot: warning: {source} ");
+        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&tag));
+        let line = line.unwrap_or_else(|| panic!("no reason for {source}: {self:?}"));
+        line.split_once(": ").map_or("", |(_, why)| why).to_string()
     }
 }
 
@@ -776,6 +777,269 @@ fn task_metadata_hang_imds_still_resolves() {
     let task = mock(|b| b.task_metadata = TaskMeta::Hang);
     assert_task_metadata_fault(&task.task_metadata_uri());
     assert!(task.wait_for_requests(1, Duration::from_secs(1)), "the task metadata was not asked");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input (issue 13): streams that cannot be written, values that try to forge output,
+// files and sockets that lie. Each ran against the code before the fix and failed there; the
+// before/after figures are in docs/reliability.md.
+// ---------------------------------------------------------------------------------------------
+
+/// How a run's stdout or stderr is plugged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plug {
+    /// A pipe the test reads.
+    Pipe,
+    /// A pipe whose read end the test closes right after the spawn (EPIPE on write).
+    ReaderGone,
+    /// `/dev/full` (ENOSPC on write).
+    DevFull,
+}
+
+/// A run of ddboot with a hand-made environment and plugs, outside the `Ddboot` builder (which
+/// always passes `--socket-dir` and pipes both streams). The environment is clean apart from
+/// `PATH`, `DDBOOT_SOCKET_DIR` (a missing directory) and, unless `env` says otherwise,
+/// `AWS_EC2_METADATA_DISABLED=true`; nothing may name a link-local address. With
+/// `ignore_sigpipe`, ddboot starts with SIGPIPE ignored (as `sh -c 'trap "" PIPE; …'` leaves it),
+/// so a write to a pipe without reader fails with EPIPE instead of killing it.
+struct Raw<'a> {
+    args: &'a [&'a str],
+    env: Vec<(&'a str, std::ffi::OsString)>,
+    stdout: Plug,
+    stderr: Plug,
+    ignore_sigpipe: bool,
+}
+
+impl<'a> Raw<'a> {
+    fn new(args: &'a [&'a str]) -> Raw<'a> {
+        Raw { args, env: Vec::new(), stdout: Plug::Pipe, stderr: Plug::Pipe, ignore_sigpipe: false }
+    }
+
+    fn env(mut self, name: &'a str, value: impl AsRef<std::ffi::OsStr>) -> Raw<'a> {
+        self.env.push((name, value.as_ref().to_os_string()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = if self.ignore_sigpipe {
+            let mut c = Command::new("/bin/sh");
+            c.args(["-c", r#"trap "" PIPE; exec "$0" "$@""#, DDBOOT]);
+            c
+        } else {
+            Command::new(DDBOOT)
+        };
+        cmd.args(self.args).env_clear().env("PATH", "/usr/bin:/bin");
+        cmd.env("DDBOOT_SOCKET_DIR", "/nonexistent/ddboot-faults/sockets");
+        if !self.env.iter().any(|(k, _)| k.starts_with("AWS_EC2_METADATA_")) {
+            cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let texts = self
+            .args
+            .iter()
+            .map(|a| a.to_string())
+            .chain(self.env.iter().map(|(_, v)| v.to_string_lossy().into()));
+        for text in texts {
+            for bad in ["169.254.", "fd00:ec2", "[fd00:"] {
+                assert!(!text.contains(bad), "harness: refusing {text:?}: a real metadata endpoint");
+            }
+        }
+        cmd
+    }
+
+    fn run(&self) -> Finished {
+        let plug = |p: Plug| match p {
+            Plug::Pipe | Plug::ReaderGone => Stdio::piped(),
+            Plug::DevFull => {
+                Stdio::from(fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full"))
+            }
+        };
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null()).stdout(plug(self.stdout)).stderr(plug(self.stderr));
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("spawn ddboot");
+        let reader = |r: Option<Box<dyn Read + Send>>, plug: Plug| {
+            let r = if plug == Plug::Pipe { r } else { None }; // ReaderGone: dropped here
+            thread::spawn(move || {
+                let mut v = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_end(&mut v);
+                }
+                String::from_utf8_lossy(&v).into_owned()
+            })
+        };
+        let out = reader(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), self.stdout);
+        let err = reader(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>), self.stderr);
+        let code = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                use std::os::unix::process::ExitStatusExt;
+                break status.code().or(status.signal().map(|s| 128 + s));
+            }
+            if started.elapsed() > WATCHDOG {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("ddboot hung: still running after {WATCHDOG:?}");
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        let elapsed = started.elapsed();
+        Finished { code, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr"), elapsed }
+    }
+}
+
+/// The app of the stream tests: says it ran, exits 7.
+const APP7: [&str; 4] = ["--", "/bin/sh", "-c", "echo ran; exit 7"];
+
+#[test]
+fn stderr_full_still_starts_the_app() {
+    // Unresolved (the warning lines), then resolved from DD_AGENT_HOST (the status line).
+    for host in [None, Some("10.1.1.1")] {
+        let mut raw = Raw::new(&APP7);
+        raw.stderr = Plug::DevFull;
+        if let Some(h) = host {
+            raw = raw.env("DD_AGENT_HOST", h);
+        }
+        let f = raw.run();
+        assert_eq!((f.code, f.stdout.as_str()), (Some(7), "ran\n"), "host {host:?}: {f:?}");
+        measured("started the app with stderr on /dev/full", &f);
+    }
+}
+
+#[test]
+fn stderr_closed_pipe_still_starts_the_app() {
+    let mut raw = Raw::new(&APP7);
+    raw.stderr = Plug::ReaderGone;
+    raw.ignore_sigpipe = true;
+    let f = raw.run();
+    assert_eq!((f.code, f.stdout.as_str()), (Some(7), "ran\n"), "{f:?}");
+}
+
+#[test]
+fn stdout_full_exits_74() {
+    for args in [&["--print-env", "--dd-env", "prod"][..], &["--explain"], &["--explain", "--json"]] {
+        let mut raw = Raw::new(args);
+        raw.stdout = Plug::DevFull;
+        let f = raw.run();
+        assert_eq!(f.code, Some(74), "{args:?}: {f:?}");
+        let last = f.stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("ddboot: cannot write to stdout"), "{args:?}: {f:?}");
+    }
+}
+
+#[test]
+fn stdout_reader_gone_exits_0_quietly() {
+    for args in
+        [&["--explain"][..], &["--explain", "--json"], &["--print-env", "--dd-env", "prod"], &["--help"]]
+    {
+        let mut raw = Raw::new(args);
+        raw.stdout = Plug::ReaderGone;
+        raw.ignore_sigpipe = true;
+        let f = raw.run();
+        assert_eq!(f.code, Some(0), "{args:?}: {f:?}");
+        let quiet = f.stderr.lines().all(|l| l.starts_with("ddboot: warning: "));
+        assert!(quiet, "nothing but the fail-open warning of --print-env: {args:?}: {f:?}");
+    }
+}
+
+#[test]
+fn program_is_a_directory_says_so() {
+    let f = Raw::new(&["--", "/tmp"]).run();
+    assert_eq!(f.code, Some(126), "{f:?}");
+    assert!(f.stderr.lines().last().is_some_and(|l| l == "ddboot: /tmp: is a directory"), "{f:?}");
+}
+
+/// Task metadata whose `Name` and `NetworkMode` carry a newline, a forged status line and ANSI
+/// escapes: every stderr line starts with `ddboot: warning: `, none is forged, no ESC byte gets
+/// through, and each line is at most 160 characters (one per source, then the summary).
+#[test]
+fn task_metadata_values_cannot_forge_output() {
+    let forged = "ddboot: DD_AGENT_HOST=6.6.6.6 (env, 0.1 ms)";
+    let container = serde_json::json!({
+        "Name": format!("web\n{forged}\r\x1b[2J"),
+        "Image": "app:1",
+        "Networks": [{"NetworkMode": format!("bridgy\n{forged}\x1b[31m{}", "x".repeat(400))}],
+    });
+    let task = mock(|b| {
+        b.container_json = Some(container.to_string());
+        b.task_json = Some(r#"{"LaunchType":"EC2","Containers":[]}"#.into());
+    });
+    let f = Ddboot::no_imds().task_metadata(&task.task_metadata_uri()).run();
+    f.assert_unresolved(BEFORE_DEADLINE);
+    let lines: Vec<&str> = f.stderr.lines().collect();
+    assert!(lines.iter().all(|l| l.starts_with("ddboot: warning: ")), "{f:?}");
+    assert!(!f.stderr.contains('\x1b') && !f.stderr.contains('\r'), "{f:?}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 160), "{lines:#?}");
+    assert!(lines.last().is_some_and(|l| l.contains("not resolved after")), "{f:?}");
+    assert!(f.reason("gateway").contains("bridgy\\n"), "{f:?}");
+    // The text report escapes the same values.
+    let explain = Ddboot::no_imds().task_metadata(&task.task_metadata_uri()).spawn(&["--explain"]);
+    assert!(!explain.stdout.contains('\x1b') && !explain.stdout.contains('\r'), "{explain:?}");
+    assert!(!explain.stdout.lines().any(|l| l.starts_with("ddboot:")), "{explain:?}");
+    assert!(explain.stdout.contains("container web\\nddboot"), "{explain:?}");
+}
+
+#[test]
+fn file_invalid_host_is_reported_as_invalid() {
+    for bad in [
+        serde_json::json!(42),
+        serde_json::json!(["10.0.0.1"]),
+        serde_json::json!(""),
+        serde_json::json!("010.002.002.002"),
+    ] {
+        let dir = TempDir::new();
+        let mut doc: Value = serde_json::from_str(&ready_file(FILE_IP)).expect("json");
+        doc["HostPrivateIPv4Address"] = bad.clone();
+        let path = dir.write("metadata.json", doc.to_string());
+        let report = Ddboot::no_imds().metadata_file(&path).explain();
+        let (outcome, detail) = attempt(&report, "metadata-file");
+        assert_eq!(outcome, "failed", "{bad}: {report:#}");
+        assert!(detail.contains("HostPrivateIPv4Address is invalid"), "{bad}: {detail}");
+    }
+}
+
+/// A writer that does not rename: the polled file is briefly invalid JSON, then READY with the
+/// host. ddboot keeps polling through the bad read and resolves from the file.
+#[test]
+fn file_invalid_json_while_polled_is_retried() {
+    let dir = TempDir::new();
+    let path = dir.write("metadata.json", r#"{"Cluster":"default","ContainerName":"app"}"#);
+    let writer = {
+        let path = path.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            fs::write(&path, r#"{"Cluster":"default","Contai"#).expect("half-written version");
+            thread::sleep(Duration::from_millis(200));
+            let tmp = path.with_extension("tmp");
+            fs::write(&tmp, ready_file(FILE_IP)).expect("write");
+            fs::rename(&tmp, &path).expect("rename");
+        })
+    };
+    let f = Ddboot::no_imds().metadata_file(&path).run();
+    writer.join().expect("writer");
+    f.assert_resolved(FILE_IP, "metadata-file", BEFORE_DEADLINE);
+}
+
+/// `apm.socket` and `dsd.socket` left by a dead Agent (a listener closed with its file left, a
+/// datagram socket bound then closed): they are reported stale, not exported, and the metadata
+/// file's host wins.
+#[test]
+fn stale_sockets_lose_to_the_metadata_file() {
+    let dir = TempDir::new();
+    let sockets = dir.join("sockets");
+    fs::create_dir_all(&sockets).expect("dir");
+    drop(std::os::unix::net::UnixListener::bind(sockets.join("apm.socket")).expect("bind apm"));
+    drop(std::os::unix::net::UnixDatagram::bind(sockets.join("dsd.socket")).expect("bind dsd"));
+    let file = dir.write("metadata.json", ready_file(FILE_IP));
+    let app = ["--", "/bin/sh", "-c", r#"echo "host=$DD_AGENT_HOST url=${DD_TRACE_AGENT_URL-}""#];
+    let f = Raw::new(&app).env("DDBOOT_SOCKET_DIR", &sockets).env("ECS_CONTAINER_METADATA_FILE", &file).run();
+    assert_eq!((f.code, f.stdout.as_str()), (Some(0), format!("host={FILE_IP} url=\n").as_str()), "{f:?}");
+    let explain = Raw::new(&["--explain", "--json"]).env("DDBOOT_SOCKET_DIR", &sockets).run();
+    let report: Value = serde_json::from_str(&explain.stdout).expect("json");
+    let (outcome, detail) = attempt(&report, "socket");
+    assert_eq!(outcome, "failed", "{report:#}");
+    assert!(detail.contains("apm.socket: stale") && detail.contains("dsd.socket: stale"), "{detail}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -173,10 +173,9 @@ impl Finished {
 
     /// The warning's reason for `source`.
     fn reason(&self, source: &str) -> &str {
-        let tag = format!("; {source}: ");
-        let start = self.stderr.find(&tag).map(|i| i + tag.len()).unwrap_or(self.stderr.len());
-        let rest = &self.stderr[start..];
-        &rest[..rest.find([';', ']']).unwrap_or(rest.len())]
+        let tag = format!("ddboot: warning: {source} ");
+        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&tag)).unwrap_or("");
+        line.split_once(": ").map_or("", |(_, why)| why)
     }
 }
 
