@@ -56,6 +56,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         diag(&format!("ddboot: installed {}", path.display()));
         return Ok(0);
     }
+    config.ignored.iter().for_each(|i| diag(&i.warning()));
     let findings = resolve::resolve(config, env, started);
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
     let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
