@@ -1,6 +1,7 @@
 //! The fault matrix on loopback: one test per fault of the token PUT, the local-ipv4 GET, the ECS
 //! metadata file and the task metadata endpoint, each asserting which source ddboot chose (or
 //! that it found none), a generous bound on time that catches hangs, and that the app still ran.
+//! The `install_*` rows need root (`unshare --pid`), as CI has; the others run as any user.
 //! Every ddboot here starts with a clean environment, an empty `--socket-dir`, and either
 //! `--imds-endpoint` pointing at a `mockmeta` server on 127.0.0.1 or `AWS_EC2_METADATA_DISABLED=true`,
 //! so nothing leaves the machine. `docs/reliability.md` lists every row; the last test keeps that
@@ -1040,6 +1041,101 @@ fn stale_sockets_lose_to_the_metadata_file() {
     let (outcome, detail) = attempt(&report, "socket");
     assert_eq!(outcome, "failed", "{report:#}");
     assert!(detail.contains("apm.socket: stale") && detail.contains("dsd.socket: stale"), "{detail}");
+}
+
+/// Fails (never skips) when PID namespaces cannot be made: the `install_*` rows need root
+/// (`unshare --pid`), as CI has.
+fn pid_namespace_preflight() {
+    let ok = Command::new("unshare").args(["--pid", "--fork", "true"]).status().is_ok_and(|s| s.success());
+    assert!(ok, "the install_* tests need `unshare --pid --fork` (root); CI runs the suite as root");
+}
+
+/// A copy of ddboot to install from (stripped when `strip` is there: the same code, less I/O).
+fn installer(dir: &TempDir) -> (PathBuf, Vec<u8>) {
+    let bin = dir.join("installer");
+    let stripped = Command::new("strip").arg("-o").arg(&bin).arg(DDBOOT).status().is_ok_and(|s| s.success());
+    if !stripped {
+        fs::copy(DDBOOT, &bin).expect("copy ddboot");
+    }
+    let bytes = fs::read(&bin).expect("read installer");
+    (bin, bytes)
+}
+
+/// `unshare --pid --fork INSTALLER --install DIR`: ddboot is PID 1 of its own PID namespace, as
+/// in an ECS init container.
+fn install_as_pid_1(bin: &Path, dir: &Path) -> std::process::Child {
+    Command::new("unshare")
+        .args(["--pid", "--fork"])
+        .arg(bin)
+        .arg("--install")
+        .arg(dir)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn unshare")
+}
+
+/// 6 installers at once, each PID 1 in its own PID namespace, 5 rounds, while a reader reads
+/// `DIR/ddboot` in a loop: every installer succeeds and every read sees the whole binary.
+#[test]
+fn install_concurrent_pid_1_installers_all_succeed() {
+    pid_namespace_preflight();
+    let dir = TempDir::new();
+    let (bin, expected) = installer(&dir);
+    let shared = dir.join("shared");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (path, stop, len) = (shared.join("ddboot"), Arc::clone(&stop), expected.len());
+        thread::spawn(move || {
+            let (mut reads, mut partial) = (0usize, 0usize);
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(bytes) = fs::read(&path) {
+                    reads += 1;
+                    partial += usize::from(bytes.len() != len);
+                }
+            }
+            (reads, partial)
+        })
+    };
+    let (mut failed, mut messages) = (0, Vec::new());
+    for _round in 0..5 {
+        let children: Vec<_> = (0..6).map(|_| install_as_pid_1(&bin, &shared)).collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            if !out.status.success() {
+                failed += 1;
+                messages.push(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (reads, partial) = reader.join().expect("reader");
+    eprintln!("measured [install]: {failed} of 30 installers failed; {partial} partial of {reads} reads");
+    assert_eq!(failed, 0, "{messages:?}");
+    assert_eq!(partial, 0, "a reader saw a partial binary ({reads} reads)");
+    assert!(reads > 0, "the reader never saw the installed file");
+    assert!(fs::read(shared.join("ddboot")).expect("installed") == expected, "the installed copy differs");
+    let leftovers: Vec<_> = fs::read_dir(&shared).expect("ls").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(leftovers, ["ddboot"], "temp files left behind");
+}
+
+/// A temp file left by a crashed installer that was PID 1 too (`.ddboot.1.tmp`) is not in the
+/// way, and it is not removed either: it is not this run's.
+#[test]
+fn install_leftover_temp_file_is_no_obstacle_and_not_removed() {
+    pid_namespace_preflight();
+    let dir = TempDir::new();
+    let (bin, expected) = installer(&dir);
+    let shared = dir.join("shared");
+    fs::create_dir_all(&shared).expect("dir");
+    let leftover = shared.join(".ddboot.1.tmp");
+    fs::write(&leftover, b"from a crashed run").expect("write");
+    let out = install_as_pid_1(&bin, &shared).wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fs::read(shared.join("ddboot")).expect("installed") == expected);
+    assert_eq!(fs::read(&leftover).expect("the leftover is still there"), b"from a crashed run");
 }
 
 // ---------------------------------------------------------------------------------------------
