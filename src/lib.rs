@@ -12,6 +12,7 @@ pub mod duration;
 pub mod environ;
 pub mod error;
 pub mod exec;
+pub(crate) mod file;
 pub mod http;
 pub mod inject;
 pub mod install;

@@ -1043,6 +1043,49 @@ fn stale_sockets_lose_to_the_metadata_file() {
     assert!(detail.contains("apm.socket: stale") && detail.contains("dsd.socket: stale"), "{detail}");
 }
 
+/// `mkfifo PATH` (coreutils).
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// `--inject auto` with PROGRAM a FIFO nobody writes: the shebang read opens it non-blocking and
+/// refuses it (not a regular file), and execve's refusal is the shell's 126, at once.
+#[test]
+fn inject_auto_program_fifo_does_not_hang() {
+    let dir = TempDir::new();
+    let fifo = dir.join("app");
+    mkfifo(&fifo);
+    let program = fifo.to_str().expect("UTF-8 temp path");
+    let f = Raw::new(&["--inject", "auto", "--", program]).run();
+    measured("refused a FIFO as PROGRAM", &f);
+    assert_eq!(f.code, Some(126), "{f:?}");
+    assert!(f.elapsed < WALL, "{f:?}");
+}
+
+/// PHP-FPM's configuration includes `pool.d/*.conf`, where 25 files each include `pool.d/*.conf`
+/// again, next to a FIFO: every file is read once (no blow-up through the include graph), the
+/// FIFO is skipped without blocking, and the overlay re-opens the 25 pools.
+#[test]
+fn php_self_including_globs_and_a_fifo_are_read_once() {
+    let dir = TempDir::new();
+    let pools = dir.join("pool.d");
+    fs::create_dir_all(&pools).expect("dir");
+    for i in 0..25 {
+        let text = format!("[pool{i}]\ninclude={}/*.conf\n", pools.display());
+        fs::write(pools.join(format!("p{i:02}.conf")), text).expect("write pool");
+    }
+    mkfifo(&pools.join("zz-fifo.conf"));
+    let main = dir.write("php-fpm.conf", format!("[global]\ninclude={}/*.conf\n", pools.display()));
+    let main = main.to_str().expect("UTF-8 temp path");
+    let f = Raw::new(&["--explain", "--json", "--inject", "php", "--", "php-fpm8.2", "-F", "-y", main]).run();
+    measured("walked 25 self-including PHP-FPM configuration files", &f);
+    let report: Value = serde_json::from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}: {f:?}"));
+    let overlay = report["inject"]["files"][0]["contents"].as_str().unwrap_or_default();
+    assert_eq!(overlay.matches("\n[pool").count(), 25, "{report:#}");
+    assert!(f.elapsed < WALL, "{f:?}");
+}
+
 /// Fails (never skips) when PID namespaces cannot be made: the `install_*` rows need root
 /// (`unshare --pid`), as CI has.
 fn pid_namespace_preflight() {

@@ -8,10 +8,7 @@
 //! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
 //! without one, or the deadline passes.
 
-use std::fs::File;
-use std::io::Read;
 use std::net::Ipv4Addr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -71,26 +68,7 @@ pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
 /// Opens and reads the file once: a regular file of at most [`MAX_SIZE`] bytes, opened
 /// non-blocking (a FIFO cannot stall the start) and close-on-exec.
 pub fn read(path: &Path) -> Result<MetadataFile, String> {
-    let file = File::options()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    if meta.len() > MAX_SIZE {
-        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // The size can change between stat and read: the cap holds regardless.
-    file.take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
-    }
+    let bytes = crate::file::read_capped(path, MAX_SIZE)?;
     parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
