@@ -1,5 +1,6 @@
 //! Reading files whose path came from outside (the environment, argv, a configuration file) without
-//! ever blocking or reading without bound.
+//! ever blocking or reading without bound, and the unpredictable names of the files ddboot
+//! creates ([`random_u64`]).
 //!
 //! Every such file is opened `O_NONBLOCK | O_NOCTTY | O_CLOEXEC`, so a FIFO with no writer, a
 //! terminal or a device cannot stall the start; it must then be a regular file (checked on the
@@ -10,6 +11,18 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+/// 64 bits from the kernel's CSPRNG (`getrandom(2)`), falling back to `/dev/urandom`: the
+/// unpredictable part of every file name ddboot creates (always with `O_EXCL`).
+pub(crate) fn random_u64() -> std::io::Result<u64> {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom writes at most `buf.len()` bytes into `buf`, which outlives the call.
+    let n = unsafe { nix::libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if usize::try_from(n).ok() != Some(buf.len()) {
+        File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    }
+    Ok(u64::from_ne_bytes(buf))
+}
 
 /// Opens `path` non-blocking and checks that it is a regular file; returns it with its size.
 pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), String> {
@@ -67,6 +80,7 @@ mod tests {
         assert!(read_capped(&f, 10).unwrap_err().contains("larger than"));
         assert_eq!(read_capped(&f, 12).expect("whole"), b"0123456789ab");
         assert!(read_head(&dir.join("missing"), 1).unwrap_err().contains("cannot open"));
+        assert_ne!(random_u64().expect("random"), random_u64().expect("random"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -49,7 +49,7 @@ fn install_from(source: &Path, dir: &Path) -> Result<PathBuf, String> {
 fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
     let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
     for _ in 0..NAME_ATTEMPTS {
-        let tmp = dir.join(format!(".ddboot.{:016x}.tmp", random_u64()?));
+        let tmp = dir.join(format!(".ddboot.{:016x}.tmp", crate::file::random_u64()?));
         match OpenOptions::new().write(true).create_new(true).mode(0o700).open(&tmp) {
             Ok(file) => return Ok((tmp, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
@@ -57,18 +57,6 @@ fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(last)
-}
-
-/// 64 bits from the kernel's CSPRNG (`getrandom(2)`), falling back to `/dev/urandom`.
-fn random_u64() -> io::Result<u64> {
-    let mut buf = [0u8; 8];
-    // SAFETY: getrandom writes at most `buf.len()` bytes into `buf`, which outlives the call.
-    let n = unsafe { nix::libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if usize::try_from(n).ok() != Some(buf.len()) {
-        use std::io::Read;
-        File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    }
-    Ok(u64::from_ne_bytes(buf))
 }
 
 #[cfg(test)]
@@ -103,7 +91,6 @@ mod tests {
         assert_ne!(a, b);
         let name = a.file_name().expect("name").to_string_lossy().into_owned();
         assert!(name.starts_with(".ddboot.") && name.ends_with(".tmp") && name.len() == 28, "{name}");
-        assert_ne!(random_u64().expect("random"), random_u64().expect("random"));
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -1086,6 +1086,66 @@ fn php_self_including_globs_and_a_fifo_are_read_once() {
     assert!(f.elapsed < WALL, "{f:?}");
 }
 
+/// 10 PHP-FPM starts at once sharing one `$TMPDIR`, each with its own configuration: every master
+/// gets an overlay of its own that includes its own configuration, and the overlays stay (the
+/// masters re-read them on reload). The "php-fpm8.2" here is a script that waits a little, then
+/// prints the `include` line of the overlay it was given.
+#[test]
+fn php_overlays_of_concurrent_starts_are_their_own() {
+    let dir = TempDir::new();
+    let bin = dir.join("bin");
+    let tmp = dir.join("tmp");
+    fs::create_dir_all(&bin).expect("bin");
+    fs::create_dir_all(&tmp).expect("tmp");
+    let fake = bin.join("php-fpm8.2");
+    fs::write(
+        &fake,
+        "#!/bin/sh\nsleep 0.2\nwhile [ $# -gt 0 ]; do [ \"$1\" = -y ] && grep '^include' \"$2\"; shift; done\n",
+    )
+    .expect("write fake php-fpm");
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let confs: Vec<String> = (0..10)
+        .map(|i| {
+            let conf = dir.write(&format!("fpm{i}.conf"), format!("[global]\n[www{i}]\nlisten = 9{i}\n"));
+            conf.to_str().expect("UTF-8 temp path").to_string()
+        })
+        .collect();
+    let children: Vec<_> = confs
+        .iter()
+        .map(|conf| {
+            let mut raw = Raw::new(&[]);
+            raw.env.push(("TMPDIR", tmp.clone().into()));
+            raw.env.push(("DD_AGENT_HOST", "10.1.1.1".into()));
+            raw.env.push(("PATH", format!("{}:/usr/bin:/bin", bin.display()).into()));
+            let mut cmd = raw.command();
+            cmd.args(["--inject", "php", "-q", "--", "php-fpm8.2", "-F", "-y", conf]);
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for (conf, child) in confs.iter().zip(children) {
+        let out = child.wait_with_output().expect("wait");
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if got != format!("include = {conf}") {
+            wrong.push(format!("{conf}: {got:?} {}", String::from_utf8_lossy(&out.stderr)));
+        }
+    }
+    let kept = fs::read_dir(tmp.join(format!("ddboot-{}", euid()))).expect("ls").count();
+    eprintln!(
+        "measured [overlays]: {} of 10 starts got another instance's include; {kept} overlays kept",
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(kept, 10, "one overlay per start, kept");
+}
+
+/// The effective uid, as `ddboot-<euid>` names it (the owner of a file this process creates).
+fn euid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new();
+    fs::metadata(dir.write("probe", "")).expect("stat").uid()
+}
+
 /// Fails (never skips) when PID namespaces cannot be made: the `install_*` rows need root
 /// (`unshare --pid`), as CI has.
 fn pid_namespace_preflight() {

@@ -69,10 +69,13 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
         let mut walk = Walk::default();
         walk.collect(&original, &prefix, 0);
         let pools = walk.pools;
+        // A random name: concurrent starts sharing $TMPDIR each get their own overlay, which
+        // is created O_EXCL and kept for the app's lifetime (php-fpm re-reads it on reload).
+        let random = crate::file::random_u64().ok()?;
         (!pools.is_empty()).then(|| Overlay {
             config: std::env::temp_dir()
                 .join(format!("ddboot-{}", nix::unistd::geteuid()))
-                .join("php-fpm.conf"),
+                .join(format!("php-fpm.{random:016x}.conf")),
             original,
             pools,
             argv_index,
