@@ -1146,6 +1146,35 @@ fn euid() -> u32 {
     fs::metadata(dir.write("probe", "")).expect("stat").uid()
 }
 
+/// ddboot's own settings stay strict: `DDBOOT_TIMEOUT`, `DDBOOT_INJECT`, `DDBOOT_STRICT` and the
+/// `--timeout` flag with a value that is not UTF-8 are usage errors (64) naming them, and the
+/// app does not run (the variables used to be read as unset, and the app started).
+#[test]
+fn own_settings_not_utf8_are_usage_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    for (name, value) in
+        [("DDBOOT_TIMEOUT", &b"2s\xff"[..]), ("DDBOOT_INJECT", b"auto\xff"), ("DDBOOT_STRICT", b"true\xff")]
+    {
+        let f = Raw::new(&APP7).env(name, std::ffi::OsStr::from_bytes(value)).run();
+        assert_eq!((f.code, f.stdout.as_str()), (Some(64), ""), "{name}: {f:?}");
+        let line = f.stderr.lines().last().unwrap_or_default();
+        assert!(
+            line.starts_with("ddboot: invalid ") && line.contains(name) && line.contains("UTF-8"),
+            "{f:?}"
+        );
+    }
+    let out = Command::new(DDBOOT)
+        .arg("--timeout")
+        .arg(std::ffi::OsStr::from_bytes(b"2s\xff"))
+        .args(APP7)
+        .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
 /// Fails (never skips) when PID namespaces cannot be made: the `install_*` rows need root
 /// (`unshare --pid`), as CI has.
 fn pid_namespace_preflight() {
