@@ -1127,8 +1127,9 @@ fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
 // Unix sockets
 // ---------------------------------------------------------------------------------------------
 
-/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real listening
-/// sockets): both URLs are exported, no host is needed, IMDS is not asked.
+/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real sockets, as
+/// the Agent binds them: a stream listener for traces, a datagram socket for DogStatsD): both
+/// URLs are exported, no host is needed, IMDS is not asked.
 #[test]
 fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
@@ -1136,7 +1137,8 @@ fn socket_variant_exports_both_unix_urls() {
     let c = td.app();
     let dir = TempDir::new("sockets");
     let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
-    let _dsd = UnixListener::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+    let _dsd =
+        std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
