@@ -73,7 +73,7 @@ pub fn read(path: &Path) -> Result<MetadataFile, String> {
 }
 
 /// Why a READY file gave no host: the field is missing, or present but invalid.
-pub fn no_host_reason(doc: &MetadataFile) -> String {
+pub(crate) fn no_host_reason(doc: &MetadataFile) -> String {
     match &doc.invalid_host {
         Some(why) => format!("READY but HostPrivateIPv4Address is invalid ({why})"),
         None => READY_WITHOUT_HOST.to_string(),
