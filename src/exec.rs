@@ -99,6 +99,8 @@ fn exec_error(program: &OsStr, path: &Path, errno: Errno) -> Error {
             Error::NotFound(format!("{shown}: cannot run it: its interpreter or loader is missing ({errno})"))
         }
         Errno::ENOENT | Errno::ENOTDIR => Error::NotFound(format!("{shown}: not found")),
+        // execve says EACCES for a directory; the shell's words are clearer.
+        Errno::EACCES if path.is_dir() => Error::NotExecutable(format!("{shown}: is a directory")),
         _ => Error::NotExecutable(format!("{shown}: cannot execute: {}", errno.desc())),
     }
 }
@@ -177,6 +179,8 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\n'), "one line: {text}");
+        let e = exec_error(OsStr::new("/tmp"), Path::new("/tmp"), Errno::EACCES);
+        assert_eq!((e.exit_code(), e.to_string().as_str()), (126, "/tmp: is a directory"));
     }
 
     #[test]

@@ -14,17 +14,18 @@ pub mod duration;
 pub mod environ;
 pub mod error;
 pub mod exec;
+pub(crate) mod file;
 pub mod http;
 mod init;
 pub mod inject;
 pub mod install;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod resolve;
 mod signals;
 pub mod source;
 
-use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
@@ -32,6 +33,7 @@ use clap::Parser;
 use crate::config::{AppMode, Config, Mode};
 use crate::environ::Environ;
 use crate::error::Error;
+use crate::output::{Written, diag};
 
 /// Runs ddboot with `args` (argv, `argv[0]` included) and this process's environment. Returns
 /// the exit code when it does not exec (a debug mode, or an error); on a successful exec it never
@@ -48,7 +50,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     match Config::new(cli, &env).and_then(|config| run_with(&config, &env, started)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ddboot: {e}");
+            diag(&format!("ddboot: {e}"));
             e.exit_code()
         }
     }
@@ -58,13 +60,14 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
 fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
     if let Mode::Install(dir) = &config.mode {
         let path = install::install(dir).map_err(Error::CantCreate)?;
-        eprintln!("ddboot: installed {}", path.display());
+        diag(&format!("ddboot: installed {}", path.display()));
         return Ok(0);
     }
     // PROGRAM first: when it is not there, fail at once, before any network request.
     if let (Mode::Run, Some(program)) = (&config.mode, config.command.first()) {
         exec::find_program(program, env)?;
     }
+    config.ignored.iter().for_each(|i| diag(&i.warning()));
     let findings = resolve::resolve(config, env, started);
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
     let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
@@ -83,8 +86,10 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         } else {
             report::explain_text(&findings, &plan, &tracer) + &report::process_text(pid, config.app_mode)
         };
-        print_stdout(&text);
-        return Ok(if findings.resolved.is_some() { 0 } else { 1 });
+        return Ok(match output::stdout(&text)? {
+            Written::ReaderGone => 0,
+            Written::All => i32::from(findings.resolved.is_none()),
+        });
     }
     // --print-env and the exec: the same status line or warning, the same --strict exit.
     let in_mode = match config.app_mode {
@@ -92,30 +97,34 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         mode => format!("; {} mode", mode.name()),
     };
     match report::status_line(&findings) {
-        Some(line) if !config.quiet && config.mode == Mode::Run => eprintln!("{line}{in_mode}"),
+        Some(line) if !config.quiet && config.mode == Mode::Run => diag(&format!("{line}{in_mode}")),
         Some(_) => {}
         None if config.mode == Mode::PrintEnv => {
-            eprintln!("{}", report::unresolved_print_env_warning(&findings, config.strict));
+            diag(&report::unresolved_print_env_warning(&findings, config.strict));
             if config.strict {
                 return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
             }
         }
         None => {
-            eprintln!("{}{in_mode}", report::unresolved_warning(&findings, config.strict));
+            let mut lines = report::unresolved_warning(&findings, config.strict);
+            if let Some(summary) = lines.last_mut() {
+                summary.push_str(&in_mode);
+            }
+            lines.iter().for_each(|l| diag(l));
             if config.strict {
                 return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
             }
         }
     }
     if config.mode == Mode::PrintEnv {
-        print_stdout(&report::print_env(&plan));
+        output::stdout(&report::print_env(&plan))?;
         return Ok(0);
     }
     if let Some(warning) = &tracer.warning {
-        eprintln!("{warning}");
+        diag(warning);
     }
     if let Err(e) = plan.write_files() {
-        eprintln!("ddboot: warning: {e}; {FILES_FALLBACK}");
+        diag(&format!("ddboot: warning: {e}; {FILES_FALLBACK}"));
         tracer = tracer.without_files();
         plan = plan::plan(config, env, &findings, &tracer);
     }
@@ -132,7 +141,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         init::Outcome::ExecFailed(e) => Err(e),
         // Fail-open: the app still starts, as exec mode would start it.
         init::Outcome::NoFork(why) => {
-            eprintln!("ddboot: warning: --init: {why}; running the app in exec mode instead");
+            diag(&format!("ddboot: warning: --init: {why}; running the app in exec mode instead"));
             Err(prepared.exec())
         }
     }
@@ -141,20 +150,17 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
 /// What the start does when the PHP-FPM overlay cannot be written (and `--explain` predicts).
 const FILES_FALLBACK: &str = "PHP-FPM workers get only the INI settings";
 
-/// Writes to stdout, ignoring a closed pipe (`ddboot --explain | head`).
-fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
 /// Help and version go to stdout with 0; any other clap error is a one-line usage error (64).
 fn clap_exit(e: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print_stdout(&e.to_string());
-            0
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match output::stdout(&e.to_string()) {
+            Ok(_) => 0,
+            Err(e) => {
+                diag(&format!("ddboot: {e}"));
+                e.exit_code()
+            }
+        },
         _ => {
             // clap's message is a paragraph (sometimes over several lines), then tips and usage
             // after a blank line: keep the paragraph, on one line.
@@ -163,7 +169,7 @@ fn clap_exit(e: &clap::Error) -> i32 {
                 text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
             let message = message.join(" ");
             let message = message.strip_prefix("error: ").unwrap_or(&message);
-            eprintln!("ddboot: {message} (see ddboot --help)");
+            diag(&format!("ddboot: {message} (see ddboot --help)"));
             Error::Usage(String::new()).exit_code()
         }
     }

@@ -67,8 +67,9 @@ impl Plan {
 
     /// Writes the planned files. Each lives in a directory private to ddboot's user (created
     /// 0700, or reused only when it is a real directory of ours that nobody else can write), and
-    /// is written to a fresh temp name, then renamed: a planted symlink or file in a shared
-    /// `/tmp` can neither be followed nor swapped in.
+    /// is created under its own (random) name with `O_EXCL | O_NOFOLLOW`: a planted symlink or
+    /// file in a shared `/tmp` can neither be followed nor swapped in, and a name that exists
+    /// already is an error, never overwritten. The file stays for the app's lifetime.
     pub fn write_files(&self) -> Result<(), String> {
         for (path, text) in &self.files {
             write_private(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -146,17 +147,16 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o644)
         .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+        .open(path)?;
+    file.write_all(text.as_bytes()).inspect_err(|_| {
+        // Only the file this run created.
+        let _ = std::fs::remove_file(path);
+    })
 }
 
 /// Builds the plan: host, sockets and tags first, then the tracer injection on top of the
@@ -295,8 +295,9 @@ mod tests {
         std::fs::create_dir_all(&base).expect("base");
         let file = base.join("mine/php-fpm.conf");
         write_private(&file, "one").expect("first write");
-        write_private(&file, "two").expect("rewrite in our own directory");
-        assert_eq!(std::fs::read_to_string(&file).expect("read"), "two");
+        assert!(write_private(&file, "two").is_err(), "an existing name is never overwritten");
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "one");
+        write_private(&base.join("mine/other.conf"), "two").expect("a second file in our own directory");
         let mode = std::fs::metadata(base.join("mine")).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         // A directory planted by someone else (here: world-writable) or a symlink is refused.
@@ -339,8 +340,11 @@ mod tests {
     fn sockets_become_urls_unless_set() {
         let mut f = findings(None);
         f.resolved = Some(Resolved { host: None, source: Source::Socket });
-        f.platform.sockets =
-            Sockets { apm: Some(PathBuf::from("/s/apm.socket")), dsd: Some(PathBuf::from("/s/dsd.socket")) };
+        f.platform.sockets = Sockets {
+            apm: Some(PathBuf::from("/s/apm.socket")),
+            dsd: Some(PathBuf::from("/s/dsd.socket")),
+            ..Sockets::default()
+        };
         let env = Environ::from_pairs([("DD_DOGSTATSD_URL", "udp://10.0.0.9:8125"), ("DD_AGENT_HOST", "")]);
         let child = plan(&config(&[]), &env, &f).child_env(&env);
         assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("unix:///s/apm.socket"));

@@ -196,7 +196,10 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
 fn record_sockets(journal: &Journal, sockets: &Sockets, dir: &std::path::Path) {
     match (&sockets.apm, &sockets.dsd) {
         (Some(_), Some(_)) => journal.begin(Source::Socket).ok(sockets.describe()),
-        (None, None) => journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display())),
+        (None, None) if sockets.stale.is_empty() => {
+            journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display()))
+        }
+        (None, None) => journal.begin(Source::Socket).fail(sockets.describe()),
         _ => journal.begin(Source::Socket).fail(format!("{}: the host is still needed", sockets.describe())),
     }
 }
@@ -258,19 +261,27 @@ impl Search<'_> {
                         None => self
                             .journal
                             .begin_at(Source::MetadataFile, started)
-                            .fail(metadata_file::READY_WITHOUT_HOST),
+                            .fail(metadata_file::no_host_reason(&doc)),
                     }
                 }
                 Err(why) => self.journal.begin_at(Source::MetadataFile, started).fail(why),
             }
         } else {
-            self.journal.skip(Source::MetadataFile, "ECS_CONTAINER_METADATA_FILE is not set");
+            let why = match self.config.ignored("ECS_CONTAINER_METADATA_FILE") {
+                Some(i) => format!("invalid ECS_CONTAINER_METADATA_FILE: {}", i.why),
+                None => "ECS_CONTAINER_METADATA_FILE is not set".into(),
+            };
+            self.journal.skip(Source::MetadataFile, why);
         }
         if let Imds::Disabled(why) = &self.config.imds {
             self.journal.skip_missing(&[Source::Imdsv2, Source::Imdsv1], why);
         }
         if self.task_metadata.is_none() {
-            self.journal.skip(Source::TaskMetadata, "ECS_CONTAINER_METADATA_URI_V4 is not set or not needed");
+            let why = match self.config.ignored("ECS_CONTAINER_METADATA_URI_V4") {
+                Some(i) => format!("invalid ECS_CONTAINER_METADATA_URI_V4: {}", i.why),
+                None => "ECS_CONTAINER_METADATA_URI_V4 is not set or not needed".into(),
+            };
+            self.journal.skip(Source::TaskMetadata, why);
         }
         let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled { .. });
         let network_needed =

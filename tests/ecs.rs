@@ -313,9 +313,16 @@ impl TempDir {
         p
     }
 
-    /// Binds a Unix socket listener at `<dir>/<name>` (kept alive by the caller).
-    fn socket(&self, name: &str) -> UnixListener {
-        UnixListener::bind(self.join(name)).expect("bind Unix socket")
+    /// Binds a Unix socket at `<dir>/<name>` as the Agent does (kept alive by the caller): a
+    /// datagram socket for `dsd.socket`, a stream listener otherwise. ddboot probes each one.
+    fn socket(&self, name: &str) -> Box<dyn std::any::Any> {
+        if name == "dsd.socket" {
+            Box::new(
+                std::os::unix::net::UnixDatagram::bind(self.join(name)).expect("bind Unix datagram socket"),
+            )
+        } else {
+            Box::new(UnixListener::bind(self.join(name)).expect("bind Unix socket"))
+        }
     }
 }
 

@@ -1195,7 +1195,8 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
             let dir = TempDir::new("sockets");
             let _listeners = sockets.then(|| {
                 let apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
-                let dsd = UnixListener::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+                let dsd = std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket"))
+                    .expect("bind dsd.socket");
                 (apm, dsd)
             });
             let imds = imds_mock();
@@ -1238,8 +1239,9 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
 // Unix sockets
 // ---------------------------------------------------------------------------------------------
 
-/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real listening
-/// sockets): both URLs are exported, no host is needed, IMDS is not asked.
+/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real sockets, as
+/// the Agent binds them: a stream listener for traces, a datagram socket for DogStatsD): both
+/// URLs are exported, no host is needed, IMDS is not asked.
 #[test]
 fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
@@ -1247,7 +1249,8 @@ fn socket_variant_exports_both_unix_urls() {
     let c = td.app();
     let dir = TempDir::new("sockets");
     let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
-    let _dsd = UnixListener::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+    let _dsd =
+        std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));

@@ -279,5 +279,15 @@ fn explain_predicts_the_php_overlay_and_its_fallback() {
     let started = run(tmp.path(), false);
     started.assert_code(0);
     let argv: Vec<String> = started.stdout_text().lines().map(str::to_string).collect();
-    assert!(argv.contains(&overlay), "{argv:?} uses {overlay}");
+    // Each start's overlay has a random name of its own (concurrent starts never share one), so
+    // --explain predicts where it goes and its shape, not the name.
+    let dir_of = |p: &str| Path::new(p).parent().map(Path::to_path_buf);
+    let written = argv.iter().find(|a| a.ends_with(".conf") && dir_of(a) == dir_of(&overlay));
+    let written = written.unwrap_or_else(|| panic!("{argv:?}: no overlay beside {overlay}"));
+    let name =
+        |p: &str| Path::new(p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let shape =
+        |n: &str| n.starts_with("php-fpm.") && n.ends_with(".conf") && n.len() == "php-fpm.".len() + 16 + 5;
+    assert!(shape(&name(written)) && shape(&name(&overlay)), "{written} / {overlay}");
+    assert!(Path::new(written).is_file(), "the start wrote {written}");
 }

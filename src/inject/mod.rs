@@ -18,7 +18,6 @@ mod python;
 mod ruby;
 
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -389,9 +388,9 @@ fn detect(program: &OsStr, shebang: Option<&str>) -> Option<(Runtime, String)> {
 /// The interpreter named by a script's `#!` line, as written: `#!/usr/bin/python3` →
 /// `/usr/bin/python3`, `#!/usr/bin/env -S node --flag` → `node` (a name `PATH` resolves).
 fn shebang_interpreter(path: &Path) -> Option<String> {
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(path).and_then(|f| f.take(256).read(&mut head)).ok()?;
-    let line = head[..n].strip_prefix(b"#!")?;
+    // Non-blocking, regular files only: PROGRAM may be a FIFO that nobody writes.
+    let head = crate::file::read_head(path, 256).ok()?;
+    let line = head.strip_prefix(b"#!")?;
     let line = line.split(|&b| b == b'\n').next()?;
     let text = String::from_utf8_lossy(line);
     let mut words = text.split_whitespace();

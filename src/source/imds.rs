@@ -208,8 +208,11 @@ async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
                 if budget.ipv6_fallback.is_some() && no_route(&budget.endpoint) =>
             {
                 if let Some(v6) = budget.ipv6_fallback.take() {
-                    budget.note =
-                        format!(", via {v6}: {} unreachable ({})", budget.endpoint, http::truncate(&why, 60));
+                    budget.note = format!(
+                        ", via {v6}: {} unreachable ({})",
+                        budget.endpoint,
+                        crate::output::clip(&why, 60)
+                    );
                     budget.endpoint = v6;
                     step.phase("waiting for the token from the IPv6 endpoint");
                 }

@@ -9,10 +9,7 @@
 //! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
 //! without one, or the deadline passes.
 
-use std::fs::File;
-use std::io::Read;
-use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,6 +32,10 @@ pub struct MetadataFile {
     /// `HostPrivateIPv4Address` when present and a usable IPv4 address, else `HostIPv6Address`
     /// when present and a usable IPv6 address.
     pub host: Option<IpAddr>,
+    /// Why `HostPrivateIPv4Address` is present but unusable (a number, an array, `""`,
+    /// `010.002.002.002`…), escaped and short, when no host was found: an invalid value is not
+    /// a missing one.
+    pub invalid_host: Option<String>,
     /// `MetadataFileStatus` is `READY`.
     pub ready: bool,
     /// `Networks[0].NetworkMode` (bridge, host, awsvpc, container:…).
@@ -45,11 +46,23 @@ pub struct MetadataFile {
 pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     let obj = doc.as_object().ok_or("not a JSON object")?;
-    let field = |name: &str| obj.get(name).and_then(Value::as_str).map(str::as_bytes);
-    let host = field("HostPrivateIPv4Address")
-        .and_then(|s| super::parse_ipv4(s).ok())
-        .map(IpAddr::V4)
-        .or_else(|| field("HostIPv6Address").and_then(|s| super::parse_ipv6(s).ok()).map(IpAddr::V6));
+    let (v4, invalid_v4): (Option<Ipv4Addr>, Option<String>) = match obj.get("HostPrivateIPv4Address") {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::String(s)) => match super::parse_ipv4(s.as_bytes()) {
+            Ok(ip) => (Some(ip), None),
+            Err(why) => (None, Some(why)),
+        },
+        Some(other) => {
+            let shown = crate::output::clip(&other.to_string(), 40);
+            (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
+        }
+    };
+    let v6 = || {
+        let text = obj.get("HostIPv6Address").and_then(Value::as_str)?;
+        super::parse_ipv6(text.as_bytes()).ok()
+    };
+    let host = v4.map(IpAddr::V4).or_else(|| v6().map(IpAddr::V6));
+    let invalid_host = if host.is_some() { None } else { invalid_v4 };
     let ready = obj.get("MetadataFileStatus").and_then(Value::as_str) == Some("READY");
     let network_mode = obj
         .get("Networks")
@@ -58,37 +71,28 @@ pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
         .and_then(|n| n.get("NetworkMode"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    Ok(MetadataFile { host, ready, network_mode })
+    Ok(MetadataFile { host, invalid_host, ready, network_mode })
 }
 
 /// Opens and reads the file once: a regular file of at most [`MAX_SIZE`] bytes, opened
 /// non-blocking (a FIFO cannot stall the start) and close-on-exec.
 pub fn read(path: &Path) -> Result<MetadataFile, String> {
-    let file = File::options()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    if meta.len() > MAX_SIZE {
-        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // The size can change between stat and read: the cap holds regardless.
-    file.take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
-    }
+    let bytes = crate::file::read_capped(path, MAX_SIZE)?;
     parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Why a READY file gave no host: the field is missing, or present but invalid.
+pub(crate) fn no_host_reason(doc: &MetadataFile) -> String {
+    match &doc.invalid_host {
+        Some(why) => format!("READY but HostPrivateIPv4Address is invalid ({why})"),
+        None => READY_WITHOUT_HOST.to_string(),
+    }
+}
+
 /// Re-reads the file every [`POLL_INTERVAL`] (re-opening the path, so a replacement by rename is
-/// seen) until it has a host, is READY without one, or `deadline` passes. `first` is the read the
+/// seen) until it has a host, is READY without one, or `deadline` passes. A read that fails (the
+/// file is briefly missing, or a writer that does not rename left it half-written) is retried
+/// until the deadline too, and the last failure is reported then. `first` is the read the
 /// caller already made at `started`. Records the attempt and returns the host, if any, with the
 /// last version of the file read (its network mode matters even without a host).
 pub async fn poll(
@@ -101,6 +105,7 @@ pub async fn poll(
     let step = journal.begin_at(Source::MetadataFile, started);
     step.phase("waiting for the file to become READY");
     let mut latest = first;
+    let mut last_error: Option<String> = None;
     loop {
         if let Some(host) = latest.host {
             let waited = crate::duration::human(step.elapsed());
@@ -108,22 +113,26 @@ pub async fn poll(
             return (Some(host), latest);
         }
         if latest.ready {
-            step.fail(READY_WITHOUT_HOST);
+            step.fail(no_host_reason(&latest));
             return (None, latest);
         }
         if Instant::now() + POLL_INTERVAL > deadline {
             tokio::time::sleep_until(deadline).await;
             // The same words as a cancellation by the resolver's own deadline timer, which can
             // fire first at the same instant.
-            step.fail("deadline reached while waiting for the file to become READY");
+            let last = last_error.map(|e| format!(" (last read: {e})")).unwrap_or_default();
+            step.fail(format!("deadline reached while waiting for the file to become READY{last}"));
             return (None, latest);
         }
         tokio::time::sleep(POLL_INTERVAL).await;
         match read(path) {
-            Ok(doc) => latest = doc,
+            Ok(doc) => {
+                latest = doc;
+                last_error = None;
+            }
             Err(why) => {
-                step.fail(why);
-                return (None, latest);
+                step.phase("re-reading the file after a failed read");
+                last_error = Some(why);
             }
         }
     }
@@ -157,13 +166,21 @@ mod tests {
     }
 
     #[test]
-    fn bad_host_values_count_as_absent() {
-        for v in [r#""""#, r#""fe80::1""#, "42", "null", r#""10.0.0.1 ""#] {
-            let doc = format!(r#"{{"HostPrivateIPv4Address": {v}}}"#);
+    fn bad_host_values_are_invalid_not_absent() {
+        for v in [r#""""#, r#""fe80::1""#, "42", "[1]", r#""010.002.002.002""#, r#""10.0.0.1 ""#] {
+            let doc = format!(r#"{{"HostPrivateIPv4Address": {v}, "MetadataFileStatus": "READY"}}"#);
             let m = parse(doc.as_bytes()).expect("parses");
             // A value with surrounding space is still one IPv4 address; the rest are not.
-            assert_eq!(m.host.is_some(), v.contains("10.0.0.1"), "{v}");
+            let good = v.contains("10.0.0.1");
+            assert_eq!(m.host.is_some(), good, "{v}");
+            assert_eq!(m.invalid_host.is_some(), !good, "{v}");
+            if !good {
+                assert!(no_host_reason(&m).contains("invalid"), "{v}: {}", no_host_reason(&m));
+            }
         }
+        let m = parse(br#"{"HostPrivateIPv4Address": null, "MetadataFileStatus": "READY"}"#).expect("parses");
+        assert_eq!((m.host, m.invalid_host.as_deref()), (None, None));
+        assert_eq!(no_host_reason(&m), READY_WITHOUT_HOST);
     }
 
     #[test]

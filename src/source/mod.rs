@@ -211,9 +211,8 @@ impl Drop for Step<'_> {
 /// quotes (a bounded part of) what was received.
 pub fn parse_ipv4(body: &[u8]) -> Result<Ipv4Addr, String> {
     let trimmed = body_text(body)?;
-    let ip: Ipv4Addr = trimmed
-        .parse()
-        .map_err(|_| format!("not an IPv4 address: {:?}", crate::http::truncate(trimmed, 40)))?;
+    let ip: Ipv4Addr =
+        trimmed.parse().map_err(|_| format!("not an IPv4 address: {}", crate::output::quote(trimmed, 40)))?;
     usable_host(IpAddr::V4(ip))?;
     Ok(ip)
 }
@@ -221,9 +220,8 @@ pub fn parse_ipv4(body: &[u8]) -> Result<Ipv4Addr, String> {
 /// The same for one IPv6 address (IMDS `meta-data/ipv6`, `HostIPv6Address`), under the same rule.
 pub fn parse_ipv6(body: &[u8]) -> Result<Ipv6Addr, String> {
     let trimmed = body_text(body)?;
-    let ip: Ipv6Addr = trimmed
-        .parse()
-        .map_err(|_| format!("not an IPv6 address: {:?}", crate::http::truncate(trimmed, 40)))?;
+    let ip: Ipv6Addr =
+        trimmed.parse().map_err(|_| format!("not an IPv6 address: {}", crate::output::quote(trimmed, 40)))?;
     usable_host(IpAddr::V6(ip))?;
     Ok(ip)
 }

@@ -132,7 +132,7 @@ fn first_network_mode(v: &Value, ignored: &mut Vec<String>) -> Option<String> {
     if NETWORK_MODES.contains(&mode.as_str()) || mode.starts_with("container:") {
         Some(mode)
     } else {
-        ignored.push(format!("unknown NetworkMode {:?} ignored", http::truncate(&mode, 40)));
+        ignored.push(format!("unknown NetworkMode {} ignored", crate::output::quote(&mode, 40)));
         None
     }
 }
@@ -205,7 +205,7 @@ pub fn parse_task(bytes: &[u8]) -> Result<Task, String> {
     let launch_type = match string(&v, "LaunchType") {
         Some(t) if LAUNCH_TYPES.contains(&t.as_str()) => Some(t),
         Some(t) => {
-            ignored.push(format!("unknown LaunchType {:?} ignored", http::truncate(&t, 40)));
+            ignored.push(format!("unknown LaunchType {} ignored", crate::output::quote(&t, 40)));
             None
         }
         None => None,
