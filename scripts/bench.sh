@@ -101,6 +101,19 @@ cat >"$work/metadata.json" <<JSON
 JSON
 metadata_file=$work/metadata.json
 socket_flag="--socket-dir $work/sockets"
+# ECS Managed Instances with a Managed Daemon Agent: the task metadata (LaunchType
+# MANAGED_INSTANCES, no Agent container in the task) on loopback; ddboot answers 169.254.172.2
+# without asking IMDS.
+cat >"$work/mi-container.json" <<JSON
+{"DockerId":"mi-app","Name":"app","Image":"app:1.0","Labels":{},
+ "Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.7.9"]}]}
+JSON
+cat >"$work/mi-task.json" <<JSON
+{"Cluster":"default","LaunchType":"MANAGED_INSTANCES","Containers":[{"DockerId":"mi-app","Name":"app","Image":"app:1.0"}]}
+JSON
+start_mock "$work" mi --container-json "$work/mi-container.json" --task-json "$work/mi-task.json"
+guard_loopback "$MOCK_URL"
+mi_task_uri=$MOCK_URL/v4/mock-container
 # A static app that does nothing, so the musl rows time the exec chain, not the app's loader.
 static_true=$work/static-true
 printf 'int main(void) { return 0; }\n' | cc -static -Os -x c -o "$static_true" -
@@ -145,6 +158,7 @@ fi
 # exec the same static app.
 rows+=(
   "env_static|reference: \`/usr/bin/env X=Y\` then a static app|-|/usr/bin/env X=Y $static_true|$RUNS|$WARMUP|-|interleaved"
+  "mi_daemon|ddboot, Managed Instances daemon (task metadata on loopback, no IMDS)|AWS_EXECUTION_ENV=AWS_ECS_MANAGED_INSTANCES ECS_CONTAINER_METADATA_URI_V4=$mi_task_uri AWS_EC2_METADATA_SERVICE_ENDPOINT=$imds_url|$DDBOOT $socket_flag -- /bin/true|$RUNS|$WARMUP|169.254.172.2|interleaved"
   "musl_file|ddboot (static musl), metadata-file path, then the same static app|ECS_CONTAINER_METADATA_FILE=$metadata_file AWS_EC2_METADATA_SERVICE_ENDPOINT=$imds_url|$DDBOOT_MUSL $socket_flag -- $static_true|$RUNS|$WARMUP|$FILE_IP|interleaved"
 )
 
@@ -168,7 +182,7 @@ for row in "${rows[@]}"; do
     echo "CHECK FAILED: $label exported DD_AGENT_HOST='$got', expected $expect" >&2
     check_failures=$((check_failures + 1))
   fi
-  if [[ $id == *_file ]] && [ "$before" != "$after" ]; then
+  if { [[ $id == *_file ]] || [ "$id" = mi_daemon ]; } && [ "$before" != "$after" ]; then
     echo "CHECK FAILED: the metadata-file path sent $((after - before)) IMDS request(s)" >&2
     check_failures=$((check_failures + 1))
   fi
@@ -294,6 +308,13 @@ storm_rc=0
 scripts/storm.sh "${storm_args[@]}" >"$work/storm.out" 2>&1 || storm_rc=$?
 cat "$work/storm.out" >&2
 [ -s "$work/storm.md" ] || { echo "bench: the storm did not run (exit $storm_rc)" >&2; exit 1; }
+init_rc=0
+if [ $smoke = no ]; then
+  echo "== PID 1: scripts/bench-init.sh, scripts/e2e-container-init.sh (podman stop -t 30)" >&2
+  bash scripts/bench-init.sh "$DDBOOT_MUSL" >"$work/bench-init.md" || init_rc=$?
+  STOP_TIMEOUT=30 bash scripts/e2e-container-init.sh "$DDBOOT_MUSL" >"$work/container-init.txt" 2>&1 || init_rc=$?
+  cat "$work/bench-init.md" "$work/container-init.txt" >&2
+fi
 load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 # ---- the report ----------------------------------------------------------------------------
@@ -391,6 +412,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo "Row 8 exits: $hop_codes (124 = killed by \`timeout\`: the recipe's \`curl -X PUT\` never returns when the token answer is dropped; without \`timeout\` it would wait forever)."
   echo "Row 7: ddboot gives the token request 250 ms, then falls back to IMDSv1 and starts the app with DD_AGENT_HOST=$HOP_IP (checked before timing, like every row with a host: each row was first run once with the app replaced by \`printenv DD_AGENT_HOST\`)."
   echo "Row 2 sent no request to the IMDS mock (checked from its log), although IMDS was enabled."
+  echo "The Managed Instances daemon row (\`daemon-bridge\`: one task metadata request on loopback, then DD_AGENT_HOST=169.254.172.2): $(fmt_ms "$(hf mi_daemon median)"), $(awk -v a="$(hf mi_daemon median)" -v b="$file" 'BEGIN { printf "%+.2f", (a - b) * 1000 }') ms against the metadata-file path; it sent no request to the IMDS mock either (checked from its log)."
   if [ -n "$baselines" ]; then
     echo "Row 9, for scale: a whole static glibc process (fork, execve, startup, exit) costs $(fmt_ms "$(hf hello median)") here; ddboot's metadata-file path adds $delta_file ms to the bare exec, i.e. one execve and static-glibc startup of its own (see *Where the metadata-file path's time goes*)."
   fi
@@ -501,6 +523,20 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     echo "</details>"
     echo
   fi
+  if [ $smoke = no ]; then
+    echo "## PID 1 (\`--init\`, signals before the app starts)"
+    echo
+    echo "\`scripts/bench-init.sh\` (the static musl binary as PID 1 of a PID namespace, IMDS disabled, the host from a metadata file; signals sent from outside the namespace):"
+    echo
+    grep '^|' "$work/bench-init.md"
+    echo
+    echo "\`scripts/e2e-container-init.sh\` with \`STOP_TIMEOUT=30\` (podman + runc, \`--network none\`; the image holds the static ddboot, Debian's python3.11 and node with their libraries, and tini-static; stop time is \`podman stop\`'s wall time, podman's own work included; exit $init_rc):"
+    echo
+    sed -n '/^podman stop -t/,$p' "$work/container-init.txt" | grep -v '^e2e-container-init:'
+    echo
+    grep -E 'SIGTERM during resolution|stopped in' "$work/container-init.txt" | tail -n 1 | sed 's/^ *//; s/^/Stop during resolution (ddboot as PID 1, 5 s deadline, stop at 1 s): /'
+    echo
+  fi
   echo "## Start storm"
   echo
   echo "\`scripts/storm.sh\`$([ $smoke = yes ] && echo " --no-timing") (exit $storm_rc):"
@@ -519,7 +555,10 @@ if [ $smoke = yes ]; then
   exit 0
 fi
 echo "bench: wrote $report" >&2
-if [ "$missed" -gt 0 ] || [ "$storm_rc" -ne 0 ]; then
-  echo "bench: $missed target(s) missed, storm exit $storm_rc" >&2
+if grep -q 'FAIL' "$work/bench-init.md" 2>/dev/null; then
+  missed=$((missed + 1))
+fi
+if [ "$missed" -gt 0 ] || [ "$storm_rc" -ne 0 ] || [ "$init_rc" -ne 0 ]; then
+  echo "bench: $missed target(s) missed, storm exit $storm_rc, PID 1 scripts exit $init_rc" >&2
   exit 1
 fi

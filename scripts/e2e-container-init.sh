@@ -6,8 +6,8 @@
 # distroless one of scripts/e2e-container.sh: the static ddboot, Python 3 (this machine's
 # /usr/bin/python3.11, its libraries and only the stdlib files an app importing `time` loads),
 # Node.js (/usr/bin/node and its libraries) and tini (Debian's tini-static).
-#   scripts/e2e-container-init.sh [DDBOOT_STATIC_BINARY]   (or DDBOOT_BIN; default: a release
-#   build for x86_64-unknown-linux-musl)
+#   scripts/e2e-container-init.sh [DDBOOT_STATIC_BINARY]   (or DDBOOT_BIN; default: the x86_64
+#   musl binary of scripts/release.sh)
 # Needs root, podman and runc. Every container runs with --network none (nothing can reach the
 # metadata services) and gets the ECS metadata file bind-mounted read-only. STOP_TIMEOUT
 # (default 30, ECS's default stopTimeout) is the `podman stop -t`; the exec-mode rows wait for
@@ -18,8 +18,7 @@ cd "$(dirname "$0")/.."
 
 bin=${1:-${DDBOOT_BIN:-}}
 if [ -z "$bin" ]; then
-  cargo build -q --release --locked --target x86_64-unknown-linux-musl
-  bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/ddboot
+  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
 fi
 bin=$(realpath "$bin")
 stop_timeout=${STOP_TIMEOUT:-30}

@@ -7,7 +7,8 @@
 # Shown: DD_AGENT_HOST from the ECS metadata file, from IMDSv2 and through the hop-limit fallback
 # (a mock whose token PUT never answers); the app is PID 1; the documented
 # `sh -c "export DD_AGENT_HOST=$(curl ...)"` recipe cannot start in that image; a read-only root
-# filesystem and --user 1000 work; and how long `podman stop` takes in exec mode.
+# filesystem and --user 1000 work; and how long `podman stop` takes in exec mode. Then
+# scripts/e2e-container-init.sh adds the PID 1 rows: `--init` and `tini --` against exec mode.
 #   scripts/e2e-container.sh [DDBOOT_MUSL_BINARY]     (default: builds it with scripts/release.sh)
 # Needs root, podman, runc and iproute2 (.ci/run installs them). STOP_TIMEOUT (default 10 s)
 # is the `podman stop -t` of the stop row. Last line: "e2e-container: N passed, N failed".
@@ -167,4 +168,11 @@ echo "|------------------------------------|------------|---------------|-------
 printf '%s\n' "${rows[@]}"
 echo "(ddboot: the time ddboot reported, start to exec; podman run: the whole run, container set-up included)"
 echo "e2e-container: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+
+# PID 1 beyond exec mode: --init and tini against the same handler-less apps (Python, Node.js),
+# orphans, a stop during resolution. Its own image (it needs Python and Node.js).
+echo
+echo "== PID 1 rows: scripts/e2e-container-init.sh (exec mode, --init, tini; STOP_TIMEOUT=$stop_timeout)"
+init_rc=0
+STOP_TIMEOUT=$stop_timeout bash scripts/e2e-container-init.sh "$bin" || init_rc=$?
+[ "$failed" -eq 0 ] && [ "$init_rc" -eq 0 ]
