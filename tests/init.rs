@@ -473,6 +473,31 @@ fn slow_resolution(dir: &TempDir, marker: &Path) -> Ddboot {
         .arg(format!("echo started > {}", marker.display()))
 }
 
+/// Waits until ddboot has its handler for `signal` (SigCgt in /proc): from then on, a stop is
+/// ddboot's to honour. Under a runner (qemu-user catches every signal itself, so SigCgt says
+/// nothing about ddboot) it waits a generous second instead; the resolution lasts 5 s.
+fn wait_for_handler(pid: Pid, signal: Signal) {
+    if !ddboot_runner().is_empty() {
+        thread::sleep(Duration::from_secs(1));
+        return;
+    }
+    let bit = 1u64 << (signal as i32 - 1);
+    let started = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & bit != 0 {
+            return;
+        }
+        assert!(started.elapsed() < WATCHDOG, "ddboot {pid} never installed its {signal} handler");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_stop_signal_during_resolution_ends_ddboot_with_128_plus_n_without_the_app() {
     require_pid_namespaces();
@@ -490,7 +515,7 @@ fn a_stop_signal_during_resolution_ends_ddboot_with_128_plus_n_without_the_app()
             cmd = cmd.env("DDBOOT_INIT", "true");
         }
         let run = start(cmd, pid_ns, None);
-        thread::sleep(Duration::from_millis(300));
+        wait_for_handler(run.pid, signal);
         let sent = Instant::now();
         run.signal(signal);
         let (status, stderr, _) = run.wait(STOP_WATCHDOG);
