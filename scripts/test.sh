@@ -13,35 +13,45 @@ export CARGO_TERM_COLOR=never
 export AWS_EC2_METADATA_DISABLED=true
 unset ECS_CONTAINER_METADATA_URI_V4 ECS_CONTAINER_METADATA_URI ECS_CONTAINER_METADATA_FILE DD_AGENT_HOST
 
-echo "== cargo fmt --check"
+# section NAME: starts a section, after one line with the time the previous one took (what each
+# step costs CI is read off this log; the last step, the e2e suite, prints its own total so that
+# its "N passed, N failed" stays the last line).
+section_start=$SECONDS
+section() {
+  [ -z "${section_name:-}" ] || echo "-- $section_name: $((SECONDS - section_start)) s"
+  section_name=$1 section_start=$SECONDS
+  echo "== $1"
+}
+
+section "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy -D warnings"
+section "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+section "cargo test"
 cargo test --workspace --locked
-echo "== static build"
+section "static build"
 bin=$(scripts/build-static.sh | tail -n 1)
 echo "static binary: $bin ($(stat -c %s "$bin") bytes)"
-echo "== release: static musl binaries for x86_64 and aarch64 (what users deploy)"
+section "release: static musl binaries for x86_64 and aarch64 (what users deploy)"
 mapfile -t release < <(scripts/release.sh)
 musl_native=$(printf '%s\n' "${release[@]}" | grep -- "-$(uname -m)-linux-musl$")
 musl_arm=$(printf '%s\n' "${release[@]}" | grep -- "-aarch64-linux-musl$")
-echo "== black-box checks on the shipped binaries"
+section "black-box checks on the shipped binaries"
 bash scripts/blackbox.sh "$musl_native"
 if [ "$(uname -m)" != aarch64 ]; then
   bash scripts/blackbox.sh "$musl_arm" qemu-aarch64-static
 fi
-echo "== in a real container engine (podman + runc): ddboot as the ENTRYPOINT, PID 1"
+section "in a real container engine (podman + runc): ddboot as the ENTRYPOINT, PID 1"
 # STOP_TIMEOUT: the `podman stop -t` of the exec-mode rows, which wait for it (ECS's default is
 # 30 s; 10 s shows the same SIGKILL at a third of the CI time).
 STOP_TIMEOUT=10 bash scripts/e2e-container.sh "$musl_native"
-echo "== start storm (200 ddboot processes at once against one mock IMDS)"
+section "start storm (200 ddboot processes at once against one mock IMDS)"
 bash scripts/storm.sh --no-timing
-echo "== bench smoke (one run each, no timing asserted)"
+section "bench smoke (one run each, no timing asserted)"
 bash scripts/bench.sh --smoke
-echo "== fuzz smoke (each target ~10 s)"
+section "fuzz smoke (each target ~10 s)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 (cd fuzz && cargo fmt --check && cargo clippy --all-targets --locked -q -- -D warnings)
 bash scripts/fuzz.sh --smoke
-echo "== end to end with real tracers (ddtrace, dd-trace, php-fpm, the JVM) on loopback"
+section "end to end with real tracers (ddtrace, dd-trace, php-fpm, the JVM) on loopback"
 bash scripts/e2e.sh
