@@ -6,18 +6,27 @@
 //! body capped and rejected (not truncated) when larger. Each request is bounded by an absolute
 //! deadline, and failures are classified the way the resolution rules need them: refused or
 //! unreachable (give up on the endpoint), a timeout or reset after connecting (what the IMDS
-//! hop limit looks like), or a bad answer. It replaces reqwest, which cost about 490 KB of the
-//! binary's 2 MiB budget for features ddboot must switch off anyway.
+//! hop limit looks like), or a bad answer. This module owns the endpoint, the connection and
+//! that classification; reading the answer is left to hyper's HTTP/1 client over our own
+//! `TcpStream` (read buffer capped at 8 KiB, body through `http_body_util::Limited`), so memory
+//! is bounded whatever a peer streams and its strict parser rejects lenient framing
+//! (`Content-Length: +8`, signed chunk sizes, `HTTP/1.9`). reqwest would cost about 600 KiB
+//! and reads proxies from the environment by default.
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
-/// The largest response head (status line and headers) accepted.
+/// The largest response head (status line and headers) accepted, and the most hyper buffers
+/// at any time (its minimum `max_buf_size`).
 const MAX_HEAD: usize = 8 * 1024;
 
 /// A metadata endpoint: an IP address, a port and a base path, parsed from an `http://` URL.
@@ -175,25 +184,79 @@ pub async fn request(
     connect_by: Instant,
     deadline: Instant,
 ) -> Result<Response, Failure> {
+    let request = build_request(endpoint, method, path, headers)?;
     let stream = match timeout_at(connect_by.min(deadline), TcpStream::connect(endpoint.addr)).await {
         Err(_) => return Err(Failure::ConnectTimeout),
         Ok(Err(e)) => return Err(connect_failure(&e)),
         Ok(Ok(s)) => s,
     };
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", endpoint.authority);
+    timeout_at(deadline, exchange(stream, request, cap)).await.unwrap_or(Err(Failure::Timeout))
+}
+
+/// The request exactly as ddboot sends it: `Host`, the caller's headers, `Content-Length: 0`
+/// on a method other than GET, `Connection: close`, and nothing else.
+fn build_request(
+    endpoint: &Endpoint,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<hyper::Request<Empty<Bytes>>, Failure> {
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, endpoint.authority.as_str());
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        builder = builder.header(*name, *value);
     }
     if method != "GET" {
-        head.push_str("Content-Length: 0\r\n");
+        builder = builder.header(hyper::header::CONTENT_LENGTH, "0");
     }
-    head.push_str("Connection: close\r\n\r\n");
-    let exchange = async move {
-        let mut conn = Conn { stream, buf: Vec::with_capacity(1024), pos: 0 };
-        conn.stream.write_all(head.as_bytes()).await.map_err(|e| io_failure(&e))?;
-        conn.response(cap).await
+    builder
+        .header(hyper::header::CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|_| Failure::NotSent("the request is not valid HTTP (method, path or header)"))
+}
+
+/// Sends `request` on `stream` and reads the answer with hyper's HTTP/1 client: the read
+/// buffer never grows past [`MAX_HEAD`] bytes (so a head, a line or a run of interim answers
+/// cannot take more), the body goes through [`Limited`] at `cap`, and hyper's strict parser
+/// decides what is HTTP/1.x.
+async fn exchange(
+    stream: TcpStream,
+    request: hyper::Request<Empty<Bytes>>,
+    cap: usize,
+) -> Result<Response, Failure> {
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEAD)
+        .handshake(Io(stream))
+        .await
+        .map_err(|e| hyper_failure(&e))?;
+    let answer = async move {
+        let response = sender.send_request(request).await.map_err(|e| hyper_failure(&e))?;
+        let status = response.status().as_u16();
+        if status < 200 {
+            // hyper skips every interim answer but 101, which it hands over as an upgrade.
+            return Err(Failure::Malformed(format!(
+                "{status} answered to a request that asked for no upgrade"
+            )));
+        }
+        let declared = hyper::body::Body::size_hint(response.body()).exact();
+        if declared.is_some_and(|len| len > cap as u64) {
+            return Err(Failure::TooLarge(cap));
+        }
+        let body =
+            Limited::new(response.into_body(), cap).collect().await.map_err(|e| body_failure(&*e, cap))?;
+        Ok(Response { status, body: body.to_bytes().to_vec() })
     };
-    timeout_at(deadline, exchange).await.unwrap_or(Err(Failure::Timeout))
+    let mut answer = pin!(answer);
+    let mut conn = pin!(conn);
+    tokio::select! {
+        biased;
+        done = &mut answer => done,
+        // The connection ended first (closed, reset, or a parse error): hyper hands the reason to
+        // the pending request or its body, so the answer ends at once.
+        _ = &mut conn => answer.await,
+    }
 }
 
 fn connect_failure(e: &io::Error) -> Failure {
@@ -204,174 +267,80 @@ fn connect_failure(e: &io::Error) -> Failure {
     }
 }
 
+/// An I/O error after connecting: the peer went away, or (hyper's body decoder reports these as
+/// I/O errors too) the framing was invalid.
 fn io_failure(e: &io::Error) -> Failure {
-    Failure::Reset(e.to_string())
-}
-
-/// A buffered reader over one connection.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Conn {
-    /// Reads more bytes into the buffer; false at end of stream.
-    async fn fill(&mut self) -> Result<bool, Failure> {
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
+    match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => Failure::Malformed(e.to_string()),
+        io::ErrorKind::UnexpectedEof => {
+            Failure::Reset("connection closed before the answer was complete".into())
         }
-        let mut chunk = [0u8; 2048];
-        let n = self.stream.read(&mut chunk).await.map_err(|e| io_failure(&e))?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n > 0)
-    }
-
-    /// One line without its CRLF (or LF); at most `max` bytes.
-    async fn line(&mut self, max: usize) -> Result<Vec<u8>, Failure> {
-        loop {
-            if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
-                let mut line = self.buf[self.pos..self.pos + i].to_vec();
-                self.pos += i + 1;
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                return Ok(line);
-            }
-            if self.buf.len() - self.pos > max {
-                return Err(Failure::Malformed("line too long".into()));
-            }
-            if !self.fill().await? {
-                return Err(Failure::Reset("connection closed mid-answer".into()));
-            }
-        }
-    }
-
-    /// Exactly `n` bytes.
-    async fn take(&mut self, n: usize) -> Result<Vec<u8>, Failure> {
-        while self.buf.len() - self.pos < n {
-            if !self.fill().await? {
-                return Err(Failure::Reset("connection closed before the body was complete".into()));
-            }
-        }
-        let out = self.buf[self.pos..self.pos + n].to_vec();
-        self.pos += n;
-        Ok(out)
-    }
-
-    /// Everything until the peer closes, at most `cap` bytes.
-    async fn rest(&mut self, cap: usize) -> Result<Vec<u8>, Failure> {
-        loop {
-            if self.buf.len() - self.pos > cap {
-                return Err(Failure::TooLarge(cap));
-            }
-            if !self.fill().await? {
-                return Ok(self.buf[self.pos..].to_vec());
-            }
-        }
-    }
-
-    /// Status line, headers (skipping 1xx interim answers), then the body by its framing.
-    async fn response(&mut self, cap: usize) -> Result<Response, Failure> {
-        loop {
-            let head = self.head().await?;
-            if (100..200).contains(&head.status) {
-                continue;
-            }
-            let body = if head.status == 204 || head.status == 304 {
-                Vec::new()
-            } else if head.chunked {
-                self.chunked(cap).await?
-            } else if let Some(len) = head.length {
-                if len > cap {
-                    return Err(Failure::TooLarge(cap));
-                }
-                self.take(len).await?
-            } else {
-                self.rest(cap).await?
-            };
-            return Ok(Response { status: head.status, body });
-        }
-    }
-
-    async fn head(&mut self) -> Result<Head, Failure> {
-        let status_line = self.line(MAX_HEAD).await.map_err(|e| match e {
-            Failure::Reset(_) => Failure::Reset("connection closed without an answer".into()),
-            other => other,
-        })?;
-        let status = parse_status_line(&status_line)?;
-        let mut head = Head { status, length: None, chunked: false };
-        let mut total = status_line.len();
-        loop {
-            let line = self.line(MAX_HEAD).await?;
-            total += line.len() + 2;
-            if total > MAX_HEAD {
-                return Err(Failure::Malformed("headers too large".into()));
-            }
-            if line.is_empty() {
-                return Ok(head);
-            }
-            let text = String::from_utf8_lossy(&line);
-            let Some((name, value)) = text.split_once(':') else {
-                return Err(Failure::Malformed("header without a colon".into()));
-            };
-            let (name, value) = (name.trim(), value.trim());
-            if name.eq_ignore_ascii_case("content-length") {
-                let len = value.parse().map_err(|_| Failure::Malformed("bad Content-Length".into()))?;
-                if head.length.is_some_and(|l| l != len) {
-                    return Err(Failure::Malformed("conflicting Content-Length".into()));
-                }
-                head.length = Some(len);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                head.chunked = value.to_ascii_lowercase().split(',').any(|v| v.trim() == "chunked");
-            }
-        }
-    }
-
-    async fn chunked(&mut self, cap: usize) -> Result<Vec<u8>, Failure> {
-        let mut body = Vec::new();
-        loop {
-            let line = self.line(256).await?;
-            let size_text = String::from_utf8_lossy(&line);
-            let size_text = size_text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| Failure::Malformed("bad chunk size".into()))?;
-            if size == 0 {
-                // Trailers, if any, end with an empty line; they carry nothing ddboot needs.
-                while !self.line(MAX_HEAD).await?.is_empty() {}
-                return Ok(body);
-            }
-            if body.len().saturating_add(size) > cap {
-                return Err(Failure::TooLarge(cap));
-            }
-            body.extend(self.take(size).await?);
-            if !self.line(2).await?.is_empty() {
-                return Err(Failure::Malformed("chunk not followed by CRLF".into()));
-            }
-        }
+        _ => Failure::Reset(e.to_string()),
     }
 }
 
-struct Head {
-    status: u16,
-    length: Option<usize>,
-    chunked: bool,
+/// Classifies what hyper reported.
+fn hyper_failure(e: &hyper::Error) -> Failure {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io_failure(io);
+        }
+        source = cause.source();
+    }
+    // A head over MAX_HEAD reads "message head is too large".
+    if e.is_incomplete_message() {
+        Failure::Reset("connection closed before the answer was complete".into())
+    } else {
+        Failure::Malformed(e.to_string())
+    }
 }
 
-/// `HTTP/1.x NNN reason` → NNN.
-fn parse_status_line(line: &[u8]) -> Result<u16, Failure> {
-    let text = std::str::from_utf8(line).map_err(|_| Failure::Malformed("status line is not text".into()))?;
-    let mut parts = text.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code = parts.next().unwrap_or("");
-    let valid_code = code.len() == 3
-        && code.bytes().all(|b| b.is_ascii_digit())
-        && (b'1'..=b'5').contains(&code.as_bytes()[0]);
-    if !version.starts_with("HTTP/1.") || !valid_code {
-        return Err(Failure::Malformed(format!("not an HTTP/1.x status line: {:?}", truncate(text, 40))));
+/// Classifies an error from the body: over the cap, or what hyper reported.
+fn body_failure(e: &(dyn std::error::Error + 'static), cap: usize) -> Failure {
+    if e.is::<LengthLimitError>() {
+        Failure::TooLarge(cap)
+    } else if let Some(e) = e.downcast_ref::<hyper::Error>() {
+        hyper_failure(e)
+    } else {
+        Failure::Malformed(e.to_string())
     }
-    code.parse().map_err(|_| Failure::Malformed("bad status code".into()))
+}
+
+/// The tokio socket through hyper's I/O traits: what hyper-util's `TokioIo` does, in safe code
+/// and without the crate.
+struct Io(TcpStream);
+
+/// The most one read copies; hyper asks for at most its free buffer space anyway.
+const READ_CHUNK: usize = 4096;
+
+impl hyper::rt::Read for Io {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let want = buf.remaining().min(READ_CHUNK);
+        let mut read = tokio::io::ReadBuf::new(&mut chunk[..want]);
+        ready!(Pin::new(&mut self.0).poll_read(cx, &mut read))?;
+        buf.put_slice(read.filled());
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl hyper::rt::Write for Io {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// At most `max` characters of `s`, for messages.
@@ -424,17 +393,6 @@ mod tests {
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?} should be rejected");
         }
-    }
-
-    #[test]
-    fn status_lines() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Ok(200));
-        assert_eq!(parse_status_line(b"HTTP/1.0 404"), Ok(404));
-        assert!(parse_status_line(b"SSH-2.0-OpenSSH").is_err());
-        assert!(parse_status_line(b"HTTP/1.1 20 OK").is_err());
-        assert!(parse_status_line(b"HTTP/2 200").is_err());
-        assert!(parse_status_line(b"HTTP/1.1 050 X").is_err());
-        assert!(parse_status_line(b"HTTP/1.1 600 X").is_err());
     }
 
     #[test]
