@@ -17,17 +17,22 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::body::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 
 /// The largest response head (status line and headers) accepted, and the most hyper buffers
 /// at any time (its minimum `max_buf_size`).
 const MAX_HEAD: usize = 8 * 1024;
+/// The most interim (1xx) answers accepted before the final one. Metadata endpoints send none.
+const MAX_INTERIM: usize = 16;
 
 /// A metadata endpoint: an IP address, a port and a base path, parsed from an `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,9 +228,18 @@ fn build_request(
 /// decides what is HTTP/1.x.
 async fn exchange(
     stream: TcpStream,
-    request: hyper::Request<Empty<Bytes>>,
+    mut request: hyper::Request<Empty<Bytes>>,
     cap: usize,
 ) -> Result<Response, Failure> {
+    // hyper skips interim (1xx) answers however many come; a peer that sends nothing else is
+    // told apart from a silent one after MAX_INTERIM of them.
+    let interim = Arc::new((AtomicUsize::new(0), Notify::new()));
+    let counter = Arc::clone(&interim);
+    hyper::ext::on_informational(&mut request, move |_| {
+        if counter.0.fetch_add(1, Ordering::Relaxed) + 1 == MAX_INTERIM {
+            counter.1.notify_one();
+        }
+    });
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD)
         .handshake(Io(stream))
@@ -253,6 +267,9 @@ async fn exchange(
     tokio::select! {
         biased;
         done = &mut answer => done,
+        () = interim.1.notified() => {
+            Err(Failure::Malformed(format!("more than {MAX_INTERIM} interim (1xx) answers")))
+        }
         // The connection ended first (closed, reset, or a parse error): hyper hands the reason to
         // the pending request or its body, so the answer ends at once.
         _ = &mut conn => answer.await,
