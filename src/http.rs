@@ -236,7 +236,7 @@ async fn exchange(
     let interim = Arc::new((AtomicUsize::new(0), Notify::new()));
     let counter = Arc::clone(&interim);
     hyper::ext::on_informational(&mut request, move |_| {
-        if counter.0.fetch_add(1, Ordering::Relaxed) + 1 == MAX_INTERIM {
+        if counter.0.fetch_add(1, Ordering::Relaxed) == MAX_INTERIM {
             counter.1.notify_one();
         }
     });
@@ -264,16 +264,21 @@ async fn exchange(
     };
     let mut answer = pin!(answer);
     let mut conn = pin!(conn);
-    tokio::select! {
+    let result = tokio::select! {
         biased;
         done = &mut answer => done,
-        () = interim.1.notified() => {
-            Err(Failure::Malformed(format!("more than {MAX_INTERIM} interim (1xx) answers")))
-        }
+        // Only once MAX_INTERIM is passed; the check below gives the reason.
+        () = interim.1.notified() => Err(Failure::Timeout),
         // The connection ended first (closed, reset, or a parse error): hyper hands the reason to
         // the pending request or its body, so the answer ends at once.
         _ = &mut conn => answer.await,
+    };
+    // Checked whichever branch ended the exchange: the flood may have arrived in the same read
+    // as the close.
+    if interim.0.load(Ordering::Relaxed) > MAX_INTERIM {
+        return Err(Failure::Malformed(format!("more than {MAX_INTERIM} interim (1xx) answers")));
     }
+    result
 }
 
 fn connect_failure(e: &io::Error) -> Failure {
@@ -410,6 +415,149 @@ mod tests {
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    /// Serves `raw` to one request on 127.0.0.1 and returns what the client sent (the head) and
+    /// what `request` made of the answer (a `PUT` with one header, as the token request does).
+    fn exchange_with(raw: &'static [u8], cap: usize) -> (Vec<u8>, Result<Response, Failure>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind on loopback");
+            let addr = listener.local_addr().expect("local addr");
+            let endpoint = Endpoint::parse(&format!("http://{addr}")).expect("loopback endpoint");
+            let server = async {
+                let (mut conn, _) = listener.accept().await.expect("accept");
+                let (mut head, mut chunk) = (Vec::new(), [0u8; 1024]);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = conn.write_all(raw).await;
+                let _ = conn.shutdown().await;
+                while matches!(conn.read(&mut chunk).await, Ok(1..)) {}
+                head
+            };
+            let deadline = Instant::now() + std::time::Duration::from_secs(5);
+            let headers = [("X-aws-ec2-metadata-token-ttl-seconds", "60")];
+            let client = request(&endpoint, "PUT", "/latest/api/token", &headers, cap, deadline, deadline);
+            tokio::join!(server, client)
+        })
+    }
+
+    fn answer(raw: &'static [u8]) -> Result<Response, Failure> {
+        exchange_with(raw, 1024).1
+    }
+
+    fn malformed(raw: &'static [u8]) -> String {
+        match answer(raw) {
+            Err(Failure::Malformed(why)) => why,
+            other => panic!("{:?} gave {other:?}, expected a malformed answer", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    #[test]
+    fn sends_only_what_it_must() {
+        let (head, result) = exchange_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nAQAEA", 1024);
+        assert_eq!(result, Ok(Response { status: 200, body: b"AQAEA".to_vec() }));
+        let head = String::from_utf8(head).expect("ASCII head");
+        let mut lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines.remove(0), "PUT /latest/api/token HTTP/1.1");
+        let mut names: Vec<String> = lines
+            .iter()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(':').next().unwrap_or("").to_ascii_lowercase())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["connection", "content-length", "host", "x-aws-ec2-metadata-token-ttl-seconds"],
+            "{head}"
+        );
+        assert!(head.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("\r\ncontent-length: 0\r\n"), "{head}");
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").map(|r| r.status), Ok(200));
+        assert_eq!(answer(b"HTTP/1.0 404\r\n\r\n").map(|r| r.status), Ok(404));
+        assert_eq!(
+            answer(b"HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc").map(|r| r.body),
+            Ok(vec![])
+        );
+        for bad in [
+            &b"SSH-2.0-OpenSSH\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/2 200\r\n\r\n",
+            b"HTTP/1.1 050 X\r\n\r\n",
+            b"HTTP/1.9 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ] {
+            assert!(matches!(answer(bad), Err(Failure::Malformed(_))), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn lenient_framing_is_refused() {
+        assert!(malformed(b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok").contains("content-length"));
+        assert!(
+            malformed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok")
+                .contains("content-length")
+        );
+        assert!(
+            malformed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+2\r\nok\r\n0\r\n\r\n")
+                .contains("chunk size")
+        );
+        assert!(
+            malformed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nok\r\n0\r\n\r\n")
+                .contains("chunk size")
+        );
+        let upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert!(malformed(upgrade).contains("101"));
+    }
+
+    #[test]
+    fn interim_answers_are_skipped_up_to_a_limit() {
+        let ok = answer(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        assert_eq!(ok, Ok(Response { status: 200, body: b"ok".to_vec() }));
+        let flood: &'static [u8] = "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1).leak().as_bytes();
+        assert!(matches!(answer(flood), Err(Failure::Malformed(why)) if why.contains("interim")));
+    }
+
+    #[test]
+    fn bodies_are_capped_and_chunks_and_trailers_bounded() {
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n";
+        assert_eq!(answer(chunked).map(|r| r.body), Ok(b"ok!".to_vec()));
+        assert_eq!(
+            exchange_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n12345", 4).1,
+            Err(Failure::TooLarge(4))
+        );
+        assert_eq!(exchange_with(b"HTTP/1.1 200 OK\r\n\r\n12345", 4).1, Err(Failure::TooLarge(4)));
+        assert_eq!(exchange_with(b"HTTP/1.1 200 OK\r\n\r\n1234", 4).1.map(|r| r.body), Ok(b"1234".to_vec()));
+        let chunked_over =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n123\r\n2\r\n45\r\n0\r\n\r\n";
+        assert_eq!(exchange_with(chunked_over, 4).1, Err(Failure::TooLarge(4)));
+        let mut trailers = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
+        trailers.extend("X-T: aaaaaaaaaaaaaaaa\r\n".repeat(2000).as_bytes());
+        trailers.extend_from_slice(b"\r\n");
+        assert!(malformed(trailers.leak()).contains("trailers"));
+    }
+
+    #[test]
+    fn early_ends_are_resets_and_huge_heads_malformed() {
+        assert!(matches!(answer(b""), Err(Failure::Reset(_))));
+        assert!(matches!(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n10."), Err(Failure::Reset(_))));
+        assert!(matches!(
+            answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n10."),
+            Err(Failure::Reset(_))
+        ));
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 9 * 1024));
+        head.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+        assert!(malformed(head.leak()).contains("too large"));
     }
 
     #[test]
