@@ -78,8 +78,10 @@ fuzz_target!(|data: &[u8]| {
             if r.status == 204 || r.status == 304 {
                 assert!(r.body.is_empty(), "{} with a body", r.status);
             }
-            assert!(answer.windows(2).any(|w| w == b"\n\n") || answer.windows(3).any(|w| w == b"\n\r\n"),
-                "accepted an answer without a complete head: {answer:?}");
+            assert!(
+                answer.windows(2).any(|w| w == b"\n\n") || answer.windows(3).any(|w| w == b"\n\r\n"),
+                "accepted an answer without a complete head: {answer:?}"
+            );
         }
         Err(Failure::Timeout | Failure::ConnectTimeout | Failure::Refused) => {
             panic!("{result:?}: the exchange should have ended by itself")
