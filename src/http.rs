@@ -267,8 +267,7 @@ async fn exchange(
     let result = tokio::select! {
         biased;
         done = &mut answer => done,
-        // Only once MAX_INTERIM is passed; the check below gives the reason.
-        () = interim.1.notified() => Err(Failure::Timeout),
+        () = interim.1.notified() => Err(too_many_interim()),
         // The connection ended first (closed, reset, or a parse error): hyper hands the reason to
         // the pending request or its body, so the answer ends at once.
         _ = &mut conn => answer.await,
@@ -276,9 +275,13 @@ async fn exchange(
     // Checked whichever branch ended the exchange: the flood may have arrived in the same read
     // as the close.
     if interim.0.load(Ordering::Relaxed) > MAX_INTERIM {
-        return Err(Failure::Malformed(format!("more than {MAX_INTERIM} interim (1xx) answers")));
+        return Err(too_many_interim());
     }
     result
+}
+
+fn too_many_interim() -> Failure {
+    Failure::Malformed(format!("more than {MAX_INTERIM} interim (1xx) answers"))
 }
 
 fn connect_failure(e: &io::Error) -> Failure {
@@ -310,10 +313,11 @@ fn hyper_failure(e: &hyper::Error) -> Failure {
         }
         source = cause.source();
     }
-    // A head over MAX_HEAD reads "message head is too large".
     if e.is_incomplete_message() {
         Failure::Reset("connection closed before the answer was complete".into())
     } else {
+        // Parse errors, e.g. "message head is too large" (over MAX_HEAD) or "invalid HTTP
+        // version parsed".
         Failure::Malformed(e.to_string())
     }
 }
