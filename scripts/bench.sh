@@ -50,6 +50,7 @@ else
 fi
 MIB=1048576
 TARGET_SIZE=$((2 * MIB)) TARGET_RSS_KIB=4096 TARGET_V2_RATIO=0.25 TARGET_FILE_DELTA_MS=1.0
+TARGET_MUSL_SIZE=$((MIB + MIB / 5)) TARGET_MUSL_FILE_RATIO=1.10
 FILE_IP=10.0.1.42 IMDS_IP=10.0.1.43 HOP_IP=10.0.1.44
 TRIPLE=$(uname -m)-unknown-linux-gnu
 
@@ -64,9 +65,12 @@ echo "== building (static ddboot, mockmeta)" >&2
 if [ $smoke = yes ] && [ -z "${MOCKMETA:-}" ]; then
   # Timings are not asserted in smoke mode: the debug mock (built by cargo test) is enough.
   cargo build --locked -q -p mockmeta >&2
-  MOCKMETA=$root/target/debug/mockmeta
+  MOCKMETA=$(. scripts/lib/target-dir.sh && echo "$target_dir")/debug/mockmeta
 fi
 build_all
+echo "== building the release binaries (scripts/release.sh: static musl, x86_64 and aarch64)" >&2
+mapfile -t release_bins < <(scripts/release.sh)
+DDBOOT_MUSL=$(printf '%s\n' "${release_bins[@]}" | grep -- "-$(uname -m)-linux-musl$")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddboot-bench.XXXXXX")
 BENCH_HOME=$work/home
@@ -97,6 +101,9 @@ cat >"$work/metadata.json" <<JSON
 JSON
 metadata_file=$work/metadata.json
 socket_flag="--socket-dir $work/sockets"
+# A static app that does nothing, so the musl rows time the exec chain, not the app's loader.
+static_true=$work/static-true
+printf 'int main(void) { return 0; }\n' | cc -static -Os -x c -o "$static_true" -
 
 baselines=''
 if [ $smoke = no ]; then
@@ -134,6 +141,12 @@ if [ -n "$baselines" ]; then
   # For scale: what exec'ing any static glibc program costs here (see the size baselines).
   rows+=("hello|reference: static Rust hello world (glibc, built like ddboot)|-|$baselines/hello|$RUNS|$WARMUP|-|interleaved")
 fi
+# What users deploy: the static musl binary, against the cheapest way to add one variable and
+# exec the same static app.
+rows+=(
+  "env_static|reference: \`/usr/bin/env X=Y\` then a static app|-|/usr/bin/env X=Y $static_true|$RUNS|$WARMUP|-|interleaved"
+  "musl_file|ddboot (static musl), metadata-file path, then the same static app|ECS_CONTAINER_METADATA_FILE=$metadata_file AWS_EC2_METADATA_SERVICE_ENDPOINT=$imds_url|$DDBOOT_MUSL $socket_flag -- $static_true|$RUNS|$WARMUP|$FILE_IP|interleaved"
+)
 
 # row_env ENV: the environment words of a row.
 row_env() { [ "$1" = - ] || tr ' ' '\n' <<<"$1"; }
@@ -145,6 +158,7 @@ for row in "${rows[@]}"; do
   IFS='|' read -r id label envs cmd _ _ expect _ <<<"$row"
   [ "$expect" != - ] || continue
   check_cmd=${cmd/\/bin\/true/\/usr\/bin\/printenv DD_AGENT_HOST}
+  check_cmd=${check_cmd/$static_true/\/usr\/bin\/printenv DD_AGENT_HOST}
   before=$(wc -l <"$work/imds.log")
   mapfile -t vars < <(row_env "$envs")
   clean_env "${vars[@]}" -- hyperfine -N --runs 1 --style none --output "$work/check.$id" "$check_cmd" >/dev/null 2>&1 || true
@@ -154,7 +168,7 @@ for row in "${rows[@]}"; do
     echo "CHECK FAILED: $label exported DD_AGENT_HOST='$got', expected $expect" >&2
     check_failures=$((check_failures + 1))
   fi
-  if [ "$id" = ddboot_file ] && [ "$before" != "$after" ]; then
+  if [[ $id == *_file ]] && [ "$before" != "$after" ]; then
     echo "CHECK FAILED: the metadata-file path sent $((after - before)) IMDS request(s)" >&2
     check_failures=$((check_failures + 1))
   fi
@@ -293,6 +307,8 @@ verdict() { # NAME MEASURED OK
   echo "$result  $1: $2"
 }
 v2=$(hf ddboot_v2 median) curl2=$(hf curl_v2 median) file=$(hf ddboot_file median)
+musl_file=$(hf musl_file median) env_static=$(hf env_static median)
+ratio_musl=$(awk -v a="$musl_file" -v b="$env_static" 'BEGIN { printf "%.3f", a / b }')
 ratio_v2=$(awk -v a="$v2" -v b="$curl2" 'BEGIN { printf "%.3f", a / b }')
 delta_file=$(awk -v a="$file" -v b="$bare" 'BEGIN { printf "%+.2f", (a - b) * 1000 }')
 echo "== targets" >&2
@@ -309,6 +325,15 @@ echo "== targets" >&2
   verdict "static $TRIPLE binary ≤ 2.0 MiB" \
     "$size_bytes bytes ($(awk -v b="$size_bytes" 'BEGIN { printf "%.3f", b / 1048576 }') MiB)" \
     "$([ "$size_bytes" -le "$TARGET_SIZE" ] && echo yes || echo no)"
+  verdict "static musl binary's metadata-file path within $TARGET_MUSL_FILE_RATIO × \`/usr/bin/env X=Y <static app>\` (medians, same rounds)" \
+    "$(fmt_ms "$musl_file") vs $(fmt_ms "$env_static") = $ratio_musl ×" \
+    "$(awk -v r="$ratio_musl" -v t="$TARGET_MUSL_FILE_RATIO" 'BEGIN { print (r <= t) ? "yes" : "no" }')"
+  for b in "${release_bins[@]}"; do
+    bytes=$(stat -c %s "$b")
+    verdict "$(basename "$b") ≤ 1.2 MiB" \
+      "$bytes bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.3f", b / 1048576 }') MiB)" \
+      "$([ "$bytes" -le "$TARGET_MUSL_SIZE" ] && echo yes || echo no)"
+  done
 } >"$work/verdicts.txt"
 cat "$work/verdicts.txt"
 
@@ -345,7 +370,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo
   echo "## Start time"
   echo
-  echo "\`hyperfine -N\` (no intermediate shell; every process in a cleared environment). Rows 1–6$([ -n "$baselines" ] && echo " and 9"): $RUNS runs each, taken in $ROUNDS interleaved rounds of $((RUNS / ROUNDS)) (after $WARMUP warm-up runs per round, row order rotated each round) so that load changes hit every row alike; rows 7–8: one hyperfine run each. The ratio is each median over the bare exec's."
+  echo "\`hyperfine -N\` (no intermediate shell; every process in a cleared environment). Rows 1–6 and from 9 on: $RUNS runs each, taken in $ROUNDS interleaved rounds of $((RUNS / ROUNDS)) (after $WARMUP warm-up runs per round, row order rotated each round) so that load changes hit every row alike; rows 7–8: one hyperfine run each. The ratio is each median over the bare exec's."
   echo "The IMDS is \`mockmeta\` on 127.0.0.1 (it writes each response, head and body, with one \`sendto\`); the metadata file is in a temp dir."
   echo
   echo "| # | case | median | × bare exec | mean ± σ | min | max | user + sys CPU | runs |"
@@ -379,7 +404,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     i=$((i + 1))
     e=
     [ "$envs" = - ] || e="$envs "
-    printf '%s\n' "# $i. $label" "$e$cmd" | sed -e "s|$DDBOOT|ddboot|g" -e "s|$work|\$T|g" -e "s|$root/||g"
+    printf '%s\n' "# $i. $label" "$e$cmd" | sed -e "s|$DDBOOT_MUSL|ddboot-musl|g" -e "s|$DDBOOT|ddboot|g" -e "s|$work|\$T|g" -e "s|$root/||g"
   done
   echo '```'
   echo
@@ -396,6 +421,12 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo "## Size"
   echo
   echo "\`scripts/build-static.sh\`: **$size_bytes bytes** ($(awk -v b="$size_bytes" 'BEGIN { printf "%.1f", b / 1024 }') KiB), stripped."
+  echo
+  echo "\`scripts/release.sh\` (what users deploy: static musl, stripped, release profile):"
+  echo
+  for b in "${release_bins[@]}"; do
+    echo "- \`$(basename "$b")\`: **$(stat -c %s "$b") bytes** ($(awk -v b="$(stat -c %s "$b")" 'BEGIN { printf "%.1f", b / 1024 }') KiB)"
+  done
   echo
   if [ -n "$baselines" ]; then
     hello=$(stat -c %s "$baselines/hello")

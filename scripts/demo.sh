@@ -4,8 +4,10 @@
 # Nothing here can reach the real 169.254.169.254: every run overrides the endpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/target-dir.sh
+echo "building ddboot and the mock (cargo build; a first build takes about a minute)" >&2
 cargo build -q -p ddboot -p mockmeta
-bin=target/debug
+bin=$target_dir/debug
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -5,16 +5,22 @@
 # local-ipv4 127.0.0.2 and the container's com.datadoghq.tags.{env,service,version} labels;
 # Datadog's APM test agent (ddapm-test-agent) listens on 127.0.0.2:8126. Then, each under
 # `ddboot --inject …`:
-#   Python  ddtrace-run (ddtrace from PyPI), span received by the test agent with the labels' tags
+#   Python  ddtrace-run (ddtrace from PyPI), span received by the test agent with the labels' tags;
+#           the venv's interpreter named by absolute path and by shebang while the venv is not on
+#           PATH (traced), and the system python3 next to a venv on PATH (left unwrapped)
 #   Node.js dd-trace@5 (npm), found by ddboot while the cwd is elsewhere; span received likewise
 #   PHP     Debian's php8.2-fpm at the default clear_env, queried over FastCGI (cgi-fcgi)
 #   Java    a -javaagent jar built here with javac, at a configured path (and a missing one)
 #   .NET    environment only, with a fake tracer home (no .NET runtime is installable here)
+#   Ruby    Debian's ruby and bundler (ruby-bundler), `ruby` and `bundle exec` with and without a
+#           stand-in `datadog` gem in GEM_HOME (no gem registry is reachable here: the real gem
+#           cannot be installed, so the stand-in's auto_instrument only records that it loaded)
 # Every check prints PASS:/FAIL:; the last line is `e2e: N passed, M failed`; exit 1 on any FAIL.
 #
 # Installs what it needs, cached under .cache/e2e (gitignored): two Python venvs (test agent,
-# ddtrace), dd-trace under .cache/e2e/node, the javac-built jar; php8.2-fpm and libfcgi-bin with
-# apt-get when php-fpm8.2 or cgi-fcgi is missing (needs root or sudo). A warm cache skips them.
+# ddtrace), dd-trace under .cache/e2e/node, the javac-built jar; php8.2-fpm, libfcgi-bin, ruby and
+# ruby-bundler with apt-get when php-fpm8.2, cgi-fcgi, ruby or bundle is missing (needs root or
+# sudo). A warm cache skips them.
 #
 # Network: after the installs, traffic only to loopback. Every ddboot run overrides the IMDS and
 # task metadata endpoints (mock), gets an empty --socket-dir, and tracers send only to
@@ -109,16 +115,21 @@ mkdir -p "$cache"
 sudo=
 [[ $(id -u) == 0 ]] || sudo=sudo
 
-if command -v php-fpm8.2 >/dev/null && command -v cgi-fcgi >/dev/null; then
-  note "apt: php8.2-fpm and libfcgi-bin already installed"
+apt_missing=()
+command -v php-fpm8.2 >/dev/null || apt_missing+=(php8.2-fpm)
+command -v cgi-fcgi >/dev/null || apt_missing+=(libfcgi-bin)
+command -v ruby >/dev/null || apt_missing+=(ruby)
+command -v bundle >/dev/null || apt_missing+=(ruby-bundler)
+if ((${#apt_missing[@]} == 0)); then
+  note "apt: php8.2-fpm, libfcgi-bin, ruby and ruby-bundler already installed"
 else
-  note "apt: installing php8.2-fpm libfcgi-bin"
+  note "apt: installing ${apt_missing[*]}"
   t=$(now_ms)
   # policy-rc.d keeps the package from starting a php-fpm service of its own, where it exists.
   { timeout 600 $sudo apt-get update -q &&
     timeout 900 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-      --no-install-recommends php8.2-fpm libfcgi-bin; } >"$cache/apt.log" 2>&1 ||
-    { tail -n 20 "$cache/apt.log" || true; fail "apt-get install php8.2-fpm libfcgi-bin (log: $cache/apt.log)"; }
+      --no-install-recommends "${apt_missing[@]}"; } >"$cache/apt.log" 2>&1 ||
+    { tail -n 20 "$cache/apt.log" || true; fail "apt-get install ${apt_missing[*]} (log: $cache/apt.log)"; }
   note "apt: $(elapsed "$t")"
 fi
 
@@ -346,6 +357,31 @@ if ((have_inject)); then
   run py-shebang env -C "$work/elsewhere" PATH="$work/shebang:$pypath" "${dd[@]}" --inject auto -- serve-orders
   expect_eq "python by shebang (serve-orders, #!/usr/bin/env python3): ddtrace loaded" "$(field "$work/py-shebang.out" 'E2E-PY ' ddtrace_loaded_at_startup)" true
   [[ $(field "$work/py-shebang.out" 'E2E-PY ' ddtrace_loaded_at_startup) == true ]] || show py-shebang
+
+  # The interpreter the user named decides the ddtrace-run: the venv's, found beside its python,
+  # while the venv is not on PATH (the common task-definition case).
+  nopath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  clear_agent
+  run py-abs env -C "$e2e" PATH="$nopath" "${dd[@]}" --inject auto -- "$cache/venv-py/bin/python" app.py
+  expect_eq "python by absolute path, venv not on PATH: 'ddtrace' in sys.modules at startup" "$rc/$(field "$work/py-abs.out" 'E2E-PY ' ddtrace_loaded_at_startup)" 0/true
+  [[ $(field "$work/py-abs.out" 'E2E-PY ' ddtrace_loaded_at_startup) == true ]] || show py-abs
+  span_check "python by absolute path" e2e.py "$(field "$work/py-abs.out" 'E2E-PY ' trace_id)"
+  { echo "#!$cache/venv-py/bin/python"; cat "$e2e/app.py"; } >"$work/shebang/serve-venv"
+  chmod +x "$work/shebang/serve-venv"
+  clear_agent
+  run py-venv-shebang env -C "$work/elsewhere" PATH="$nopath" "${dd[@]}" --inject auto -- "$work/shebang/serve-venv"
+  expect_eq "python by shebang #!<venv>/bin/python, venv not on PATH: 'ddtrace' in sys.modules at startup" "$rc/$(field "$work/py-venv-shebang.out" 'E2E-PY ' ddtrace_loaded_at_startup)" 0/true
+  [[ $(field "$work/py-venv-shebang.out" 'E2E-PY ' ddtrace_loaded_at_startup) == true ]] || show py-venv-shebang
+  span_check "python by venv shebang" e2e.py "$(field "$work/py-venv-shebang.out" 'E2E-PY ' trace_id)"
+
+  # The system Python named while a venv with ddtrace-run is on PATH: that ddtrace-run belongs to
+  # another environment, so the app starts unwrapped, and the warning names the interpreter.
+  sys_py=$(PATH=$nopath command -v python3)
+  run py-system env -C "$e2e" PATH="$pypath" "${dd[@]}" --inject auto -- "$sys_py" app.py
+  expect_eq "system $sys_py with a venv on PATH: starts, ddtrace not loaded" "$rc/$(field "$work/py-system.out" 'E2E-PY ' ddtrace_loaded_at_startup)" 0/false
+  expect_has "system $sys_py: the warning names the interpreter inspected" "$(cat "$work/py-system.err")" "for the interpreter $sys_py"
+  expect_lacks "system $sys_py: the venv's ddtrace-run is not used" "$(cat "$work/py-system.err")" "$cache/venv-py/bin/ddtrace-run"
+  note "ddboot said: $(grep -h warning "$work/py-system.err" | head -n 1)"
 
   # --explain --json shows the runtime, the tracer and the argv change; runs nothing.
   run explain env -C "$e2e" PATH="$pypath" "${dd[@]}" --explain --json --inject auto -- python app.py
@@ -640,6 +676,53 @@ fi
 run dotnet-off env PATH="$work/dotnet-bin:$PATH" DD_DOTNET_TRACER_HOME="$work/dd-dotnet" "${dd[@]}" -- dotnet app.dll
 expect_eq "dotnet without --inject: no CORECLR_* set" "$(grep -c '^e2e-dotnet-env: CORECLR_' "$work/dotnet-off.out" || true)" 0
 note ".NET: $(elapsed "$t")"
+
+# ---------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------
+section "Ruby ($(ruby --version 2>/dev/null || echo 'ruby missing'), a stand-in datadog gem)"
+t=$(now_ms)
+# No gem registry is reachable here: the real datadog gem cannot be installed. The stand-in has
+# the real gem's layout (GEM_HOME/gems/datadog-<version>/lib/datadog/auto_instrument.rb); its
+# auto_instrument only records that Ruby required it before the app's first line.
+rb=$work/ruby-app
+gem_home=$work/gems
+gem=$gem_home/gems/datadog-2.99.0
+mkdir -p "$rb" "$gem" "$work/gems-none"
+cp "$e2e/ruby/app.rb" "$e2e/ruby/Gemfile" "$rb/"
+cp -r "$e2e/ruby/datadog/lib" "$gem/"
+ai=$gem/lib/datadog/auto_instrument
+rbf() { field "$work/$1.out" 'E2E-RB ' "$2"; }
+if ! command -v ruby >/dev/null; then
+  fail "ruby is not installed (apt-get install ruby)"
+elif ((have_inject)); then
+  run rb env -C "$rb" GEM_HOME="$gem_home" "${dd[@]}" --inject auto -- ruby app.rb
+  expect_eq "ruby --inject auto, gem in GEM_HOME: exit status / auto_instrument required at startup" "$rc/$(rbf rb datadog_loaded_at_startup)" 0/true
+  expect_eq "ruby: RUBYOPT gets -r<absolute gem path>/lib/datadog/auto_instrument" "$(rbf rb env/RUBYOPT)" "-r$ai"
+  expect_eq "ruby: app sees DD_AGENT_HOST and DD_SERVICE" "$(rbf rb env/DD_AGENT_HOST) $(rbf rb env/DD_SERVICE)" "$agent_ip $want_service"
+  [[ $rc == 0 ]] || show rb
+  run rb-none env -C "$rb" GEM_HOME="$work/gems-none" "${dd[@]}" --inject ruby -- ruby app.rb
+  expect_eq "ruby --inject ruby, no gem: starts, nothing required, RUBYOPT unset" "$rc/$(rbf rb-none datadog_loaded_at_startup)/$(rbf rb-none env/RUBYOPT)" 0/false/null
+  expect_has "ruby, no gem: the warning names the interpreter" "$(cat "$work/rb-none.err")" "Ruby tracer not found for the interpreter"
+  expect_lacks "ruby, no gem: no LoadError" "$(cat "$work/rb-none.err")" LoadError
+  note "ddboot said: $(grep -h warning "$work/rb-none.err" | head -n 1)"
+  if command -v bundle >/dev/null; then
+    run rb-bundle env -C "$rb" BUNDLE_GEMFILE="$rb/Gemfile" GEM_HOME="$gem_home" "${dd[@]}" --inject auto -- bundle exec ruby app.rb
+    expect_eq "bundle exec ruby, gem in GEM_HOME: exit status / under Bundler / auto_instrument required" "$rc/$(rbf rb-bundle bundler)/$(rbf rb-bundle datadog_loaded_at_startup)" 0/true/true
+    expect_has "bundle exec: RUBYOPT keeps bundler/setup and gets the gem's -r" "$(rbf rb-bundle env/RUBYOPT)" "-r$ai"
+    [[ $rc == 0 ]] || show rb-bundle
+    run rb-bundle-none env -C "$rb" BUNDLE_GEMFILE="$rb/Gemfile" GEM_HOME="$work/gems-none" "${dd[@]}" --inject auto -- bundle exec ruby app.rb
+    expect_eq "bundle exec ruby, no gem: starts under Bundler, nothing required" "$rc/$(rbf rb-bundle-none bundler)/$(rbf rb-bundle-none datadog_loaded_at_startup)" 0/true/false
+    [[ $rc == 0 ]] || show rb-bundle-none
+  else
+    fail "bundle is not installed (apt-get install ruby-bundler)"
+  fi
+  # Already injected (the admission controller's RUBYOPT): nothing added.
+  run rb-already env -C "$rb" GEM_HOME="$gem_home" RUBYOPT="-r$ai" "${dd[@]}" --inject auto -- ruby app.rb
+  expect_eq "ruby, RUBYOPT already requires auto_instrument: RUBYOPT unchanged" "$rc/$(rbf rb-already env/RUBYOPT)" "0/-r$ai"
+fi
+run rb-off env -C "$rb" GEM_HOME="$gem_home" "${dd[@]}" -- ruby app.rb
+expect_eq "ruby without --inject: nothing required" "$(rbf rb-off datadog_loaded_at_startup)" false
+note "ruby: $(elapsed "$t")"
 
 # ---------------------------------------------------------------------------------------------
 section "summary"

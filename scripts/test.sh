@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, what CI runs: formatting, lints, unit and integration tests (loopback
 # mocks and network namespaces the tests build), the static build, the start storm, a smoke run
-# of the benchmarks and of every fuzz target, and the end-to-end tests with real tracers.
+# of the benchmarks and of every fuzz target, and the end-to-end tests with real tracers. The
+# release binaries (static musl, x86_64 and aarch64) get the black-box checks, natively and under
+# qemu-aarch64-static, and run as PID 1 in podman containers.
 # Needs root (network namespaces, apt for the e2e dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,17 @@ cargo test --workspace --locked
 echo "== static build"
 bin=$(scripts/build-static.sh | tail -n 1)
 echo "static binary: $bin ($(stat -c %s "$bin") bytes)"
+echo "== release: static musl binaries for x86_64 and aarch64 (what users deploy)"
+mapfile -t release < <(scripts/release.sh)
+musl_native=$(printf '%s\n' "${release[@]}" | grep -- "-$(uname -m)-linux-musl$")
+musl_arm=$(printf '%s\n' "${release[@]}" | grep -- "-aarch64-linux-musl$")
+echo "== black-box checks on the shipped binaries"
+bash scripts/blackbox.sh "$musl_native"
+if [ "$(uname -m)" != aarch64 ]; then
+  bash scripts/blackbox.sh "$musl_arm" qemu-aarch64-static
+fi
+echo "== in a real container engine (podman + runc): ddboot as the ENTRYPOINT, PID 1"
+bash scripts/e2e-container.sh "$musl_native"
 echo "== start storm (200 ddboot processes at once against one mock IMDS)"
 bash scripts/storm.sh --no-timing
 echo "== bench smoke (one run each, no timing asserted)"

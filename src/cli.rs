@@ -18,7 +18,7 @@ use clap::Parser;
              unified service tags, then exec PROGRAM (which keeps ddboot's PID).",
     override_usage = "ddboot [OPTIONS] [--] PROGRAM [ARGS]...\n       ddboot --explain [--json] [-- PROGRAM [ARGS]...]\n       ddboot --print-env\n       ddboot --install DIR",
     after_help = "Environment: DDBOOT_TIMEOUT, DDBOOT_STRICT, DDBOOT_SOCKET_DIR, DDBOOT_INJECT, \
-                  DDBOOT_JAVA_AGENT, ECS_CONTAINER_METADATA_FILE, \
+                  DDBOOT_JAVA_AGENT, DDBOOT_INIT, DDBOOT_INIT_GROUP, ECS_CONTAINER_METADATA_FILE, \
                   ECS_CONTAINER_METADATA_URI_V4, AWS_EC2_METADATA_SERVICE_ENDPOINT, \
                   AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, AWS_EC2_METADATA_DISABLED, \
                   AWS_EC2_METADATA_V1_DISABLED, AWS_EXECUTION_ENV. Flags win over variables."
@@ -64,7 +64,7 @@ pub struct Cli {
     #[arg(long, value_name = "VERSION")]
     pub dd_version: Option<String>,
 
-    /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php [env: DDBOOT_INJECT] [default: off]
+    /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php, ruby [env: DDBOOT_INJECT] [default: off]
     #[arg(long, value_name = "MODE")]
     pub inject: Option<String>,
 
@@ -75,6 +75,14 @@ pub struct Cli {
     /// Copy this executable to DIR/ddboot (atomically, mode 0755) and exit: for init containers
     #[arg(long, value_name = "DIR", conflicts_with_all = ["explain", "print_env", "command"])]
     pub install: Option<PathBuf>,
+
+    /// Stay as PID 1: fork, forward signals to the app, reap zombies, exit as the app did [env: DDBOOT_INIT]
+    #[arg(long)]
+    pub init: bool,
+
+    /// Like --init, but forward signals to the app's whole process group [env: DDBOOT_INIT_GROUP]
+    #[arg(long)]
+    pub init_group: bool,
 
     /// Print what ddboot found and would do, then exit (0 resolved, 1 not); runs nothing
     #[arg(long)]

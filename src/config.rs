@@ -1,8 +1,13 @@
 //! The validated configuration: flags and environment variables merged into one checked value.
 //!
-//! Every rule about what an option may be lives here: flags win over variables, invalid values
-//! are usage errors that name the flag or variable, and the AWS SDK conventions for the IMDS
-//! endpoint (`AWS_EC2_METADATA_*`) are applied. Nothing here touches the network or the disk.
+//! Every rule about what an option may be lives here: flags win over variables, and the AWS SDK
+//! conventions for the IMDS endpoint (`AWS_EC2_METADATA_*`) are applied. The rule for bad values
+//! is here too, in one place: a bad value of ddboot's own flags and `DDBOOT_*` variables (not
+//! valid UTF-8 included) is a usage error (exit 64); a bad value of a variable the platform or the
+//! AWS SDKs own (`AWS_*`, `ECS_CONTAINER_METADATA_URI_V4`, `ECS_CONTAINER_METADATA_FILE`) is
+//! [`Ignored`]: one warning naming it, only the source it configures is skipped (never a fall
+//! back to a default endpoint), and the app still starts. Nothing here touches the network or the
+//! disk.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -14,6 +19,7 @@ use crate::environ::Environ;
 use crate::error::Error;
 use crate::http::Endpoint;
 use crate::inject;
+use crate::output::escape_bytes;
 
 /// The IMDS endpoint used when nothing overrides it.
 pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
@@ -44,9 +50,28 @@ pub enum Imds {
         endpoint: Endpoint,
         /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
         v1_allowed: bool,
+        /// True when no endpoint or mode was configured (flag, `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+        /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`): the IPv6 endpoint may then be tried once
+        /// when the default IPv4 one is unreachable.
+        ipv6_fallback: bool,
     },
     /// IMDS is off; the string says why (for --explain).
     Disabled(String),
+}
+
+/// A platform or AWS variable whose value ddboot ignored (fail-open), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    pub variable: &'static str,
+    /// What is wrong and what ddboot does instead, e.g. `"ftp://x": … ; IMDS is skipped`.
+    pub why: String,
+}
+
+impl Ignored {
+    /// The one warning line printed for it.
+    pub fn warning(&self) -> String {
+        format!("ddboot: warning: ignoring {}: {}", self.variable, self.why)
+    }
 }
 
 /// Values given by --dd-env, --dd-service, --dd-version.
@@ -75,6 +100,38 @@ pub struct Config {
     pub inject: inject::Mode,
     /// `--java-agent` / `DDBOOT_JAVA_AGENT`.
     pub java_agent: Option<PathBuf>,
+    /// `--init` / `--init-group` (`DDBOOT_INIT`, `DDBOOT_INIT_GROUP`): how the app is run.
+    pub app_mode: AppMode,
+    /// Platform and AWS variables with a bad value, ignored with a warning each.
+    pub ignored: Vec<Ignored>,
+}
+
+impl Config {
+    /// Why the variable `name` was ignored, if it was.
+    pub fn ignored(&self, name: &str) -> Option<&Ignored> {
+        self.ignored.iter().find(|i| i.variable == name)
+    }
+}
+
+/// How ddboot runs the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppMode {
+    /// `execve`: the app takes ddboot's PID (the default).
+    Exec,
+    /// `--init`: ddboot forks and stays as init; signals go to the app's process.
+    Init,
+    /// `--init-group`: as `Init`, signals go to the app's process group.
+    InitGroup,
+}
+
+impl AppMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppMode::Exec => "exec",
+            AppMode::Init => "init",
+            AppMode::InitGroup => "init-group",
+        }
+    }
 }
 
 impl Config {
@@ -95,7 +152,8 @@ impl Config {
             ));
         }
 
-        let timeout = match (&cli.timeout, env.get_str("DDBOOT_TIMEOUT")) {
+        let mut ignored = Vec::new();
+        let timeout = match (&cli.timeout, own_str(env, "DDBOOT_TIMEOUT")?) {
             (Some(flag), _) => duration::parse(flag).map_err(|e| usage("--timeout", &e))?,
             (None, Some(var)) if !var.trim().is_empty() => {
                 duration::parse(var).map_err(|e| usage("DDBOOT_TIMEOUT", &e))?
@@ -104,24 +162,38 @@ impl Config {
         };
         let strict = cli.strict || env_bool(env, "DDBOOT_STRICT", true)?.unwrap_or(false);
 
-        let metadata_file = cli
-            .metadata_file
-            .or_else(|| env.get("ECS_CONTAINER_METADATA_FILE").filter(|v| !v.is_empty()).map(PathBuf::from));
-
-        let task_metadata = match (&cli.task_metadata_uri, env.get_str("ECS_CONTAINER_METADATA_URI_V4")) {
-            (Some(flag), _) => Some(Endpoint::parse(flag).map_err(|e| usage("--task-metadata-uri", &e))?),
-            (None, Some(var)) if !var.trim().is_empty() => {
-                Some(Endpoint::parse(var).map_err(|e| usage("ECS_CONTAINER_METADATA_URI_V4", &e))?)
+        let file_var = match platform_str(env, "ECS_CONTAINER_METADATA_FILE") {
+            Ok(v) => v.map(PathBuf::from),
+            Err(why) => {
+                let why = format!("{why}; the metadata file is skipped");
+                ignored.push(Ignored { variable: "ECS_CONTAINER_METADATA_FILE", why });
+                None
             }
-            _ => None,
         };
+        let metadata_file = cli.metadata_file.or(file_var);
+
+        let uri_var = platform_str(env, "ECS_CONTAINER_METADATA_URI_V4")
+            .and_then(|v| v.map(Endpoint::parse).transpose())
+            .unwrap_or_else(|why| {
+                let why = format!("{why}; the task metadata is skipped");
+                ignored.push(Ignored { variable: "ECS_CONTAINER_METADATA_URI_V4", why });
+                None
+            });
+        let task_metadata = match &cli.task_metadata_uri {
+            Some(flag) => Some(Endpoint::parse(flag).map_err(|e| usage("--task-metadata-uri", &e))?),
+            None => uri_var,
+        };
+        if let Err(why) = platform_str(env, "AWS_EXECUTION_ENV") {
+            let why = format!("{why}; read as unset (Fargate is still detected from the task metadata)");
+            ignored.push(Ignored { variable: "AWS_EXECUTION_ENV", why });
+        }
 
         let socket_dir = cli
             .socket_dir
             .or_else(|| env.get("DDBOOT_SOCKET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_DIR));
 
-        let inject = match (&cli.inject, env.get_str("DDBOOT_INJECT")) {
+        let inject = match (&cli.inject, own_str(env, "DDBOOT_INJECT")?) {
             (Some(flag), _) => inject::Mode::parse(flag).map_err(|e| usage("--inject", &e))?,
             (None, Some(var)) => inject::Mode::parse(var).map_err(|e| usage("DDBOOT_INJECT", &e))?,
             (None, None) => inject::Mode::Off,
@@ -130,6 +202,17 @@ impl Config {
             .java_agent
             .or_else(|| env.get("DDBOOT_JAVA_AGENT").filter(|v| !v.is_empty()).map(PathBuf::from));
 
+        // Each variable is checked even when a flag decides; --init-group implies --init.
+        let init_var = env_bool(env, "DDBOOT_INIT", true)?.unwrap_or(false);
+        let group_var = env_bool(env, "DDBOOT_INIT_GROUP", true)?.unwrap_or(false);
+        let app_mode = if cli.init_group || (!cli.init && group_var) {
+            AppMode::InitGroup
+        } else if cli.init || init_var || group_var {
+            AppMode::Init
+        } else {
+            AppMode::Exec
+        };
+
         Ok(Config {
             mode,
             command: cli.command,
@@ -137,12 +220,14 @@ impl Config {
             strict,
             quiet: cli.quiet,
             metadata_file,
-            imds: imds_config(cli.imds_endpoint.as_deref(), env)?,
+            imds: imds_config(cli.imds_endpoint.as_deref(), env, &mut ignored)?,
             task_metadata,
             socket_dir,
             tags: TagFlags { env: cli.dd_env, service: cli.dd_service, version: cli.dd_version },
             inject,
             java_agent,
+            app_mode,
+            ignored,
         })
     }
 }
@@ -150,44 +235,97 @@ impl Config {
 /// Applies the AWS SDK conventions: the flag, then `AWS_EC2_METADATA_SERVICE_ENDPOINT`, then
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`; `AWS_EC2_METADATA_DISABLED=true` turns IMDS off
 /// unless the endpoint was given on the command line. Every variable is checked, even one that
-/// another setting overrides: a typo never hides until the day the override goes away.
-fn imds_config(flag: Option<&str>, env: &Environ) -> Result<Imds, Error> {
-    let v1_allowed = !env_bool(env, "AWS_EC2_METADATA_V1_DISABLED", false)?.unwrap_or(false);
-    let disabled = env_bool(env, "AWS_EC2_METADATA_DISABLED", false)?.unwrap_or(false);
-    let from_var = match env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT").map(str::trim) {
-        None | Some("") => None,
-        Some(url) => Some(Endpoint::parse(url).map_err(|e| usage("AWS_EC2_METADATA_SERVICE_ENDPOINT", &e))?),
+/// another setting overrides: a typo never hides until the day the override goes away. A bad
+/// endpoint or mode that is in effect skips IMDS: ddboot never falls back to the default
+/// endpoint, which may not be the one the user meant to reach. An unknown mode skips IMDS too,
+/// as botocore fails its IMDS requests then.
+fn imds_config(flag: Option<&str>, env: &Environ, ignored: &mut Vec<Ignored>) -> Result<Imds, Error> {
+    const ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+    const MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
+    let v1_allowed = !aws_true(env, "AWS_EC2_METADATA_V1_DISABLED", ignored);
+    let disabled = aws_true(env, "AWS_EC2_METADATA_DISABLED", ignored);
+    let from_var = platform_str(env, ENDPOINT).and_then(|v| v.map(Endpoint::parse).transpose());
+    let by_mode = platform_str(env, MODE).and_then(|mode| match mode {
+        None => Ok(DEFAULT_IMDS_ENDPOINT),
+        Some(m) if m.eq_ignore_ascii_case("ipv4") => Ok(DEFAULT_IMDS_ENDPOINT),
+        Some(m) if m.eq_ignore_ascii_case("ipv6") => Ok(IPV6_IMDS_ENDPOINT),
+        Some(m) => Err(format!("{m:?} is not IPv4 or IPv6")),
+    });
+    let in_effect = flag.is_none() && !disabled;
+    let skipped = |in_effect: bool| {
+        if in_effect { "IMDS is skipped (never the default endpoint instead)" } else { "overridden anyway" }
     };
-    let by_mode = match env.get_str("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").map(str::trim) {
-        None | Some("") => DEFAULT_IMDS_ENDPOINT,
-        Some(m) if m.eq_ignore_ascii_case("ipv4") => DEFAULT_IMDS_ENDPOINT,
-        Some(m) if m.eq_ignore_ascii_case("ipv6") => IPV6_IMDS_ENDPOINT,
-        Some(m) => {
-            return Err(usage(
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-                &format!("{m:?} is not IPv4 or IPv6"),
-            ));
-        }
-    };
-    if env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").is_some_and(|v| v.to_str().is_none()) {
-        return Err(usage("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "not valid UTF-8"));
+    if let Err(why) = &from_var {
+        let why = format!("{why}; {}", skipped(in_effect));
+        ignored.push(Ignored { variable: ENDPOINT, why });
     }
+    if let Err(why) = &by_mode {
+        let in_effect = in_effect && matches!(from_var, Ok(None));
+        ignored.push(Ignored { variable: MODE, why: format!("{why}; {}", skipped(in_effect)) });
+    }
+    // The IPv6 endpoint is tried only where nothing chose an endpoint or a mode.
+    let ipv6_fallback =
+        flag.is_none() && matches!(from_var, Ok(None)) && matches!(platform_str(env, MODE), Ok(None));
     let endpoint = match flag {
         Some(url) => Endpoint::parse(url).map_err(|e| usage("--imds-endpoint", &e))?,
         None if disabled => return Ok(Imds::Disabled("AWS_EC2_METADATA_DISABLED=true".into())),
-        None => match from_var {
-            Some(endpoint) => endpoint,
-            None => Endpoint::parse(by_mode).map_err(|e| usage("the default IMDS endpoint", &e))?,
+        None => match (from_var, by_mode) {
+            (Ok(Some(endpoint)), _) => endpoint,
+            (Err(why), _) => return Ok(Imds::Disabled(format!("invalid {ENDPOINT}: {why}"))),
+            (Ok(None), Err(why)) => return Ok(Imds::Disabled(format!("invalid {MODE}: {why}"))),
+            (Ok(None), Ok(url)) => {
+                Endpoint::parse(url).map_err(|e| usage("the default IMDS endpoint", &e))?
+            }
         },
     };
-    Ok(Imds::Enabled { endpoint, v1_allowed })
+    Ok(Imds::Enabled { endpoint, v1_allowed, ipv6_fallback })
 }
 
-/// Reads a boolean variable: `true`/`false` in any case (and `1`/`0` when `numeric` is set);
-/// unset or empty is `None`; anything else is a usage error naming the variable.
-fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Error> {
+/// A variable the platform or the AWS SDKs own, as text: `Ok(None)` when unset or empty (after
+/// trimming), `Err` (a reason that quotes it, escaped) when it is not valid UTF-8.
+fn platform_str<'e>(env: &'e Environ, name: &str) -> Result<Option<&'e str>, String> {
     let Some(raw) = env.get(name) else { return Ok(None) };
-    let value = raw.to_str().map(str::trim).unwrap_or("\u{fffd}");
+    match raw.to_str() {
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) => Ok(Some(v.trim())),
+        None => Err(format!("not valid UTF-8: \"{}\"", escape_bytes(raw.as_encoded_bytes()))),
+    }
+}
+
+/// botocore's rule for `AWS_EC2_METADATA_DISABLED` / `AWS_EC2_METADATA_V1_DISABLED`: true only
+/// for `true` (any case, surrounding spaces ignored); `false` and empty are silent; any other
+/// value (not valid UTF-8 included) is ignored with a warning and counts as false.
+fn aws_true(env: &Environ, name: &'static str, ignored: &mut Vec<Ignored>) -> bool {
+    match platform_str(env, name) {
+        Ok(None) => false,
+        Ok(Some(v)) if v.eq_ignore_ascii_case("true") => true,
+        Ok(Some(v)) if v.eq_ignore_ascii_case("false") => false,
+        Ok(Some(v)) => {
+            let why = format!("{v:?} is not true or false; counted as false (as the AWS SDKs do)");
+            ignored.push(Ignored { variable: name, why });
+            false
+        }
+        Err(why) => {
+            ignored.push(Ignored { variable: name, why: format!("{why}; counted as false") });
+            false
+        }
+    }
+}
+
+/// One of ddboot's own variables, as text: unset is `None`; not valid UTF-8 is a usage error.
+fn own_str<'e>(env: &'e Environ, name: &str) -> Result<Option<&'e str>, Error> {
+    match env.get(name) {
+        None => Ok(None),
+        Some(raw) => raw.to_str().map(Some).ok_or_else(|| {
+            usage(name, &format!("not valid UTF-8: \"{}\"", escape_bytes(raw.as_encoded_bytes())))
+        }),
+    }
+}
+
+/// Reads one of ddboot's own boolean variables: `true`/`false` in any case (and `1`/`0` when
+/// `numeric` is set); unset or empty is `None`; anything else is a usage error naming it.
+fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Error> {
+    let Some(value) = own_str(env, name)?.map(str::trim) else { return Ok(None) };
     match value {
         "" => Ok(None),
         v if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
@@ -266,19 +404,88 @@ mod tests {
         assert_eq!(endpoint_of(&c), "disabled: AWS_EC2_METADATA_DISABLED=true");
     }
 
+    fn ignored_names(c: &Config) -> Vec<&'static str> {
+        c.ignored.iter().map(|i| i.variable).collect()
+    }
+
     #[test]
-    fn invalid_aws_variables_are_usage_errors_naming_them() {
-        for (name, value) in [
-            ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5"),
-            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://x"),
-            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://metadata.internal"),
-            ("AWS_EC2_METADATA_DISABLED", "yes"),
-            ("AWS_EC2_METADATA_V1_DISABLED", "1"),
-            ("ECS_CONTAINER_METADATA_URI_V4", "not a url"),
+    fn bad_platform_variables_warn_and_skip_only_their_source() {
+        for (name, value, imds_skipped) in [
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", true),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://x", true),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://metadata.internal", true),
+            ("AWS_EC2_METADATA_DISABLED", "yes", false),
+            ("AWS_EC2_METADATA_V1_DISABLED", "1", false),
+            ("ECS_CONTAINER_METADATA_URI_V4", "not a url", false),
         ] {
-            let e = config(&["x"], &[(name, value)]).expect_err(name);
-            assert_eq!(e.exit_code(), 64);
-            assert!(e.to_string().contains(name), "{e}");
+            let c = config(&["x"], &[(name, value)]).expect(name);
+            assert_eq!(ignored_names(&c), [name], "{name}={value}");
+            let warning = c.ignored[0].warning();
+            assert!(warning.starts_with(&format!("ddboot: warning: ignoring {name}: ")), "{warning}");
+            let endpoint = endpoint_of(&c);
+            if imds_skipped {
+                assert!(endpoint.starts_with(&format!("disabled: invalid {name}")), "{name}: {endpoint}");
+            } else {
+                assert_eq!(endpoint, "http://169.254.169.254", "{name}={value}");
+            }
+            assert!(matches!(c.imds, Imds::Enabled { v1_allowed: true, .. } | Imds::Disabled(_)), "{name}");
+        }
+        let c =
+            config(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://metadata.internal")]).expect("ok");
+        assert!(c.ignored[0].why.contains("DNS"), "{:?}", c.ignored);
+        let c = config(&["x"], &[("ECS_CONTAINER_METADATA_URI_V4", "not a url")]).expect("ok");
+        assert_eq!(c.task_metadata, None);
+    }
+
+    #[test]
+    fn aws_booleans_follow_botocore() {
+        for (value, disabled, warns) in [
+            ("true", true, false),
+            ("TRUE", true, false),
+            ("false", false, false),
+            ("", false, false),
+            ("yes", false, true),
+            ("1", false, true),
+        ] {
+            let c = config(&["x"], &[("AWS_EC2_METADATA_DISABLED", value)]).expect(value);
+            assert_eq!(matches!(c.imds, Imds::Disabled(_)), disabled, "{value:?}");
+            assert_eq!(c.ignored.len(), usize::from(warns), "{value:?}");
+            let c = config(&["x"], &[("AWS_EC2_METADATA_V1_DISABLED", value)]).expect(value);
+            assert_eq!(matches!(c.imds, Imds::Enabled { v1_allowed: false, .. }), disabled, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn not_utf8_is_fail_open_for_platform_variables_and_a_usage_error_for_ours() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = |s: &str| OsString::from_vec([s.as_bytes(), b"\xff"].concat());
+        let cli = |args: &[&str]| Cli::try_parse_from(std::iter::once("ddboot").chain(args.iter().copied()));
+        for name in [
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+            "AWS_EC2_METADATA_DISABLED",
+            "AWS_EC2_METADATA_V1_DISABLED",
+            "ECS_CONTAINER_METADATA_URI_V4",
+            "ECS_CONTAINER_METADATA_FILE",
+            "AWS_EXECUTION_ENV",
+        ] {
+            let env = Environ::from_pairs([(OsString::from(name), bad("http://127.0.0.1:18080"))]);
+            let c = Config::new(cli(&["x"]).expect("cli"), &env).expect(name);
+            assert_eq!(ignored_names(&c), [name]);
+            assert!(
+                c.ignored[0].why.contains("not valid UTF-8: \"http://127.0.0.1:18080\\xff\""),
+                "{:?}",
+                c.ignored
+            );
+            if name.starts_with("AWS_EC2_METADATA_SERVICE_ENDPOINT") {
+                assert!(matches!(c.imds, Imds::Disabled(_)), "{name}: never the default endpoint");
+            }
+        }
+        for name in ["DDBOOT_TIMEOUT", "DDBOOT_INJECT", "DDBOOT_STRICT"] {
+            let env = Environ::from_pairs([(OsString::from(name), bad("auto"))]);
+            let e = Config::new(cli(&["x"]).expect("cli"), &env).expect_err(name);
+            assert_eq!(e.exit_code(), 64, "{name}");
+            assert!(e.to_string().contains(name) && e.to_string().contains("UTF-8"), "{e}");
         }
     }
 
@@ -289,7 +496,9 @@ mod tests {
         assert_eq!(config(&["x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject), Ok(Mode::Auto));
         let c = config(&["--inject", "java", "x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject);
         assert_eq!(c, Ok(Mode::Force(Runtime::Java)));
-        let e = config(&["x"], &[("DDBOOT_INJECT", "ruby")]).unwrap_err();
+        let c = config(&["x"], &[("DDBOOT_INJECT", "Ruby")]).map(|c| c.inject);
+        assert_eq!(c, Ok(Mode::Force(Runtime::Ruby)));
+        let e = config(&["x"], &[("DDBOOT_INJECT", "perl")]).unwrap_err();
         assert!(e.to_string().contains("DDBOOT_INJECT"), "{e}");
         let c = config(&["x"], &[("DDBOOT_JAVA_AGENT", "/a.jar")]).map(|c| c.java_agent);
         assert_eq!(c, Ok(Some(PathBuf::from("/a.jar"))));
@@ -302,14 +511,54 @@ mod tests {
             ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1"),
             ("AWS_EC2_METADATA_DISABLED", "1"),
         ] {
-            let e =
-                config(&["--imds-endpoint", "http://127.0.0.1:1", "x"], &[(name, value)]).expect_err(name);
-            assert!(e.to_string().contains(name), "{e}");
+            let c = config(&["--imds-endpoint", "http://127.0.0.1:1", "x"], &[(name, value)]).expect(name);
+            assert_eq!(endpoint_of(&c), "http://127.0.0.1:1", "{name}: the flag wins");
+            assert_eq!(ignored_names(&c), [name]);
             let env = [("AWS_EC2_METADATA_DISABLED", "true"), (name, value)];
             if name != "AWS_EC2_METADATA_DISABLED" {
-                assert!(config(&["x"], &env).is_err(), "{name} with IMDS disabled");
+                let c = config(&["x"], &env).expect(name);
+                assert_eq!(endpoint_of(&c), "disabled: AWS_EC2_METADATA_DISABLED=true");
+                assert_eq!(ignored_names(&c), [name], "{name} with IMDS disabled");
+                assert!(c.ignored[0].why.ends_with("overridden anyway"), "{:?}", c.ignored);
             }
         }
+    }
+
+    #[test]
+    fn init_mode_from_flags_or_variables() {
+        let mode = |args: &[&str], env: &[(&str, &str)]| config(args, env).map(|c| c.app_mode);
+        assert_eq!(mode(&["x"], &[]), Ok(AppMode::Exec));
+        assert_eq!(mode(&["--init", "x"], &[]), Ok(AppMode::Init));
+        assert_eq!(mode(&["--init-group", "x"], &[]), Ok(AppMode::InitGroup));
+        assert_eq!(mode(&["x"], &[("DDBOOT_INIT", "true")]), Ok(AppMode::Init));
+        assert_eq!(mode(&["x"], &[("DDBOOT_INIT", "0")]), Ok(AppMode::Exec));
+        assert_eq!(mode(&["x"], &[("DDBOOT_INIT_GROUP", "1")]), Ok(AppMode::InitGroup));
+        assert_eq!(
+            mode(&["x"], &[("DDBOOT_INIT", "false"), ("DDBOOT_INIT_GROUP", "TRUE")]),
+            Ok(AppMode::InitGroup)
+        );
+        // Flags win: --init chooses the process even when the variable asks for the group.
+        assert_eq!(mode(&["--init", "x"], &[("DDBOOT_INIT_GROUP", "true")]), Ok(AppMode::Init));
+        assert_eq!(mode(&["--init-group", "x"], &[("DDBOOT_INIT", "false")]), Ok(AppMode::InitGroup));
+        for name in ["DDBOOT_INIT", "DDBOOT_INIT_GROUP"] {
+            let e = config(&["--init", "x"], &[(name, "yes")]).unwrap_err();
+            assert_eq!(e.exit_code(), 64);
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_ipv6_fallback_only_without_a_configured_endpoint_or_mode() {
+        let fallback = |args: &[&str], env: &[(&str, &str)]| match config(args, env).expect("ok").imds {
+            Imds::Enabled { ipv6_fallback, .. } => ipv6_fallback,
+            Imds::Disabled(_) => panic!("disabled"),
+        };
+        assert!(fallback(&["x"], &[]));
+        assert!(fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", " ")]));
+        assert!(!fallback(&["--imds-endpoint", "http://127.0.0.1:1", "x"], &[]));
+        assert!(!fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")]));
+        assert!(!fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")]));
+        assert!(!fallback(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")]));
     }
 
     #[test]

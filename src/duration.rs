@@ -67,6 +67,10 @@ mod tests {
         assert_eq!(parse("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse(".5s"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("0.0015s"), Ok(Duration::from_micros(1500)));
+        assert_eq!(parse("250 ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse("60s"), Ok(MAX));
+        assert_eq!(parse("0.0000019s"), Ok(Duration::from_micros(1)), "past the microsecond is dropped");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Nothing here performs I/O. The rules: a resolved host is exported as `DD_AGENT_HOST` (an
 //! inherited non-empty value is kept as is); an unresolved host never yields an empty
 //! `DD_AGENT_HOST`, and an inherited empty one is removed; Agent sockets become
-//! `DD_TRACE_AGENT_URL` / `DD_DOGSTATSD_URL` unless those are set; each service tag takes the first
+//! `DD_TRACE_AGENT_URL` / `DD_DOGSTATSD_URL` unless those are set, and so does a resolved IPv6
+//! host (`http://[addr]:8126`, `udp://[addr]:8125`: tracers parse a raw IPv6 `DD_AGENT_HOST`
+//! unevenly), after the sockets, which win; each service tag takes the first
 //! of: its `--dd-*` flag, the inherited non-empty value (left untouched), the container's
 //! `com.datadoghq.tags.*` label, and for `DD_VERSION` the image tag.
 
@@ -65,14 +67,65 @@ impl Plan {
 
     /// Writes the planned files. Each lives in a directory private to ddboot's user (created
     /// 0700, or reused only when it is a real directory of ours that nobody else can write), and
-    /// is written to a fresh temp name, then renamed: a planted symlink or file in a shared
-    /// `/tmp` can neither be followed nor swapped in.
+    /// is created under its own (random) name with `O_EXCL | O_NOFOLLOW`: a planted symlink or
+    /// file in a shared `/tmp` can neither be followed nor swapped in, and a name that exists
+    /// already is an error, never overwritten. The file stays for the app's lifetime.
     pub fn write_files(&self) -> Result<(), String> {
         for (path, text) in &self.files {
             write_private(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         Ok(())
     }
+}
+
+impl Plan {
+    /// What `--explain` does instead of [`Plan::write_files`], to predict it: for each file, the
+    /// same directory rules (created 0700 if missing, else a real directory of ours that nobody
+    /// else can write), then a probe file created (`O_EXCL`, no symlink followed) and removed in
+    /// that directory. A directory it created is removed again, so nothing is left behind.
+    pub(crate) fn probe_files(&self) -> Result<(), String> {
+        for (path, _) in &self.files {
+            probe_private(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn probe_private(path: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let dir = path.parent().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no parent directory"))?;
+    let created = match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir)?;
+            let ours =
+                meta.is_dir() && meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o077 == 0;
+            if !ours {
+                return Err(Error::other(format!(
+                    "{} exists and is not ddboot's private directory",
+                    dir.display()
+                )));
+            }
+            false
+        }
+        Err(e) => return Err(e),
+    };
+    let probe = dir.join(format!(".ddboot-probe-{}", std::process::id()));
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&probe);
+    let removed = opened.and_then(|file| {
+        drop(file);
+        std::fs::remove_file(&probe)
+    });
+    if created {
+        let _ = std::fs::remove_dir(dir);
+    }
+    removed
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -94,17 +147,16 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o644)
         .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+        .open(path)?;
+    file.write_all(text.as_bytes()).inspect_err(|_| {
+        // Only the file this run created.
+        let _ = std::fs::remove_file(path);
+    })
 }
 
 /// Builds the plan: host, sockets and tags first, then the tracer injection on top of the
@@ -129,6 +181,20 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe)
             changes.push(set(name, &unix_url(path), "socket"));
         }
     }
+    if let Some((source, Some(host))) = findings.resolved.as_ref().map(|r| (r.source, r.host.as_deref()))
+        && source != Source::Env
+        && let Ok(ip) = host.parse::<std::net::Ipv6Addr>()
+    {
+        let urls = [
+            ("DD_TRACE_AGENT_URL", format!("http://[{ip}]:{TRACE_PORT}"), &sockets.apm),
+            ("DD_DOGSTATSD_URL", format!("udp://[{ip}]:{DOGSTATSD_PORT}"), &sockets.dsd),
+        ];
+        for (name, url, socket) in urls {
+            if socket.is_none() && env.non_empty(name).is_none() {
+                changes.push(set(name, &url, source.name()));
+            }
+        }
+    }
     let tags = tags(config, env, findings);
     for tag in &tags {
         if let Some(value) = &tag.value
@@ -144,6 +210,10 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe)
     plan.files = injection.files;
     plan
 }
+
+/// The Agent's default APM and DogStatsD ports, for the URLs of an IPv6 host.
+const TRACE_PORT: u16 = 8126;
+const DOGSTATSD_PORT: u16 = 8125;
 
 fn unix_url(path: &Path) -> String {
     format!("unix://{}", path.display())
@@ -225,8 +295,9 @@ mod tests {
         std::fs::create_dir_all(&base).expect("base");
         let file = base.join("mine/php-fpm.conf");
         write_private(&file, "one").expect("first write");
-        write_private(&file, "two").expect("rewrite in our own directory");
-        assert_eq!(std::fs::read_to_string(&file).expect("read"), "two");
+        assert!(write_private(&file, "two").is_err(), "an existing name is never overwritten");
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "one");
+        write_private(&base.join("mine/other.conf"), "two").expect("a second file in our own directory");
         let mode = std::fs::metadata(base.join("mine")).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         // A directory planted by someone else (here: world-writable) or a symlink is refused.
@@ -269,13 +340,43 @@ mod tests {
     fn sockets_become_urls_unless_set() {
         let mut f = findings(None);
         f.resolved = Some(Resolved { host: None, source: Source::Socket });
-        f.platform.sockets =
-            Sockets { apm: Some(PathBuf::from("/s/apm.socket")), dsd: Some(PathBuf::from("/s/dsd.socket")) };
+        f.platform.sockets = Sockets {
+            apm: Some(PathBuf::from("/s/apm.socket")),
+            dsd: Some(PathBuf::from("/s/dsd.socket")),
+            ..Sockets::default()
+        };
         let env = Environ::from_pairs([("DD_DOGSTATSD_URL", "udp://10.0.0.9:8125"), ("DD_AGENT_HOST", "")]);
         let child = plan(&config(&[]), &env, &f).child_env(&env);
         assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("unix:///s/apm.socket"));
         assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://10.0.0.9:8125"));
         assert!(!child.contains("DD_AGENT_HOST"));
+    }
+
+    #[test]
+    fn an_ipv6_host_also_gets_bracketed_urls_unless_set_and_sockets_win() {
+        let f = findings(Some(("fd00:ec2::172:2", Source::DaemonBridge)));
+        let env = Environ::default();
+        let child = plan(&config(&[]), &env, &f).child_env(&env);
+        assert_eq!(child.get_str("DD_AGENT_HOST"), Some("fd00:ec2::172:2"));
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("http://[fd00:ec2::172:2]:8126"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://[fd00:ec2::172:2]:8125"));
+
+        let env = Environ::from_pairs([("DD_TRACE_AGENT_URL", "http://agent:8126")]);
+        let child = plan(&config(&[]), &env, &f).child_env(&env);
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("http://agent:8126"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("udp://[fd00:ec2::172:2]:8125"));
+
+        let mut one_socket = f.clone();
+        one_socket.platform.sockets.dsd = Some(PathBuf::from("/s/dsd.socket"));
+        let child = plan(&config(&[]), &Environ::default(), &one_socket).child_env(&Environ::default());
+        assert_eq!(child.get_str("DD_TRACE_AGENT_URL"), Some("http://[fd00:ec2::172:2]:8126"));
+        assert_eq!(child.get_str("DD_DOGSTATSD_URL"), Some("unix:///s/dsd.socket"));
+
+        // IPv4 hosts and an inherited DD_AGENT_HOST get no URL.
+        for f in [findings(Some(("10.0.0.1", Source::Imdsv2))), findings(Some(("::1", Source::Env)))] {
+            let p = plan(&config(&[]), &Environ::default(), &f);
+            assert!(p.changes.iter().all(|c| !c.name.ends_with("_URL")), "{p:?}");
+        }
     }
 
     /// The precedence table: flag > inherited env > label > image tag (DD_VERSION only).

@@ -7,8 +7,10 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use crate::config::AppMode;
 use crate::duration::human;
 use crate::inject::{Mode, Probe};
+use crate::output::{clip, escape};
 use crate::plan::Plan;
 use crate::resolve::Findings;
 use crate::source::Outcome;
@@ -23,12 +25,35 @@ pub fn status_line(findings: &Findings) -> Option<String> {
     Some(format!("ddboot: {what} ({}, {})", r.source, human(findings.elapsed)))
 }
 
-/// The warning printed when no host was found: every source and why it failed.
-pub fn unresolved_warning(findings: &Findings, strict: bool) -> String {
-    let reasons: Vec<String> =
-        findings.attempts.iter().map(|a| format!("{}: {}", a.source, a.detail)).collect();
+/// The most characters of one line of the fail-open warning.
+pub const WARNING_LINE_MAX: usize = 160;
+
+/// The warning printed when no host was found: one line (at most [`WARNING_LINE_MAX`]
+/// characters, once escaped) per source that did not answer and why, then one summary line.
+pub fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
+    let mut lines: Vec<String> = findings
+        .attempts
+        .iter()
+        .filter(|a| a.outcome != Outcome::Ok)
+        .map(|a| {
+            let line = format!("ddboot: warning: {} {}: {}", a.source, a.outcome.name(), escape(&a.detail));
+            clip(&line, WARNING_LINE_MAX)
+        })
+        .collect();
     let consequence =
         if strict { "not starting the app (--strict)" } else { "starting the app without DD_AGENT_HOST" };
+    lines.push(format!(
+        "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} (ddboot --explain shows more)",
+        human(findings.elapsed),
+    ));
+    lines
+}
+
+/// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints.
+pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> String {
+    let reasons: Vec<String> =
+        findings.attempts.iter().map(|a| format!("{}: {}", a.source, a.detail)).collect();
+    let consequence = if strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
     format!(
         "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} [{}]",
         human(findings.elapsed),
@@ -41,56 +66,63 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String 
     let mut out = String::from("Resolution\n");
     for a in &findings.attempts {
         let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
-        let _ =
-            writeln!(out, "  {:<14} {:<8} {:>9}  {}", a.source.name(), a.outcome.name(), elapsed, a.detail);
+        let _ = writeln!(
+            out,
+            "  {:<14} {:<8} {:>9}  {}",
+            a.source.name(),
+            a.outcome.name(),
+            elapsed,
+            escape(&a.detail)
+        );
     }
     let _ = match &findings.resolved {
         Some(r) => writeln!(
             out,
             "\nAgent host: {} (from {}, {})",
-            r.host.as_deref().unwrap_or("none needed (Unix sockets)"),
+            escape(r.host.as_deref().unwrap_or("none needed (Unix sockets)")),
             r.source,
             human(findings.elapsed)
         ),
         None => writeln!(out, "\nAgent host: not resolved ({})", human(findings.elapsed)),
     };
     let p = &findings.platform;
-    let unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    let unknown = |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".into(), escape);
     out.push_str("\nPlatform\n");
     let _ = writeln!(out, "  AWS_EXECUTION_ENV  {}", unknown(&p.execution_env));
     let _ = writeln!(out, "  launch type        {}", unknown(&p.launch_type));
     let _ = writeln!(out, "  network mode       {}", unknown(&p.network_mode));
     let _ = writeln!(out, "  agent              {}", p.agent.map_or("unknown", |a| a.name()));
     if let Some(name) = &p.agent_container {
-        let _ = writeln!(out, "  agent container    {name}");
+        let _ = writeln!(out, "  agent container    {}", escape(name));
     }
-    let _ = writeln!(out, "  sockets            {}", p.sockets.describe());
+    let _ = writeln!(out, "  sockets            {}", escape(&p.sockets.describe()));
     out.push_str("\nService tags\n");
     for t in &plan.tags {
-        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, t.value.as_deref().unwrap_or("-"), t.origin);
+        let value = t.value.as_deref().map_or_else(|| "-".into(), escape);
+        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin));
     }
     if tracer.mode != Mode::Off {
         out.push_str("\nTracer\n");
         let _ = writeln!(out, "  runtime            {}", tracer.runtime.map_or("none", |r| r.name()));
         if !tracer.detected_by.is_empty() {
-            let _ = writeln!(out, "  detected by        {}", tracer.detected_by);
+            let _ = writeln!(out, "  detected by        {}", escape(&tracer.detected_by));
         }
         match (&tracer.tracer, &tracer.skipped) {
             (Some(t), _) => {
-                let _ = writeln!(out, "  injecting          {}", t.describe());
+                let _ = writeln!(out, "  injecting          {}", escape(&t.describe()));
             }
             (None, Some(why)) => {
-                let _ = writeln!(out, "  not injecting      {why}");
+                let _ = writeln!(out, "  not injecting      {}", escape(why));
             }
             (None, None) => {}
         }
         if let Some(note) = &tracer.note {
-            let _ = writeln!(out, "  note               {note}");
+            let _ = writeln!(out, "  note               {}", escape(note));
         }
         for (path, text) in &plan.files {
-            let _ = writeln!(out, "  file {}:", path.display());
+            let _ = writeln!(out, "  file {}:", escape(&path.display().to_string()));
             for line in text.lines() {
-                let _ = writeln!(out, "    {line}");
+                let _ = writeln!(out, "    {}", escape(line));
             }
         }
     }
@@ -100,12 +132,13 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String 
     }
     for c in &plan.changes {
         let _ = match &c.value {
-            Some(v) => writeln!(out, "  {}={}  ({})", c.name, v, c.origin),
-            None => writeln!(out, "  unset {}  ({})", c.name, c.origin),
+            Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin)),
+            None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin)),
         };
     }
     if !plan.argv.is_empty() {
-        let argv: Vec<String> = plan.argv.iter().map(|a| shell_quote(&a.to_string_lossy())).collect();
+        let argv: Vec<String> =
+            plan.argv.iter().map(|a| escape(&shell_quote(&a.to_string_lossy()))).collect();
         let _ = writeln!(out, "\nCommand\n  {}", argv.join(" "));
     }
     out
@@ -172,6 +205,24 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
             "files": plan.files.iter().map(|(p, t)| json!({"path": p.display().to_string(), "contents": t})).collect::<Vec<_>>(),
         },
     })
+}
+
+/// The `--explain` lines on ddboot's PID and how it would run the app.
+pub fn process_text(pid: u32, mode: AppMode) -> String {
+    let pid1 = if pid == 1 { "yes".to_string() } else { format!("no (PID {pid})") };
+    let how = match mode {
+        AppMode::Exec => "exec: the app takes ddboot's PID and gets signals directly",
+        AppMode::Init => "init: the app is ddboot's child; ddboot forwards signals to it and reaps zombies",
+        AppMode::InitGroup => {
+            "init-group: the app is ddboot's child; ddboot forwards signals to its process group and reaps zombies"
+        }
+    };
+    format!("\nProcess\n  PID 1              {pid1}\n  runs the app       {how}\n")
+}
+
+/// The `process` object of `--explain --json`.
+pub fn process_json(pid: u32, mode: AppMode) -> Value {
+    json!({ "pid": pid, "pid1": pid == 1, "app_mode": mode.name() })
 }
 
 fn millis(d: std::time::Duration) -> f64 {

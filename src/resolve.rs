@@ -2,18 +2,21 @@
 //!
 //! Precedence: an inherited `DD_AGENT_HOST` (`env`), both Agent sockets (`socket`), an Agent
 //! sharing the task's network namespace (`sidecar`: Fargate, or an awsvpc task listing an Agent
-//! container), the metadata file, IMDSv2, IMDSv1, and, for bridge networking only, the default
-//! gateway as a last resort. Cheap local checks come first (sockets, environment, one read of the
-//! metadata file). Then, on a current-thread runtime and from the same instant, the task metadata
-//! requests and the metadata file polling run concurrently; IMDS starts as soon as a sidecar is
-//! ruled out: at once when the network mode is known not to be awsvpc, otherwise when the task
-//! metadata answered (at most its short budget), so a sidecar task never sends an IMDS request.
-//! A host found by the file or IMDS is final once the task metadata (if asked) has answered.
+//! container), the Managed Instances daemon bridge (`daemon-bridge`), the metadata file, IMDSv2,
+//! IMDSv1, and, for bridge networking only, the default gateway as a last resort (on ECS
+//! Anywhere, `LaunchType` `EXTERNAL`: 127.0.0.1 in host mode, the gateway in bridge mode, and
+//! never IMDS). Cheap local checks come first (sockets, environment, one read of the metadata
+//! file). Then, on a current-thread runtime and from the same instant, the task metadata requests
+//! and the metadata file polling run concurrently; IMDS starts at once only when the launch type
+//! is known to be EC2 (`AWS_EXECUTION_ENV=AWS_ECS_EC2`) and the network mode is known not to be
+//! awsvpc; otherwise it waits for the task metadata's answer (at most its short budget), so a
+//! sidecar, daemon-bridge or Anywhere task never sends an IMDS request. A host found by the file
+//! or IMDS is final once the task metadata (if asked) has answered.
 //! Nothing outlives the deadline, and nothing here changes the process: the findings are data
 //! for the planner.
 
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::config::{Config, Imds};
 use crate::environ::Environ;
+use crate::source::daemon_bridge::{self, Evidence};
 use crate::source::metadata_file::{self, MetadataFile};
 use crate::source::socket::{self, Sockets};
 use crate::source::task_metadata::{self, Container, TaskMetadata};
@@ -29,11 +33,15 @@ use crate::source::{Attempt, Journal, Source, gateway, imds};
 
 /// The address sidecar Agents listen on. Not "localhost": Node.js may resolve it to ::1 first.
 pub const SIDECAR_HOST: &str = "127.0.0.1";
+/// `AWS_EXECUTION_ENV` on the EC2 launch type: the only value that lets IMDS start at once.
+pub const EC2_EXECUTION_ENV: &str = "AWS_ECS_EC2";
+/// The task metadata `LaunchType` of ECS Anywhere.
+pub const ANYWHERE_LAUNCH_TYPE: &str = "EXTERNAL";
 
 /// The agent and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// An IPv4 address, or whatever non-empty value an inherited DD_AGENT_HOST holds; `None`
+    /// An IP address, or whatever non-empty value an inherited DD_AGENT_HOST holds; `None`
     /// when both Unix sockets make a host unnecessary.
     pub host: Option<String>,
     pub source: Source,
@@ -42,7 +50,8 @@ pub struct Resolved {
 /// Which kind of Agent deployment ddboot detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentKind {
-    /// A daemon Agent on the instance, reached through the host's IP.
+    /// A daemon Agent on the instance, reached through the host's IP (or, on Managed
+    /// Instances, the daemon bridge).
     Daemon,
     /// An Agent container in the same task (same network namespace).
     Sidecar,
@@ -104,6 +113,7 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
         ..Platform::default()
     };
     let fargate = platform.execution_env.as_deref() == Some("AWS_ECS_FARGATE");
+    let managed_env = daemon_bridge::managed_instances(platform.execution_env.as_deref(), None);
 
     let mut decided = None;
     if let Some(host) = env.non_empty("DD_AGENT_HOST") {
@@ -125,6 +135,21 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
         platform.agent = Some(AgentKind::Sidecar);
     }
 
+    if let (None, Some(why), None) = (&decided, managed_env, &config.task_metadata) {
+        // Managed Instances without a task metadata endpoint: no way to rule out an Agent
+        // container, so the daemon bridge is a guess (the metadata file tells the family).
+        let file_v6 = config
+            .metadata_file
+            .as_deref()
+            .and_then(|p| metadata_file::read(p).ok())
+            .is_some_and(|f| f.host.is_some_and(|h| h.is_ipv6()));
+        let evidence = Evidence::Unread("ECS_CONTAINER_METADATA_URI_V4 is not set");
+        let (host, detail) = daemon_bridge::choose(why, &evidence, file_v6);
+        journal.begin(Source::DaemonBridge).ok(detail);
+        decided = Some(found(host, Source::DaemonBridge));
+        platform.agent = Some(AgentKind::Daemon);
+    }
+
     let search = Search {
         config,
         deadline,
@@ -134,18 +159,24 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
             .task_metadata
             .as_ref()
             .filter(|_| decided.is_none() || tags_wanted(config, env)),
+        managed_env,
+        ec2_env: platform.execution_env.as_deref() == Some(EC2_EXECUTION_ENV),
     };
     let outcome = search.run();
-    platform.launch_type = outcome.task.as_ref().and_then(|t| t.task.as_ref().ok()?.launch_type.clone());
+    platform.launch_type = outcome.task.as_ref().and_then(|t| t.launch_type().map(str::to_string));
     platform.network_mode = outcome.network_mode.clone();
     platform.agent_container = outcome.task.as_ref().and_then(|t| t.agent_container().map(str::to_string));
     let resolved = decided.or(outcome.resolved);
     if platform.agent.is_none() {
         platform.agent = match resolved.as_ref().map(|r| r.source) {
             Some(Source::Sidecar) => Some(AgentKind::Sidecar),
-            Some(Source::MetadataFile | Source::Imdsv2 | Source::Imdsv1 | Source::Gateway) => {
-                Some(AgentKind::Daemon)
-            }
+            Some(
+                Source::DaemonBridge
+                | Source::MetadataFile
+                | Source::Imdsv2
+                | Source::Imdsv1
+                | Source::Gateway,
+            ) => Some(AgentKind::Daemon),
             _ => None,
         };
     }
@@ -165,7 +196,10 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
 fn record_sockets(journal: &Journal, sockets: &Sockets, dir: &std::path::Path) {
     match (&sockets.apm, &sockets.dsd) {
         (Some(_), Some(_)) => journal.begin(Source::Socket).ok(sockets.describe()),
-        (None, None) => journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display())),
+        (None, None) if sockets.stale.is_empty() => {
+            journal.skip(Source::Socket, format!("no Agent socket in {}", dir.display()))
+        }
+        (None, None) => journal.begin(Source::Socket).fail(sockets.describe()),
         _ => journal.begin(Source::Socket).fail(format!("{}: the host is still needed", sockets.describe())),
     }
 }
@@ -179,6 +213,10 @@ struct Search<'a> {
     need_host: bool,
     /// The endpoint to ask, when its answer is needed (host or tags).
     task_metadata: Option<&'a crate::http::Endpoint>,
+    /// `AWS_EXECUTION_ENV` says Managed Instances (how, for the report).
+    managed_env: Option<&'static str>,
+    /// `AWS_EXECUTION_ENV=AWS_ECS_EC2`: IMDS may start before the task metadata answered.
+    ec2_env: bool,
 }
 
 #[derive(Default)]
@@ -186,6 +224,10 @@ struct SearchOutcome {
     resolved: Option<Resolved>,
     task: Option<TaskMetadata>,
     network_mode: Option<String>,
+    /// The metadata file has `HostIPv6Address` and no `HostPrivateIPv4Address`.
+    file_ipv6_only: bool,
+    /// The task metadata said `LaunchType` `EXTERNAL` (ECS Anywhere).
+    anywhere: bool,
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -209,6 +251,7 @@ impl Search<'_> {
             match metadata_file::read(path) {
                 Ok(doc) => {
                     out.network_mode = doc.network_mode.clone();
+                    out.file_ipv6_only = doc.host.is_some_and(|h| h.is_ipv6());
                     match doc.host {
                         Some(host) => {
                             self.journal.begin_at(Source::MetadataFile, started).ok(host.to_string());
@@ -218,19 +261,27 @@ impl Search<'_> {
                         None => self
                             .journal
                             .begin_at(Source::MetadataFile, started)
-                            .fail(metadata_file::READY_WITHOUT_HOST),
+                            .fail(metadata_file::no_host_reason(&doc)),
                     }
                 }
                 Err(why) => self.journal.begin_at(Source::MetadataFile, started).fail(why),
             }
         } else {
-            self.journal.skip(Source::MetadataFile, "ECS_CONTAINER_METADATA_FILE is not set");
+            let why = match self.config.ignored("ECS_CONTAINER_METADATA_FILE") {
+                Some(i) => format!("invalid ECS_CONTAINER_METADATA_FILE: {}", i.why),
+                None => "ECS_CONTAINER_METADATA_FILE is not set".into(),
+            };
+            self.journal.skip(Source::MetadataFile, why);
         }
         if let Imds::Disabled(why) = &self.config.imds {
             self.journal.skip_missing(&[Source::Imdsv2, Source::Imdsv1], why);
         }
         if self.task_metadata.is_none() {
-            self.journal.skip(Source::TaskMetadata, "ECS_CONTAINER_METADATA_URI_V4 is not set or not needed");
+            let why = match self.config.ignored("ECS_CONTAINER_METADATA_URI_V4") {
+                Some(i) => format!("invalid ECS_CONTAINER_METADATA_URI_V4: {}", i.why),
+                None => "ECS_CONTAINER_METADATA_URI_V4 is not set or not needed".into(),
+            };
+            self.journal.skip(Source::TaskMetadata, why);
         }
         let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled { .. });
         let network_needed =
@@ -259,21 +310,28 @@ impl Search<'_> {
         let mut task: Option<Boxed<'_, TaskMetadata>> = self
             .task_metadata
             .map(|ep| Box::pin(task_metadata::fetch(ep, deadline, journal)) as Boxed<'_, _>);
-        let mut file: Option<Boxed<'_, (Option<Ipv4Addr>, MetadataFile)>> =
+        let mut file: Option<Boxed<'_, (Option<IpAddr>, MetadataFile)>> =
             polling.map(|(path, doc, started)| {
                 Box::pin(async move { metadata_file::poll(&path, doc, started, deadline, journal).await })
                     as Boxed<'_, _>
             });
-        let mut imds: Option<Boxed<'_, Option<(Ipv4Addr, Source)>>> = None;
+        let mut imds: Option<Boxed<'_, Option<(IpAddr, Source)>>> = None;
         let mut imds_started = !self.need_host || matches!(config.imds, Imds::Disabled(_));
         loop {
-            // IMDS may start once a sidecar is ruled out and no host is known yet.
-            let sidecar_ruled_out =
-                task.is_none() || matches!(out.network_mode.as_deref(), Some("bridge" | "host"));
-            if !imds_started && out.resolved.is_none() && sidecar_ruled_out {
+            // IMDS may start once the task metadata answered (sidecar, daemon bridge and Anywhere
+            // ruled out), or at once on EC2 when the network mode rules out a sidecar.
+            let shape_known = task.is_none()
+                || (self.ec2_env && matches!(out.network_mode.as_deref(), Some("bridge" | "host")));
+            if !imds_started && out.resolved.is_none() && shape_known && !out.anywhere {
                 imds_started = true;
-                if let Imds::Enabled { endpoint, v1_allowed } = &config.imds {
-                    imds = Some(Box::pin(imds::resolve(endpoint, *v1_allowed, deadline, journal)));
+                if let Imds::Enabled { endpoint, v1_allowed, ipv6_fallback } = &config.imds {
+                    imds = Some(Box::pin(imds::resolve(
+                        endpoint,
+                        *v1_allowed,
+                        *ipv6_fallback,
+                        deadline,
+                        journal,
+                    )));
                 }
             }
             let host_work_left =
@@ -292,11 +350,30 @@ impl Search<'_> {
                         out.resolved = Some(Resolved { host: Some(SIDECAR_HOST.into()), source: Source::Sidecar });
                         file = None;
                         imds = None;
+                    } else if self.need_host {
+                        match self.shape(&t, out) {
+                            Shape::DaemonBridge(host) => {
+                                journal.won(Source::DaemonBridge);
+                                out.resolved = Some(found(host, Source::DaemonBridge));
+                                file = None;
+                                imds = None;
+                            }
+                            Shape::Anywhere => {
+                                // Neither the file's host nor IMDS: the gateway rules decide.
+                                out.anywhere = true;
+                                out.resolved = None;
+                                file = None;
+                                imds = None;
+                                imds_started = true;
+                            }
+                            Shape::Other => {}
+                        }
                     }
                     out.task = Some(t);
                 }
                 (host, doc) = maybe(&mut file) => {
                     file = None;
+                    out.file_ipv6_only |= doc.host.is_some_and(|h| h.is_ipv6());
                     out.network_mode = doc.network_mode.or(out.network_mode.take());
                     if let Some(ip) = host {
                         out.resolved.get_or_insert(found(ip, Source::MetadataFile));
@@ -317,7 +394,28 @@ impl Search<'_> {
         }
     }
 
-    /// Sidecar bookkeeping and the bridge gateway fallback, after the concurrent phase.
+    /// What the task metadata's answer says about the shape, once a sidecar is ruled out.
+    /// Records the daemon-bridge attempt when it decides.
+    fn shape(&self, t: &TaskMetadata, out: &SearchOutcome) -> Shape {
+        let launch = t.launch_type();
+        if launch == Some(ANYWHERE_LAUNCH_TYPE) {
+            return Shape::Anywhere;
+        }
+        let Some(why) = self.managed_env.or_else(|| daemon_bridge::managed_instances(None, launch)) else {
+            return Shape::Other;
+        };
+        let evidence = match &t.task {
+            Ok(_) if t.agent_container().is_some() => return Shape::Other,
+            Ok(_) => Evidence::NoAgentContainer(t),
+            Err(e) => Evidence::Unread(e),
+        };
+        let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_ipv6_only);
+        self.journal.begin(Source::DaemonBridge).ok(detail);
+        Shape::DaemonBridge(host)
+    }
+
+    /// Sidecar and daemon-bridge bookkeeping, ECS Anywhere and the bridge gateway fallback,
+    /// after the concurrent phase.
     fn decide(&self, out: &mut SearchOutcome) {
         let sidecar_container = out.task.as_ref().and_then(sidecar);
         match (&out.resolved, sidecar_container) {
@@ -332,7 +430,45 @@ impl Search<'_> {
                 self.journal.skip(Source::Sidecar, why);
             }
         }
+        let by_shape =
+            matches!(out.resolved.as_ref().map(|r| r.source), Some(Source::Sidecar | Source::DaemonBridge));
+        if !by_shape
+            && out.task.is_none()
+            && let Some(why) = self.managed_env
+        {
+            // The task metadata did not answer before the deadline: the daemon bridge, as a guess
+            // (also over the metadata file's host, which is not where a daemon Agent listens).
+            let evidence = Evidence::Unread("no answer before the deadline");
+            let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_ipv6_only);
+            self.journal.begin(Source::DaemonBridge).ok(detail);
+            out.resolved = Some(found(host, Source::DaemonBridge));
+        }
+        if !self.journal.has(Source::DaemonBridge) {
+            let launch = out.task.as_ref().and_then(TaskMetadata::launch_type);
+            let why = match daemon_bridge::managed_instances(None, launch).or(self.managed_env) {
+                Some(_) => "Managed Instances, but the task lists an Agent container",
+                None => "not Managed Instances (AWS_EXECUTION_ENV and LaunchType say otherwise or nothing)",
+            };
+            self.journal.skip(Source::DaemonBridge, why);
+        }
+        if out.anywhere {
+            self.journal.skip_missing(
+                &[Source::MetadataFile],
+                "ECS Anywhere (LaunchType EXTERNAL): the gateway rules decide",
+            );
+            self.journal.skip_missing(
+                &[Source::Imdsv2, Source::Imdsv1],
+                "ECS Anywhere (LaunchType EXTERNAL): there is no IMDS",
+            );
+        }
         if out.resolved.is_some() {
+            return;
+        }
+        if out.anywhere && out.network_mode.as_deref() == Some("host") {
+            self.journal.begin(Source::Gateway).ok(format!(
+                "{SIDECAR_HOST} (ECS Anywhere, host network mode: the Agent on this host is on loopback)"
+            ));
+            out.resolved = Some(Resolved { host: Some(SIDECAR_HOST.into()), source: Source::Gateway });
             return;
         }
         if out.network_mode.as_deref() != Some("bridge") {
@@ -343,17 +479,30 @@ impl Search<'_> {
         }
         let step = self.journal.begin(Source::Gateway);
         match gateway::default_gateway() {
+            Ok(ip) if out.anywhere => {
+                step.ok(format!(
+                    "{ip} (ECS Anywhere, bridge network: the Agent on this host via the gateway)"
+                ));
+                out.resolved = Some(found(IpAddr::V4(ip), Source::Gateway));
+            }
             Ok(ip) => {
                 step.ok(format!("{ip} (fallback: bridge network, every other source failed)"));
-                out.resolved = Some(found(ip, Source::Gateway));
+                out.resolved = Some(found(IpAddr::V4(ip), Source::Gateway));
             }
             Err(why) => step.fail(why),
         }
     }
 }
 
-fn found(ip: Ipv4Addr, source: Source) -> Resolved {
+fn found(ip: IpAddr, source: Source) -> Resolved {
     Resolved { host: Some(ip.to_string()), source }
+}
+
+/// The shape the task metadata revealed, once a sidecar is ruled out.
+enum Shape {
+    DaemonBridge(IpAddr),
+    Anywhere,
+    Other,
 }
 
 /// Why the task's Agent shares this container's network namespace, if it does.

@@ -8,6 +8,8 @@
 //! loopback mock or sets `AWS_EC2_METADATA_DISABLED=true`, and refuses any metadata endpoint not
 //! on 127.0.0.1, so no test can reach the real 169.254.169.254 or 169.254.170.2.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -26,7 +28,6 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 
 /// The binary under test.
-const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
 /// The task metadata documents.
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/task-metadata");
 /// A run longer than this is a hang: it is killed and the test fails.
@@ -177,7 +178,7 @@ impl Ddboot {
             }
         }
         let mut argv = self.launcher.clone();
-        argv.push(DDBOOT.into());
+        argv.extend(common::ddboot_argv());
         argv.extend(args);
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]).env_clear().envs(&env);
@@ -312,9 +313,16 @@ impl TempDir {
         p
     }
 
-    /// Binds a Unix socket listener at `<dir>/<name>` (kept alive by the caller).
-    fn socket(&self, name: &str) -> UnixListener {
-        UnixListener::bind(self.join(name)).expect("bind Unix socket")
+    /// Binds a Unix socket at `<dir>/<name>` as the Agent does (kept alive by the caller): a
+    /// datagram socket for `dsd.socket`, a stream listener otherwise. ddboot probes each one.
+    fn socket(&self, name: &str) -> Box<dyn std::any::Any> {
+        if name == "dsd.socket" {
+            Box::new(
+                std::os::unix::net::UnixDatagram::bind(self.join(name)).expect("bind Unix datagram socket"),
+            )
+        } else {
+            Box::new(UnixListener::bind(self.join(name)).expect("bind Unix socket"))
+        }
     }
 }
 
@@ -542,7 +550,8 @@ fn task_metadata_failures_are_recorded_and_ignored() {
 }
 
 /// When the task metadata hangs until the global deadline while IMDS already answered (the
-/// metadata file says bridge, so IMDS starts at once), the attempt is still reported as failed.
+/// launch type is EC2 and the metadata file says bridge, so IMDS starts at once), the attempt is
+/// still reported as failed.
 #[test]
 fn task_metadata_hanging_until_the_deadline_is_reported_failed() {
     let dir = TempDir::new();
@@ -552,6 +561,7 @@ fn task_metadata_hanging_until_the_deadline_is_reported_failed() {
     for round in 0..5 {
         let report = Ddboot::new(dir.path())
             .imds(&imds)
+            .env("AWS_EXECUTION_ENV", "AWS_ECS_EC2")
             .task_metadata(&tm)
             .metadata_file(&file)
             .timeout("300ms")

@@ -19,6 +19,8 @@
 //! `--imds-endpoint <mock on 127.0.0.1>`, and [`Launch::explain`] refuses any argument or
 //! variable naming a real metadata address, so no test can reach 169.254.169.254 or 169.254.170.2.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -30,14 +32,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mockmeta::{Behaviour, Mock};
+
 use serde_json::{Map, Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------
 
-/// The binary under test.
-const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
 /// The repository root.
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the examples' images keep ddboot (the app stages of Dockerfile.example).
@@ -59,8 +60,9 @@ const HARNESS_FLAGS: [&str; 5] =
 const DOTNET_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
 /// Examples whose app containers are run by a test below; a new example must be added here
 /// (and get a test), or [`every_app_example_is_run_by_a_test`] fails.
-const RUN_BY_A_TEST: [&str; 10] = [
+const RUN_BY_A_TEST: [&str; 12] = [
     "ec2-bridge-python.json",
+    "ec2-bridge-go.json",
     "ec2-bridge-node.json",
     "ec2-bridge-java.json",
     "ec2-bridge-dotnet.json",
@@ -68,6 +70,7 @@ const RUN_BY_A_TEST: [&str; 10] = [
     "ec2-awsvpc.json",
     "fargate-sidecar.json",
     "managed-instances-sidecar.json",
+    "managed-instances-daemon.json",
     "ec2-bridge-socket.json",
     "init-container.json",
 ];
@@ -425,7 +428,14 @@ impl Image {
         };
         let tracer = match runtime {
             Runtime::Python => {
-                // pip installs ddtrace-run next to python (python:3.12-slim: /usr/local/bin).
+                // pip installs ddtrace-run and the app's console scripts next to python
+                // (python:3.12-slim: /usr/local/bin), the scripts naming that python in their
+                // shebang: ddboot uses the ddtrace-run beside the interpreter that runs the app.
+                let python = bin.join("python");
+                write(&python, "#!/bin/sh\nexec /bin/true\n", 0o755);
+                for script in ["gunicorn", "uvicorn"] {
+                    write(&bin.join(script), &format!("#!{}\n", python.display()), 0o755);
+                }
                 let path = bin.join("ddtrace-run");
                 write(&path, "#!/bin/sh\nexec \"$@\"\n", 0o755);
                 Some(path)
@@ -540,7 +550,7 @@ impl Launch {
     ) -> Launch {
         Launch {
             what: what.to_string(),
-            binary: PathBuf::from(DDBOOT),
+            binary: common::ddboot_bin(),
             entry_point,
             command,
             env: BTreeMap::new(),
@@ -623,7 +633,10 @@ impl Launch {
             }
         }
 
-        let mut child = Command::new(&self.binary)
+        let runner = common::ddboot_runner();
+        let mut child = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()))
+            .args(runner.iter().skip(1))
+            .args(runner.first().map(|_| &self.binary))
             .args(&args)
             .env_clear()
             .envs(&self.env)
@@ -1007,6 +1020,29 @@ fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
     }
 }
 
+/// Go: dd-trace-go is compiled into the app, so there is nothing to inject; ddboot only exports
+/// the environment it reads (DD_AGENT_HOST from IMDSv2 in bridge mode, the tags from the labels),
+/// and the command runs unchanged. The example leaves `--inject` out.
+#[test]
+fn ec2_bridge_go_app_gets_the_environment_only() {
+    let file = "ec2-bridge-go.json";
+    let td = TaskDef::load(file);
+    let c = td.app();
+    assert!(!strings(c, "entryPoint").iter().any(|a| a == "--inject"), "{file}: nothing to inject for Go");
+    let sockets = TempDir::new("sockets");
+    let imds = imds_mock();
+    let task_metadata = td.task_metadata_mock(s(c, "name"));
+    let image = Image::new(Runtime::Off, c.get("workingDirectory").and_then(Value::as_str));
+    let j = Launch::container(&td, c, sockets.path(), &imds)
+        .ecs(td.execution_env(), &task_metadata)
+        .image(&image)
+        .explain();
+    assert_daemon_via_imdsv2(&j, &imds, file);
+    assert_eq!(j["platform"]["network_mode"], "bridge", "{file}");
+    assert_tags(&j, label_tags(c), file);
+    image.assert_injected(&j, &strings(c, "command"), file);
+}
+
 /// The same examples on instances whose ECS agent writes the container metadata file: the host
 /// comes from the file and IMDS is never asked.
 #[test]
@@ -1123,12 +1159,89 @@ fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
     }
 }
 
+/// Managed Instances with the Agent as a managed daemon: no Agent container in the task. The UDS
+/// variant (`orders-api`, the Agent's socket directory mounted) gets both socket URLs; started
+/// before the sockets exist, and the TCP variant (`orders-worker`) always, get the daemon bridge
+/// 169.254.172.2. Never an IMDS request, with or without AWS_EXECUTION_ENV; the tags come from
+/// `environment` (Docker labels are not supported on Managed Instances) and are left untouched.
+#[test]
+fn managed_instances_daemon_uds_and_tcp_variants() {
+    let file = "managed-instances-daemon.json";
+    let td = TaskDef::load(file);
+    assert_eq!(td.launch_type(), "MANAGED_INSTANCES");
+    assert_eq!(td.apps().len(), 2, "{file}: a UDS and a TCP app container");
+    assert!(
+        td.containers().iter().all(|c| c.get("dockerLabels").is_none()),
+        "{file}: no Docker labels on MI"
+    );
+    let api = td.container("orders-api");
+    let worker = td.container("orders-worker");
+    assert_eq!(
+        td.host_path_at(api, DEFAULT_SOCKET_DIR).as_deref(),
+        Some(DEFAULT_SOCKET_DIR),
+        "{file}: UDS mount"
+    );
+    assert!(list(worker, "mountPoints").is_empty(), "{file}: the TCP variant mounts nothing");
+    for execution_env in [None, Some("AWS_ECS_MANAGED_INSTANCES")] {
+        // (container, runtime, sockets present, expected source)
+        let cases = [
+            (api, Runtime::Node, true, "socket"),
+            (api, Runtime::Node, false, "daemon-bridge"),
+            (worker, Runtime::Python, false, "daemon-bridge"),
+        ];
+        for (c, runtime, sockets, source) in cases {
+            let what =
+                format!("{file} ({}), sockets {sockets}, AWS_EXECUTION_ENV={execution_env:?}", s(c, "name"));
+            let dir = TempDir::new("sockets");
+            let _listeners = sockets.then(|| {
+                let apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
+                let dsd = std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket"))
+                    .expect("bind dsd.socket");
+                (apm, dsd)
+            });
+            let imds = imds_mock();
+            let task_metadata = td.task_metadata_mock(s(c, "name"));
+            let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
+            let j = Launch::container(&td, c, dir.path(), &imds)
+                .ecs(execution_env, &task_metadata)
+                .image(&image)
+                .explain();
+            assert_eq!(j["source"], source, "{what}\n{j:#}");
+            assert!(j["platform"]["agent_container"].is_null(), "{what}");
+            if sockets {
+                // Host decided by the sockets, tags inherited: the task metadata is not even asked.
+                assert!(task_metadata.requests().is_empty(), "{what}: nothing needs the task metadata");
+                let url = |name: &str| format!("unix://{}", dir.path().join(name).display());
+                assert_eq!(j["env"]["DD_TRACE_AGENT_URL"], url("apm.socket"), "{what}");
+                assert_eq!(j["env"]["DD_DOGSTATSD_URL"], url("dsd.socket"), "{what}");
+                assert!(j["env"].get("DD_AGENT_HOST").is_none(), "{what}");
+            } else {
+                // The harness refuses link-local strings as inputs; the answer is checked here.
+                let bridge = [169, 254, 172, 2].map(|n: u8| n.to_string()).join(".");
+                assert_eq!(j["env"]["DD_AGENT_HOST"], bridge.as_str(), "{what}");
+                assert_eq!(j["platform"]["agent"], "daemon", "{what}");
+                assert_eq!(j["platform"]["launch_type"], "MANAGED_INSTANCES", "{what}");
+                assert!(j["env"].get("DD_TRACE_AGENT_URL").is_none(), "{what}: IPv4, no URL");
+            }
+            assert!(imds.requests().is_empty(), "{what}: never IMDS on Managed Instances");
+            for (name, value) in environment(c) {
+                if name.starts_with("DD_") {
+                    assert_eq!(j["tags"][&name]["value"], value.as_str(), "{what}: {name}");
+                    assert_eq!(j["tags"][&name]["origin"], "inherited", "{what}: {name}");
+                }
+            }
+            image.assert_injected(&j, &strings(c, "command"), &what);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Unix sockets
 // ---------------------------------------------------------------------------------------------
 
-/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real listening
-/// sockets): both URLs are exported, no host is needed, IMDS is not asked.
+/// The Agent's sockets in the mounted /var/run/datadog (here a temp dir with real sockets, as
+/// the Agent binds them: a stream listener for traces, a datagram socket for DogStatsD): both
+/// URLs are exported, no host is needed, IMDS is not asked.
 #[test]
 fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
@@ -1136,7 +1249,8 @@ fn socket_variant_exports_both_unix_urls() {
     let c = td.app();
     let dir = TempDir::new("sockets");
     let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
-    let _dsd = UnixListener::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+    let _dsd =
+        std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
@@ -1219,7 +1333,7 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
 
     // The volume: a temp dir standing for /shared in both containers.
     let volume = TempDir::new("shared");
-    let out = Command::new(DDBOOT)
+    let out = common::ddboot_command()
         .args(&install_entry[1..2])
         .arg(volume.path())
         .env_clear()
@@ -1230,7 +1344,10 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
     let installed = volume.path().join("ddboot");
     let mode = fs::metadata(&installed).expect("installed").permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
-    assert_eq!(fs::read(&installed).expect("read copy"), fs::read(DDBOOT).expect("read ddboot"));
+    assert_eq!(
+        fs::read(&installed).expect("read copy"),
+        fs::read(common::ddboot_bin()).expect("read ddboot")
+    );
 
     let sockets = TempDir::new("sockets");
     let imds = imds_mock();
@@ -1476,6 +1593,51 @@ impl Dockerfile {
     }
 }
 
+/// The Dockerfile's build stage makes what `scripts/release.sh` ships: the same musl target
+/// triples (one per `TARGETARCH`, amd64 and arm64), the same linker for each, and a smoke run
+/// only where build and target architecture match.
+#[test]
+fn dockerfile_example_builds_what_release_sh_ships() {
+    let release = read(&Path::new(ROOT).join("scripts/release.sh"));
+    let triples: Vec<String> = release
+        .split("RELEASE_TARGETS:-")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("release.sh: the default RELEASE_TARGETS")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(triples, ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]);
+    let linker_settings = |text: &str| -> BTreeMap<String, String> {
+        text.split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .filter(|(k, _)| k.starts_with("CARGO_TARGET_") && k.ends_with("_LINKER"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let release_linkers = linker_settings(&release);
+
+    let df = Dockerfile::load();
+    let build = df.stage("build");
+    let docker_linkers = linker_settings(&build.all("ENV").join(" "));
+    assert_eq!(docker_linkers, release_linkers, "the linker settings of release.sh and the Dockerfile");
+    for triple in &triples {
+        let key = format!("CARGO_TARGET_{}_LINKER", triple.to_ascii_uppercase().replace('-', "_"));
+        assert!(release_linkers.contains_key(&key), "release.sh sets {key}");
+    }
+    let runs = build.all("RUN").join("\n");
+    for (arch, triple) in [("amd64", &triples[0]), ("arm64", &triples[1])] {
+        assert!(runs.contains(&format!("{arch}) triple={triple} ;;")), "TARGETARCH {arch} builds {triple}");
+    }
+    assert!(runs.contains("rustup target add \"$triple\""), "the target is installed");
+    assert!(
+        runs.contains("if [ \"$TARGETARCH\" = \"$BUILDARCH\" ]; then /out/ddboot --version;"),
+        "the smoke run happens where build and target architecture match"
+    );
+    let args: Vec<&str> = build.all("ARG");
+    assert!(args.contains(&"TARGETARCH") && args.contains(&"BUILDARCH"), "ARGs {args:?}");
+}
+
 /// Stages present and wired together: the static build, the scratch ddboot image with its
 /// --install entrypoint, app stages that copy ddboot from it and make it their entrypoint, a
 /// distroless stage with nothing that needs a shell, and a build context that is enough to build.
@@ -1495,7 +1657,10 @@ fn dockerfile_example_stages_fit_together() {
     assert_eq!(build.base, "rust:1-alpine");
     let runs = build.all("RUN").join("\n");
     assert!(runs.contains("apk add") && runs.contains("musl-dev"), "musl-dev for the static link");
-    assert!(runs.contains("cargo build --release --locked -p ddboot"), "the release build");
+    assert!(
+        runs.contains("cargo build --release --locked -p ddboot --target \"$triple\""),
+        "the release build"
+    );
     // The build context: everything the workspace needs to build ddboot, nothing else.
     let copied: Vec<String> = build
         .all("COPY")
@@ -1516,7 +1681,10 @@ fn dockerfile_example_stages_fit_together() {
     }
 
     let mut produced: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let out = runs.split("install -D -m 0755 target/release/ddboot ").nth(1).expect("binary copied out");
+    let out = runs
+        .split("install -D -m 0755 \"target/$triple/release/ddboot\" ")
+        .nth(1)
+        .expect("binary copied out");
     produced.insert("build", vec![out.split_whitespace().next().expect("path").to_string()]);
     for (i, stage) in df.stages.iter().enumerate() {
         for (from, sources, dest) in stage.copies_from() {

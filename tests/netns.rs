@@ -10,6 +10,8 @@
 //! root namespace; every namespace (`ddb-<pid>-<n>-{c,r,i}`), its links and the mock are removed by
 //! a guard, even when the test panics.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -23,7 +25,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
 const IMDS_IP: &str = "169.254.169.254";
 /// ddboot's default deadline: no `--timeout` in this file.
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -173,10 +174,9 @@ impl Finished {
 
     /// The warning's reason for `source`.
     fn reason(&self, source: &str) -> &str {
-        let tag = format!("; {source}: ");
-        let start = self.stderr.find(&tag).map(|i| i + tag.len()).unwrap_or(self.stderr.len());
-        let rest = &self.stderr[start..];
-        &rest[..rest.find([';', ']']).unwrap_or(rest.len())]
+        let tag = format!("ddboot: warning: {source} ");
+        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&tag)).unwrap_or("");
+        line.split_once(": ").map_or("", |(_, why)| why)
     }
 }
 
@@ -352,7 +352,7 @@ impl Topology {
     }
 
     /// Runs `argv` in the container namespace with a clean environment.
-    fn run_in_container(&self, argv: &[&str]) -> Finished {
+    fn run_in_container<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, argv: &[S]) -> Finished {
         self.verify_isolation();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.container])
@@ -395,7 +395,10 @@ impl Topology {
     fn ddboot(&self) -> Finished {
         let sockets = self.dir.join("sockets");
         let sockets = sockets.to_str().expect("UTF-8 temp path");
-        self.run_in_container(&[DDBOOT, "--socket-dir", sockets, "--", "/bin/sh", "-c", APP])
+        let mut argv: Vec<String> =
+            common::ddboot_argv().into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        argv.extend(["--socket-dir", sockets, "--", "/bin/sh", "-c", APP].map(String::from));
+        self.run_in_container(&argv)
     }
 
     /// The documented recipe under `timeout 20`.
@@ -591,4 +594,107 @@ fn netns_refused_gives_up_at_once() {
     let r = t.recipe();
     report("refused", &f, &r);
     assert_recipe_exports_empty_or_hangs(&r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad IMDS variables (issue 13): never another address
+// ---------------------------------------------------------------------------------------------
+
+/// Runs ddboot in a fresh network namespace of its own (only `lo`, up) under
+/// `strace -f -e trace=connect`, with a clean environment plus `vars`; returns
+/// (exit code, stdout, stderr, every `connect` strace saw).
+fn ddboot_alone_traced(vars: &[(&str, &[u8])]) -> (Option<i32>, String, String, Vec<String>) {
+    use std::os::unix::ffi::OsStrExt;
+    preflight();
+    let log = std::env::temp_dir().join(format!(
+        "ddboot-strace-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ));
+    let script = r#"ip link set lo up && exec strace -f -qq -e trace=connect -o "$LOG" "$0" "$@""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "sh", "-c", script]).arg(common::ddboot_path()).args(["--", "/bin/sh", "-c", APP]);
+    cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("LOG", &log);
+    cmd.env("DDBOOT_SOCKET_DIR", "/nonexistent/ddboot-netns/sockets");
+    for (k, v) in vars {
+        cmd.env(k, std::ffi::OsStr::from_bytes(v));
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("unshare -n");
+    let connects = fs::read_to_string(&log).unwrap_or_default().lines().map(str::to_string).collect();
+    let _ = fs::remove_file(&log);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr), connects)
+}
+
+/// A bad `AWS_EC2_METADATA_SERVICE_ENDPOINT` (not UTF-8, a hostname, another scheme) or
+/// `…_ENDPOINT_MODE` (unknown, not UTF-8): one warning naming the variable, IMDS skipped, the app
+/// started, and not one `connect` to any address: never the default 169.254.169.254 instead.
+/// A valid loopback endpoint is traced the same way first, to show the trace sees connects.
+#[test]
+fn netns_bad_imds_variables_never_reach_another_address() {
+    let (code, stdout, _, connects) =
+        ddboot_alone_traced(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", b"http://127.0.0.1:18080")]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with(MARKER), "{stdout}");
+    assert!(connects.iter().any(|c| c.contains("127.0.0.1") && c.contains("18080")), "{connects:?}");
+
+    let cases: [(&str, &[u8]); 5] = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", b"http://127.0.0.1:18080\xff"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", b"http://metadata.internal"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", b"ftp://127.0.0.1:18080"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", b"IPv5"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", b"IPv4\xff"),
+    ];
+    for (name, value) in cases {
+        let shown = String::from_utf8_lossy(value);
+        let (code, stdout, stderr, connects) = ddboot_alone_traced(&[(name, value)]);
+        assert_eq!(code, Some(0), "{name}={shown}: {stderr}");
+        assert!(stdout.starts_with(MARKER), "{name}={shown}: the app did not run: {stdout} {stderr}");
+        let inet: Vec<&String> = connects.iter().filter(|c| c.contains("AF_INET")).collect();
+        assert!(inet.is_empty(), "{name}={shown}: connected to {inet:?}");
+        let warnings: Vec<&str> =
+            stderr.lines().filter(|l| l.contains(&format!("ignoring {name}:"))).collect();
+        assert_eq!(warnings.len(), 1, "{name}={shown}: {stderr}");
+        if shown.contains("metadata.internal") {
+            assert!(warnings[0].contains("DNS"), "{stderr}");
+        }
+        println!("measured [{name}={shown}]: {} connect(s) traced; {}", connects.len(), warnings[0]);
+    }
+}
+
+/// `AWS_EC2_METADATA_DISABLED` / `…_V1_DISABLED` other than `true`/`false` (botocore's rule: a
+/// warning, counted as false), and a bad `ECS_CONTAINER_METADATA_URI_V4` or
+/// `ECS_CONTAINER_METADATA_FILE` (skipped with a warning): the app starts (it used to exit 64), and
+/// the only address ever connected to is the loopback endpoint the environment names.
+#[test]
+fn netns_bad_aws_variables_warn_and_start_the_app() {
+    const LOOPBACK: (&str, &[u8]) = ("AWS_EC2_METADATA_SERVICE_ENDPOINT", b"http://127.0.0.1:18080");
+    const OFF: (&str, &[u8]) = ("AWS_EC2_METADATA_DISABLED", b"true");
+    let cases: [[(&str, &[u8]); 2]; 7] = [
+        [("AWS_EC2_METADATA_DISABLED", b"yes"), LOOPBACK],
+        [("AWS_EC2_METADATA_DISABLED", b"true\xff"), LOOPBACK],
+        [("AWS_EC2_METADATA_V1_DISABLED", b"1"), LOOPBACK],
+        [("ECS_CONTAINER_METADATA_URI_V4", b"not a url"), OFF],
+        [("ECS_CONTAINER_METADATA_URI_V4", b"http://127.0.0.1:51678/v4\xff"), OFF],
+        [("ECS_CONTAINER_METADATA_FILE", b"/tmp/ecs-metadata\xff.json"), OFF],
+        [("AWS_EXECUTION_ENV", b"AWS_ECS_FARGATE\xff"), OFF],
+    ];
+    for vars in cases {
+        let (name, value) = vars[0];
+        let shown = String::from_utf8_lossy(value);
+        let (code, stdout, stderr, connects) = ddboot_alone_traced(&vars);
+        assert_eq!(code, Some(0), "{name}={shown}: {stderr}");
+        assert!(stdout.starts_with(MARKER), "{name}={shown}: the app did not run: {stdout} {stderr}");
+        let elsewhere: Vec<&String> =
+            connects.iter().filter(|c| c.contains("AF_INET") && !c.contains("\"127.0.0.1\"")).collect();
+        assert!(elsewhere.is_empty(), "{name}={shown}: connected to {elsewhere:?}");
+        let warnings: Vec<&str> =
+            stderr.lines().filter(|l| l.contains(&format!("ignoring {name}:"))).collect();
+        assert_eq!(warnings.len(), 1, "{name}={shown}: {stderr}");
+        if vars[1] == LOOPBACK {
+            let tried = connects.iter().any(|c| c.contains("\"127.0.0.1\"") && c.contains("18080"));
+            assert!(tried, "{name}={shown} counts as false: IMDS is asked: {connects:?}");
+        }
+        println!("measured [{name}={shown}]: app started; {}", warnings[0]);
+    }
 }

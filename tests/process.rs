@@ -2,7 +2,7 @@
 //! strings, flag-like words, non-UTF-8), the environment is the inherited one plus the planned
 //! changes; and the exit codes before the exec, each with one `ddboot:` line on stderr: 64 (no
 //! PROGRAM, unknown flag, bad option values), 126 (not executable, by path and via PATH), 127 (not
-//! found).
+//! found, decided before any network request).
 //!
 //! Then the process guarantees of the exec: the app keeps ddboot's PID, so a SIGTERM sent to that
 //! PID reaches the app's own handler; the app's exit status (a code, or the signal that killed it)
@@ -199,22 +199,32 @@ fn exit_127_when_the_program_is_not_found() {
 
 #[test]
 fn exec_errors_follow_the_status_line_and_never_leak_a_token() {
+    // A PROGRAM that is there but cannot be executed fails at the exec, after the resolution.
+    let dir = TempDir::new();
+    let not_executable = dir.write("not-executable", "#!/bin/sh\n");
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).arg("ddboot-no-such-program").run();
-    f.assert_error_lines(127);
+    let f = Ddboot::new().imds(&mock).arg(&not_executable).run();
+    f.assert_error_lines(126);
     let lines = f.stderr_lines();
     assert_eq!(lines.len(), 2, "status line, then the error: {f:?}");
     assert!(lines[0].starts_with("ddboot: DD_AGENT_HOST=10.0.1.43 (imdsv2, "), "{f:?}");
-    assert!(lines[1].contains("ddboot-no-such-program"), "{f:?}");
+    assert!(lines[1].contains("not-executable"), "{f:?}");
     assert!(!mock.issued_tokens().is_empty());
     for t in mock.issued_tokens() {
         assert!(!f.stderr.contains(&t), "{f:?}");
     }
 
     // Unresolved: the warning, then the error.
-    let f = Ddboot::new().arg("ddboot-no-such-program").run();
-    f.assert_error_lines(127);
-    assert!(f.stderr_lines().last().is_some_and(|l| l.contains("ddboot-no-such-program")), "{f:?}");
+    let f = Ddboot::new().arg(&not_executable).run();
+    f.assert_error_lines(126);
+    assert!(f.stderr_lines().last().is_some_and(|l| l.contains("not-executable")), "{f:?}");
+
+    // A PROGRAM that is not there is looked up first: the error alone, before any request.
+    let mock = start_mock(|_| {});
+    let f = Ddboot::new().imds(&mock).arg("ddboot-no-such-program").run();
+    f.assert_error(127);
+    assert!(f.stderr.contains("ddboot-no-such-program"), "{f:?}");
+    assert_no_requests(&mock);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `mockmeta` owns a small, std-only HTTP/1.1 mock of the EC2 instance metadata service
-//! (IMDSv1/IMDSv2: `PUT /latest/api/token`, `GET /latest/meta-data/local-ipv4`) and of the ECS
+//! (IMDSv1/IMDSv2: `PUT /latest/api/token`, `GET /latest/meta-data/local-ipv4`, and
+//! `GET /latest/meta-data/ipv6` for IPv6-only instances, also on an IPv6 listener) and of the ECS
 //! task metadata endpoint v4 (`GET /v4/mock-container`, `GET /v4/mock-container/task`), used by
 //! ddboot's integration tests (through [`Mock`]) and by shell scripts (through the `mockmeta`
 //! binary). One thread per connection, one request per connection (`Connection: close`), and
@@ -14,8 +15,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// IMDSv2 session token endpoint.
 pub const TOKEN_PATH: &str = "/latest/api/token";
-/// The one metadata item ddboot reads.
+/// The metadata item ddboot reads.
 pub const LOCAL_IPV4_PATH: &str = "/latest/meta-data/local-ipv4";
+/// The item ddboot reads after `local-ipv4` answered 404 (IPv6-only instances).
+pub const IPV6_PATH: &str = "/latest/meta-data/ipv6";
 /// Request header carrying an IMDSv2 token on GETs.
 pub const TOKEN_HEADER: &str = "X-aws-ec2-metadata-token";
 /// Request header (on PUT) and response header carrying the token TTL.
@@ -84,6 +87,9 @@ impl Request {
 pub struct Behaviour {
     /// Body of `GET /latest/meta-data/local-ipv4` (default "10.0.1.43").
     pub local_ipv4: String,
+    /// Body of `GET /latest/meta-data/ipv6`; `None` (the default) answers 404, as on an instance
+    /// without IPv6. An IPv6-only instance is `ipv6: Some(..)` with `get: Get::Status(404)`.
+    pub ipv6: Option<String>,
     pub put: Put,
     pub get: Get,
     pub tokens: Tokens,
@@ -105,6 +111,7 @@ impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
             local_ipv4: "10.0.1.43".to_string(),
+            ipv6: None,
             put: Put::Token,
             get: Get::Ok,
             tokens: Tokens::Optional,
@@ -250,6 +257,11 @@ impl Mock {
     pub fn start(b: Behaviour) -> Mock {
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         Mock::start_on(loopback, b).expect("mockmeta: cannot bind 127.0.0.1:0")
+    }
+
+    /// Bind [::1]:0 and serve `b`; `None` where this host has no IPv6 loopback.
+    pub fn start_ipv6_loopback(b: Behaviour) -> Option<Mock> {
+        Mock::start_on(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)), b).ok()
     }
 
     /// Bind `addr` (any address, e.g. inside a network namespace) and serve `b`.
@@ -736,7 +748,10 @@ fn meta_endpoint(shared: &Shared, req: &Request) -> Action {
     }
     if !is_ipv4 {
         return if route == "/latest/meta-data" || route == META_PREFIX {
-            Action::Respond(200, vec![], TEXT, b"local-ipv4".to_vec())
+            let listing = if b.ipv6.is_some() { "ipv6\nlocal-ipv4" } else { "local-ipv4" };
+            Action::Respond(200, vec![], TEXT, listing.as_bytes().to_vec())
+        } else if let (IPV6_PATH, Some(ipv6)) = (route, &b.ipv6) {
+            Action::Respond(200, vec![], TEXT, ipv6.clone().into_bytes())
         } else {
             Action::Html(404)
         };

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const USAGE: &str = "usage: mockmeta [--listen ADDR:PORT (default 127.0.0.1:0)] [--local-ipv4 IP] \
+const USAGE: &str = "usage: mockmeta [--listen ADDR:PORT (default 127.0.0.1:0)] [--local-ipv4 IP] [--ipv6 IP] \
 [--put token|hang|reset|status:N|fail-then-token:COUNT:STATUS|hostile:KIND] \
 [--get ok|status:N|hang|reset|drip[:MS]|chunked-forever|unauthorized-first:N|redirect:URL|body:TEXT|hostile:KIND] \
 [--tokens optional|required] [--put-ttl N] [--max-concurrent N] [--container-json FILE] \
@@ -124,6 +124,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 config.listen = v.parse().map_err(|_| format!("--listen: not an ADDR:PORT: {v:?}"))?;
             }
             "--local-ipv4" => b.local_ipv4 = value()?,
+            "--ipv6" => b.ipv6 = Some(value()?),
             "--put" => b.put = parse_put(&value()?)?,
             "--get" => b.get = parse_get(&value()?)?,
             "--tokens" => {

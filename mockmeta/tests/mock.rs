@@ -428,3 +428,30 @@ fn ipv6_loopback_url_and_put_ttl() {
     assert!(mock.url().starts_with("http://[::1]:"), "{}", mock.url());
     assert_eq!(put_token(mock.addr(), "60").status, 200);
 }
+
+/// An IPv6-only instance: `local-ipv4` answers 404, `ipv6` answers (token rules alike), and the
+/// listing names both; without `ipv6` set, `ipv6` is a 404 like any unknown item.
+#[test]
+fn ipv6_only_instance_and_ipv6_loopback_listener() {
+    let b = Behaviour {
+        ipv6: Some("2600:1f14:abc:de00::17".into()),
+        get: Get::Status(404),
+        tokens: Tokens::Required,
+        ..Behaviour::default()
+    };
+    // On [::1] where the host has IPv6 loopback, else on 127.0.0.1.
+    let mock = Mock::start_ipv6_loopback(b.clone()).unwrap_or_else(|| Mock::start(b));
+    let addr = mock.addr();
+    assert!(mock.url().starts_with(if addr.is_ipv6() { "http://[::1]:" } else { "http://127.0.0.1:" }));
+    let token = put_token(addr, "60").text();
+    assert_eq!(get_ipv4(addr, Some(&token)).status, 404);
+    let v6 = request(addr, "GET", mockmeta::IPV6_PATH, &[("X-aws-ec2-metadata-token", &token)]);
+    assert_eq!((v6.status, v6.text().as_str()), (200, "2600:1f14:abc:de00::17"));
+    assert_eq!(request(addr, "GET", mockmeta::IPV6_PATH, &[]).status, 401);
+    let listing = request(addr, "GET", "/latest/meta-data/", &[("X-aws-ec2-metadata-token", &token)]);
+    assert_eq!(listing.text(), "ipv6\nlocal-ipv4");
+
+    let plain = Mock::start(Behaviour::default());
+    assert_eq!(request(plain.addr(), "GET", mockmeta::IPV6_PATH, &[]).status, 404);
+    assert_eq!(get_ipv4(plain.addr(), None).text(), "10.0.1.43");
+}

@@ -74,7 +74,7 @@ build_all() {
   fi
   if [ -z "${MOCKMETA:-}" ]; then
     (cd "$root" && cargo build --release --locked -q -p mockmeta >&2)
-    MOCKMETA="$root/target/release/mockmeta"
+    MOCKMETA="$(cd "$root" && . scripts/lib/target-dir.sh && echo "$target_dir")/release/mockmeta"
   fi
   export DDBOOT MOCKMETA
 }

@@ -13,9 +13,8 @@ pub const LOCATIONS: [&str; 3] =
     ["/opt/datadog/dd-java-agent.jar", "/datadog-lib/dd-java-agent.jar", "/dd_tracer/java/dd-java-agent.jar"];
 
 pub(super) fn probe(ctx: &Context<'_>, configured: Option<&Path>) -> Found {
-    let in_options = ctx.env.get_str("JAVA_TOOL_OPTIONS").is_some_and(already);
-    if in_options || ctx.argv.iter().any(|a| already(&a.to_string_lossy())) {
-        return Found::AlreadyThere("a dd-java-agent -javaagent is already there".into());
+    if let Some(why) = super::already::java(ctx.env, &ctx.argv_strings()) {
+        return Found::AlreadyThere(why);
     }
     let jar: Option<PathBuf> = match configured {
         Some(jar) if jar.is_file() => Some(ctx.cwd.join(jar)),
@@ -32,10 +31,6 @@ pub(super) fn probe(ctx: &Context<'_>, configured: Option<&Path>) -> Found {
         Some(jar) => Found::Tracer(Tracer::JavaAgent(jar)),
         None => Found::Missing(format!("Java tracer not found (--java-agent, or {})", LOCATIONS.join(", "))),
     }
-}
-
-fn already(text: &str) -> bool {
-    text.split_whitespace().any(|w| w.starts_with("-javaagent:") && w.contains("dd-java-agent"))
 }
 
 pub(super) fn apply(jar: &Path, argv: &[OsString], env: &Environ) -> Injection {

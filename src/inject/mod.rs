@@ -4,19 +4,20 @@
 //! the tracer's files, `PATH`) and returns a [`Probe`]: the runtime and the tracer found, or why
 //! nothing will be injected. [`apply`] is pure: it turns a probe, argv and the app's environment
 //! into the new argv and environment changes. Injection happens only when the tracer is really
-//! present (a JVM refuses to start with a missing `-javaagent` jar), never twice (an existing
-//! `ddtrace-run`, `dd-trace/init`, `-javaagent:…dd-java-agent`, or `CORECLR_PROFILER` is
-//! respected), and appends to `NODE_OPTIONS` / `JAVA_TOOL_OPTIONS` instead of replacing them.
+//! present (a JVM refuses to start with a missing `-javaagent` jar), never twice (whatever
+//! Datadog's own injectors leave behind is respected: see [`already`]), and appends to
+//! `NODE_OPTIONS` / `JAVA_TOOL_OPTIONS` / `RUBYOPT` / `PYTHONPATH` instead of replacing them.
 //! One module per runtime.
 
+mod already;
 mod dotnet;
 mod java;
 mod node;
 mod php;
 mod python;
+mod ruby;
 
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -32,17 +33,15 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Parses `off`, `auto`, `python`, `node`, `java`, `dotnet`, `php` (any case).
+    /// Parses `off`, `auto`, `python`, `node`, `java`, `dotnet`, `php`, `ruby` (any case).
     pub fn parse(text: &str) -> Result<Mode, String> {
         let t = text.trim().to_ascii_lowercase();
         match t.as_str() {
             "off" | "" => Ok(Mode::Off),
             "auto" => Ok(Mode::Auto),
-            _ => {
-                Runtime::ALL.into_iter().find(|r| r.name() == t).map(Mode::Force).ok_or_else(|| {
-                    format!("{text:?} is not one of off, auto, python, node, java, dotnet, php")
-                })
-            }
+            _ => Runtime::ALL.into_iter().find(|r| r.name() == t).map(Mode::Force).ok_or_else(|| {
+                format!("{text:?} is not one of off, auto, python, node, java, dotnet, php, ruby")
+            }),
         }
     }
 }
@@ -55,11 +54,12 @@ pub enum Runtime {
     Java,
     Dotnet,
     Php,
+    Ruby,
 }
 
 impl Runtime {
-    pub const ALL: [Runtime; 5] =
-        [Runtime::Python, Runtime::Node, Runtime::Java, Runtime::Dotnet, Runtime::Php];
+    pub const ALL: [Runtime; 6] =
+        [Runtime::Python, Runtime::Node, Runtime::Java, Runtime::Dotnet, Runtime::Php, Runtime::Ruby];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -68,6 +68,7 @@ impl Runtime {
             Runtime::Java => "java",
             Runtime::Dotnet => "dotnet",
             Runtime::Php => "php",
+            Runtime::Ruby => "ruby",
         }
     }
 }
@@ -75,8 +76,12 @@ impl Runtime {
 /// The tracer a probe found, ready to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tracer {
-    /// Prefix argv with this `ddtrace-run`.
+    /// Prefix argv with this `ddtrace-run` (the one beside the app's interpreter).
     DdtraceRun(PathBuf),
+    /// No `ddtrace-run` beside the interpreter, but ddtrace is there: prepend its bootstrap
+    /// directory (and the directory holding the `ddtrace` package, when the interpreter would not
+    /// find it by itself) to `PYTHONPATH`, as ddtrace-run and the admission controller do.
+    PythonPath { bootstrap: PathBuf, root: Option<PathBuf> },
     /// uWSGI: add ddtrace's bootstrap `--import` (ddtrace-run does not support uWSGI).
     UwsgiImport,
     /// `--require` this `dd-trace/init.js`.
@@ -90,6 +95,8 @@ pub enum Tracer {
     PhpFpm { overlay: Option<php::Overlay> },
     /// Apache httpd with mod_php: `PassEnv` on the command line.
     Apache,
+    /// Ruby: `RUBYOPT += -r<this path>` (the gem's `lib/datadog/auto_instrument`, no `.rb`).
+    RubyAutoInstrument(PathBuf),
 }
 
 impl Tracer {
@@ -97,6 +104,10 @@ impl Tracer {
     pub fn describe(&self) -> String {
         match self {
             Tracer::DdtraceRun(p) => format!("ddtrace-run at {}", p.display()),
+            Tracer::PythonPath { bootstrap, .. } => {
+                format!("ddtrace's bootstrap {} prepended to PYTHONPATH", bootstrap.display())
+            }
+            Tracer::RubyAutoInstrument(p) => format!("the datadog gem's auto_instrument at {}", p.display()),
             Tracer::UwsgiImport => "ddtrace's uWSGI bootstrap import".into(),
             Tracer::NodeInit(p) => format!("dd-trace at {}", p.display()),
             Tracer::JavaAgent(p) => format!("Java agent {}", p.display()),
@@ -104,7 +115,7 @@ impl Tracer {
             Tracer::PhpFpm { overlay: Some(o) } => {
                 format!("PHP-FPM INI settings and an overlay for pools {}", o.pools.join(", "))
             }
-            Tracer::PhpFpm { overlay: None } => "PHP-FPM INI settings (no pool configuration found)".into(),
+            Tracer::PhpFpm { overlay: None } => "PHP-FPM INI settings only (no pool overlay)".into(),
             Tracer::Apache => "Apache PassEnv".into(),
         }
     }
@@ -112,7 +123,11 @@ impl Tracer {
     /// The file that proves the tracer is there, for reports.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Tracer::DdtraceRun(p) | Tracer::NodeInit(p) | Tracer::JavaAgent(p) => Some(p),
+            Tracer::DdtraceRun(p)
+            | Tracer::NodeInit(p)
+            | Tracer::JavaAgent(p)
+            | Tracer::RubyAutoInstrument(p)
+            | Tracer::PythonPath { bootstrap: p, .. } => Some(p),
             Tracer::Dotnet { profiler, .. } => Some(profiler),
             Tracer::PhpFpm { overlay: Some(o) } => Some(&o.config),
             _ => None,
@@ -148,6 +163,17 @@ impl Probe {
         self
     }
 
+    /// [`Probe::without_files`], noting why: what `--explain` reports when the start would fall
+    /// back.
+    pub(crate) fn without_files_because(self, why: &str) -> Probe {
+        let mut probe = self.without_files();
+        probe.note = Some(match probe.note.take() {
+            Some(note) => format!("{note}; {why}"),
+            None => why.to_string(),
+        });
+        probe
+    }
+
     fn none(mode: Mode, runtime: Option<Runtime>, detected_by: String, why: String, warn: bool) -> Probe {
         let warning = warn.then(|| format!("ddboot: warning: {why}; starting the app without a tracer"));
         Probe { mode, runtime, detected_by, tracer: None, skipped: Some(why), warning, note: None }
@@ -169,24 +195,45 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
     let Some(program) = argv.first() else {
         return Probe::none(mode, None, String::new(), "no PROGRAM".into(), false);
     };
-    let (runtime, detected_by) = match mode {
-        Mode::Off => return Probe::none(mode, None, String::new(), "--inject off".into(), false),
-        Mode::Force(r) => (r, "--inject".to_string()),
-        Mode::Auto => match detect(program, env, cwd) {
-            Some(found) => found,
-            None => {
-                let why = format!("no known runtime in {:?} (name or shebang)", program.to_string_lossy());
-                return Probe::none(mode, None, String::new(), why, false);
-            }
-        },
+    if mode == Mode::Off {
+        return Probe::none(mode, None, String::new(), "--inject off".into(), false);
+    }
+    let program_path = locate(program, env, cwd);
+    let shebang = program_path.as_deref().and_then(shebang_interpreter);
+    let detected = match mode {
+        Mode::Force(r) => Some((r, "--inject".to_string())),
+        _ => detect(program, shebang.as_deref()),
     };
-    let ctx = Context { argv, env, cwd, program: basename(program) };
+    let Some((runtime, detected_by)) = detected else {
+        let why = format!("no known runtime in {:?} (name or shebang)", program.to_string_lossy());
+        return Probe::none(mode, None, String::new(), why, false);
+    };
+    let ctx = Context {
+        argv,
+        env,
+        cwd,
+        program: basename(program),
+        shebang: shebang.as_deref().and_then(|s| locate(OsStr::new(s), env, cwd)),
+        program_path,
+    };
+    let ld_so_preload = env
+        .get("DDBOOT_LD_SO_PRELOAD")
+        .filter(|p| !p.is_empty())
+        .unwrap_or(OsStr::new(already::LD_SO_PRELOAD));
+    // PHP's changes only pass the variables to PHP-FPM's workers (through clear_env), which a
+    // tracer loaded by SSI needs as much as any other.
+    if runtime != Runtime::Php
+        && let Some(why) = already::everywhere(env, Path::new(ld_so_preload))
+    {
+        return Probe::none(mode, Some(runtime), detected_by, why, false);
+    }
     let found = match runtime {
         Runtime::Python => python::probe(&ctx),
         Runtime::Node => node::probe(&ctx),
         Runtime::Java => java::probe(&ctx, java_agent),
         Runtime::Dotnet => dotnet::probe(&ctx),
         Runtime::Php => php::probe(&ctx),
+        Runtime::Ruby => ruby::probe(&ctx),
     };
     match found {
         Found::Tracer(tracer) => {
@@ -215,7 +262,10 @@ pub fn apply(probe: &Probe, argv: &[OsString], env: &Environ) -> Injection {
         return Injection { argv: argv.to_vec(), ..Injection::default() };
     };
     match tracer {
-        Tracer::DdtraceRun(_) | Tracer::UwsgiImport => python::apply(tracer, argv),
+        Tracer::DdtraceRun(_) | Tracer::UwsgiImport | Tracer::PythonPath { .. } => {
+            python::apply(tracer, argv, env)
+        }
+        Tracer::RubyAutoInstrument(path) => ruby::apply(path, argv, env),
         Tracer::NodeInit(init) => node::apply(init, argv, env),
         Tracer::JavaAgent(jar) => java::apply(jar, argv, env),
         Tracer::Dotnet { home, profiler } => dotnet::apply(home, profiler, argv),
@@ -239,6 +289,10 @@ struct Context<'a> {
     cwd: &'a Path,
     /// PROGRAM's basename.
     program: String,
+    /// PROGRAM's path: as given when it has a `/`, else where the app's `PATH` finds it.
+    program_path: Option<PathBuf>,
+    /// The interpreter named by PROGRAM's `#!` line, located the same way.
+    shebang: Option<PathBuf>,
 }
 
 impl Context<'_> {
@@ -247,18 +301,63 @@ impl Context<'_> {
         self.argv.iter().any(|a| a.to_string_lossy().contains(needle))
     }
 
+    /// argv as text, for the "already injected" checks.
+    fn argv_strings(&self) -> Vec<String> {
+        self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
     /// PROGRAM looked up in the app's PATH.
     fn which(&self, name: &str) -> Option<PathBuf> {
         let path = self.env.search_path();
         which::which_in(name, Some(path), self.cwd).ok()
     }
+
+    /// The interpreter that will run the app, for runtimes whose tracer must match it (Python's
+    /// ddtrace-run, Ruby's gems): PROGRAM itself when `is_interpreter` accepts its name; else the
+    /// shebang's interpreter when it is one; else one of `names` in PROGRAM's own directory (a
+    /// binary installed in an environment's `bin`, such as uWSGI); else the first of `names`
+    /// the app's `PATH` finds. Never resolved through symlinks: a venv's `bin/python` is a
+    /// symlink to the system Python, and only its own directory says which environment it is.
+    fn interpreter(&self, is_interpreter: impl Fn(&str) -> bool, names: &[&str]) -> Option<PathBuf> {
+        if is_interpreter(&self.program) {
+            return self.program_path.clone();
+        }
+        if let Some(shebang) = &self.shebang
+            && is_interpreter(&basename(shebang.as_os_str()))
+        {
+            return Some(shebang.clone());
+        }
+        let beside = self
+            .program_path
+            .as_deref()
+            .and_then(Path::parent)
+            .and_then(|dir| names.iter().map(|n| dir.join(n)).find(|p| p.is_file()));
+        beside.or_else(|| names.iter().find_map(|n| self.which(n)))
+    }
+}
+
+/// Whether `name` is `prefix` followed by an optional version (`python`, `python3.12`).
+fn versioned(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix).is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
+/// A path for a one-line message: control characters (a newline in a file name) escaped.
+fn shown(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
+/// PROGRAM's path: as given (from `cwd`) when it contains a `/`, else where `PATH` finds it.
+fn locate(program: &OsStr, env: &Environ, cwd: &Path) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        Some(cwd.join(program))
+    } else {
+        which::which_in(program, Some(env.search_path()), cwd).ok()
+    }
 }
 
 /// The runtime a basename belongs to.
 fn runtime_of(name: &str) -> Option<Runtime> {
-    let versioned = |prefix: &str| {
-        name.strip_prefix(prefix).is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-    };
+    let versioned = |prefix: &str| versioned(name, prefix);
     if versioned("python") || matches!(name, "gunicorn" | "uvicorn" | "uwsgi" | "celery" | "ddtrace-run") {
         Some(Runtime::Python)
     } else if matches!(name, "node" | "nodejs" | "npm" | "npx") {
@@ -269,44 +368,37 @@ fn runtime_of(name: &str) -> Option<Runtime> {
         Some(Runtime::Dotnet)
     } else if versioned("php") || versioned("php-fpm") || matches!(name, "apache2" | "httpd") {
         Some(Runtime::Php)
+    } else if ruby::is_ruby(name) || matches!(name, "bundle" | "rails" | "puma" | "unicorn" | "sidekiq") {
+        Some(Runtime::Ruby)
     } else {
         None
     }
 }
 
 /// Recognises the runtime from PROGRAM's name, then from its script's shebang.
-fn detect(program: &OsStr, env: &Environ, cwd: &Path) -> Option<(Runtime, String)> {
+fn detect(program: &OsStr, shebang: Option<&str>) -> Option<(Runtime, String)> {
     let name = basename(program);
     if let Some(r) = runtime_of(&name) {
         return Some((r, format!("program name {name}")));
     }
-    let path = if program.as_bytes().contains(&b'/') {
-        cwd.join(program)
-    } else {
-        let search = env.search_path();
-        which::which_in(program, Some(search), cwd).ok()?
-    };
-    let interpreter = shebang_interpreter(&path)?;
+    let interpreter = basename(OsStr::new(shebang?));
     runtime_of(&interpreter).map(|r| (r, format!("shebang interpreter {interpreter}")))
 }
 
-/// The interpreter named by a script's `#!` line: `#!/usr/bin/python3` → python3,
-/// `#!/usr/bin/env -S node --flag` → node.
+/// The interpreter named by a script's `#!` line, as written: `#!/usr/bin/python3` →
+/// `/usr/bin/python3`, `#!/usr/bin/env -S node --flag` → `node` (a name `PATH` resolves).
 fn shebang_interpreter(path: &Path) -> Option<String> {
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(path).and_then(|f| f.take(256).read(&mut head)).ok()?;
-    let line = head[..n].strip_prefix(b"#!")?;
+    // Non-blocking, regular files only: PROGRAM may be a FIFO that nobody writes.
+    let head = crate::file::read_head(path, 256).ok()?;
+    let line = head.strip_prefix(b"#!")?;
     let line = line.split(|&b| b == b'\n').next()?;
     let text = String::from_utf8_lossy(line);
     let mut words = text.split_whitespace();
     let first = words.next()?;
-    let first = first.rsplit('/').next().unwrap_or(first);
-    if first != "env" {
+    if first.rsplit('/').next() != Some("env") {
         return Some(first.to_string());
     }
-    words
-        .find(|w| !w.starts_with('-') && !w.contains('='))
-        .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
+    words.find(|w| !w.starts_with('-') && !w.contains('=')).map(str::to_string)
 }
 
 fn basename(program: &OsStr) -> String {
@@ -332,7 +424,8 @@ mod tests {
         assert_eq!(Mode::parse("AUTO"), Ok(Mode::Auto));
         assert_eq!(Mode::parse("off"), Ok(Mode::Off));
         assert_eq!(Mode::parse("dotnet"), Ok(Mode::Force(Runtime::Dotnet)));
-        assert!(Mode::parse("ruby").is_err());
+        assert_eq!(Mode::parse("ruby"), Ok(Mode::Force(Runtime::Ruby)));
+        assert!(Mode::parse("perl").is_err());
     }
 
     #[test]
@@ -353,7 +446,9 @@ mod tests {
             ("httpd", Some(Runtime::Php)),
             ("apache2", Some(Runtime::Php)),
             ("pythonista", None),
-            ("ruby", None),
+            ("ruby", Some(Runtime::Ruby)),
+            ("ruby3.1", Some(Runtime::Ruby)),
+            ("go", None),
             ("sh", None),
         ] {
             assert_eq!(runtime_of(name), r, "{name}");
@@ -365,10 +460,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ddboot-shebang-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         for (text, expected) in [
-            ("#!/usr/bin/python3\nprint(1)\n", Some("python3")),
+            ("#!/usr/bin/python3\nprint(1)\n", Some("/usr/bin/python3")),
             ("#!/usr/bin/env node\n", Some("node")),
             ("#!/usr/bin/env -S python3.11 -u\n", Some("python3.11")),
-            ("#! /usr/local/bin/php\n", Some("php")),
+            ("#! /usr/local/bin/php\n", Some("/usr/local/bin/php")),
+            ("#!/opt/venv/bin/python\n", Some("/opt/venv/bin/python")),
             ("echo hi\n", None),
         ] {
             let path = dir.join("script");
@@ -388,6 +484,8 @@ mod tests {
         probe(Mode::Auto, None, &os(argv), &env, Path::new("/nonexistent"))
     }
 
+    const SSI_LAUNCHER: &str = "/opt/datadog-packages/datadog-apm-inject/stable/inject/launcher.preload.so";
+
     #[test]
     fn never_injects_twice() {
         for (argv, env) in [
@@ -401,6 +499,22 @@ mod tests {
             (&["java", "-javaagent:/dd/dd-java-agent.jar", "-jar", "app.jar"], &[]),
             (&["dotnet", "app.dll"], &[("CORECLR_PROFILER", "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}")]),
             (&["uwsgi", "--import=ddtrace.bootstrap.sitecustomize"], &[]),
+            // Every form Datadog's own injectors leave behind.
+            (&["python", "app.py"], &[("LD_PRELOAD", SSI_LAUNCHER)]),
+            (&["node", "app.js"], &[("LD_PRELOAD", SSI_LAUNCHER)]),
+            (&["ruby", "app.rb"], &[("DD_INJECT_SENDER_TYPE", "docker")]),
+            (&["python", "app.py"], &[("PYTHONPATH", "/datadog-lib/")]),
+            (&["python", "app.py"], &[("PYTHONPATH", "/app:/dd_tracer/python/ddtrace/bootstrap")]),
+            (&["node", "app.js"], &[("NODE_OPTIONS", "--require=/datadog-lib/node_modules/dd-trace/init")]),
+            (&["node", "app.js"], &[("NODE_OPTIONS", "--import dd-trace/initialize.mjs")]),
+            (&["node", "app.js"], &[("NODE_OPTIONS", "-r dd-trace/init")]),
+            (
+                &["java", "-jar", "a.jar"],
+                &[("JAVA_TOOL_OPTIONS", "-javaagent:/datadog-lib/dd-java-agent.jar")],
+            ),
+            (&["java", "-jar", "a.jar"], &[("JAVA_TOOL_OPTIONS", "-javaagent:/x/dd-java-agent-1.40.0.jar")]),
+            (&["ruby", "app.rb"], &[("RUBYOPT", "-r/datadog-lib/auto_inject")]),
+            (&["bundle", "exec", "puma"], &[("RUBYOPT", "-rdatadog/auto_instrument")]),
         ] {
             let p = probed(argv, env);
             assert!(p.tracer.is_none(), "{argv:?}: {p:?}");
@@ -410,10 +524,18 @@ mod tests {
     }
 
     #[test]
+    fn php_fpm_workers_get_the_variables_even_under_ssi() {
+        let p = probed(&["php-fpm8.2", "-F"], &[("LD_PRELOAD", SSI_LAUNCHER)]);
+        assert!(matches!(p.tracer, Some(Tracer::PhpFpm { .. })), "{p:?}");
+        let p = probed(&["apache2", "-DFOREGROUND"], &[("DD_INJECT_SENDER_TYPE", "docker")]);
+        assert_eq!(p.tracer, Some(Tracer::Apache), "{p:?}");
+    }
+
+    #[test]
     fn a_missing_tracer_warns_and_changes_nothing() {
         let p = probed(&["python3", "app.py"], &[("PATH", "/nonexistent")]);
         assert_eq!(p.runtime, Some(Runtime::Python));
-        assert!(p.warning.as_deref().is_some_and(|w| w.contains("ddtrace-run")), "{p:?}");
+        assert!(p.warning.as_deref().is_some_and(|w| w.contains("Python tracer not found")), "{p:?}");
         let injection = apply(&p, &os(&["python3", "app.py"]), &Environ::default());
         assert_eq!(injection, Injection { argv: os(&["python3", "app.py"]), ..Injection::default() });
     }

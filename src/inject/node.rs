@@ -13,9 +13,8 @@ use crate::environ::Environ;
 const INIT: &str = "dd-trace/init.js";
 
 pub(super) fn probe(ctx: &Context<'_>) -> Found {
-    let in_options = ctx.env.get_str("NODE_OPTIONS").is_some_and(|o| o.contains("dd-trace/init"));
-    if in_options || ctx.argv_contains("dd-trace/init") {
-        return Found::AlreadyThere("dd-trace/init is already required".into());
+    if let Some(why) = super::already::node(ctx.env, &ctx.argv_strings()) {
+        return Found::AlreadyThere(why);
     }
     match find_init(ctx) {
         Some(init) => Found::Tracer(super::Tracer::NodeInit(std::fs::canonicalize(&init).unwrap_or(init))),

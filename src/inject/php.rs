@@ -29,6 +29,8 @@ pub const VARIABLES: [(&str, &str); 6] = [
 /// How deep `include=` directives are followed.
 const MAX_INCLUDE_DEPTH: usize = 4;
 const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
+/// The most configuration files read for one start (each is read once, however often included).
+const MAX_CONFIG_FILES: usize = 256;
 
 /// A generated PHP-FPM configuration that wraps the user's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +66,16 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
     }
     .filter(|p| p.is_file());
     let overlay = original.and_then(|original| {
-        let mut pools = Vec::new();
-        collect_pools(&original, &prefix, 0, &mut pools);
+        let mut walk = Walk::default();
+        walk.collect(&original, &prefix, 0);
+        let pools = walk.pools;
+        // A random name: concurrent starts sharing $TMPDIR each get their own overlay, which
+        // is created O_EXCL and kept for the app's lifetime (php-fpm re-reads it on reload).
+        let random = crate::file::random_u64().ok()?;
         (!pools.is_empty()).then(|| Overlay {
             config: std::env::temp_dir()
                 .join(format!("ddboot-{}", nix::unistd::geteuid()))
-                .join("php-fpm.conf"),
+                .join(format!("php-fpm.{random:016x}.conf")),
             original,
             pools,
             argv_index,
@@ -146,30 +152,43 @@ fn default_config(program: &str) -> Option<PathBuf> {
     }
 }
 
-/// Reads `path` (an INI-style FPM configuration) and collects pool sections, following
-/// `include=` globs (relative ones from `prefix`, as PHP-FPM does).
-fn collect_pools(path: &Path, prefix: &Path, depth: usize, pools: &mut Vec<String>) {
-    use std::io::Read;
-    let mut text = String::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(MAX_CONFIG_SIZE).read_to_string(&mut text));
-    if read.is_err() {
-        return;
-    }
-    for raw in text.lines() {
-        let line = raw.trim();
-        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let section = section.trim();
-            if !section.eq_ignore_ascii_case("global") && !pools.iter().any(|p| p == section) {
-                pools.push(section.to_string());
-            }
-        } else if let Some((key, value)) = line.split_once('=')
-            && key.trim() == "include"
-            && depth < MAX_INCLUDE_DEPTH
-        {
-            let value = value.split(';').next().unwrap_or("").trim().trim_matches('"');
-            let pattern = prefix.join(value);
-            for file in expand_glob(&pattern.to_string_lossy()) {
-                collect_pools(&file, prefix, depth + 1, pools);
+/// The walk through an FPM configuration and its includes: each file (by canonical path) is read
+/// at most once and at most [`MAX_CONFIG_FILES`] are read in all, so includes that include
+/// themselves or each other (`include=pool.d/*.conf` inside `pool.d/`) cost one read per file,
+/// not one per path through the include graph.
+#[derive(Debug, Default)]
+struct Walk {
+    pools: Vec<String>,
+    visited: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    /// Reads `path` (an INI-style FPM configuration; opened non-blocking, a regular file only) and
+    /// collects pool sections, following `include=` globs (relative ones from `prefix`, as
+    /// PHP-FPM does).
+    fn collect(&mut self, path: &Path, prefix: &Path, depth: usize) {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.visited.len() >= MAX_CONFIG_FILES || !self.visited.insert(key) {
+            return;
+        }
+        let Ok(bytes) = crate::file::read_head(path, MAX_CONFIG_SIZE) else { return };
+        let Ok(text) = String::from_utf8(bytes) else { return };
+        for raw in text.lines() {
+            let line = raw.trim();
+            if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                let section = section.trim();
+                if !section.eq_ignore_ascii_case("global") && !self.pools.iter().any(|p| p == section) {
+                    self.pools.push(section.to_string());
+                }
+            } else if let Some((key, value)) = line.split_once('=')
+                && key.trim() == "include"
+                && depth < MAX_INCLUDE_DEPTH
+            {
+                let value = value.split(';').next().unwrap_or("").trim().trim_matches('"');
+                let pattern = prefix.join(value);
+                for file in expand_glob(&pattern.to_string_lossy()) {
+                    self.collect(&file, prefix, depth + 1);
+                }
             }
         }
     }
@@ -341,14 +360,35 @@ mod tests {
             format!("[global]\npid = x\ninclude={}/pool.d/*.conf ; comment\n", dir.display()),
         )
         .expect("w");
-        let mut pools = Vec::new();
-        collect_pools(&main, Path::new("/nonexistent"), 0, &mut pools);
-        assert_eq!(pools, ["www", "api"]);
+        let mut walk = Walk::default();
+        walk.collect(&main, Path::new("/nonexistent"), 0);
+        assert_eq!(walk.pools, ["www", "api"]);
         // A relative include resolves from the prefix, not from the working directory.
         std::fs::write(&main, "[global]\ninclude=pool.d/*.conf\n").expect("w");
-        let mut pools = Vec::new();
-        collect_pools(&main, &dir, 0, &mut pools);
-        assert_eq!(pools, ["www", "api"]);
+        let mut walk = Walk::default();
+        walk.collect(&main, &dir, 0);
+        assert_eq!(walk.pools, ["www", "api"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// 25 files that each include all 25 (`*.conf` in their own directory) and a FIFO: each file
+    /// is read once (26 reads, not 25⁴), and the FIFO neither blocks nor counts.
+    #[test]
+    fn self_including_globs_read_each_file_once() {
+        let dir = std::env::temp_dir().join(format!("ddboot-fpm-loop-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pool.d")).expect("dir");
+        for i in 0..25 {
+            let text = format!("[pool{i}]\ninclude={}/pool.d/*.conf\n", dir.display());
+            std::fs::write(dir.join(format!("pool.d/p{i:02}.conf")), text).expect("w");
+        }
+        nix::unistd::mkfifo(&dir.join("pool.d/fifo.conf"), nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        let main = dir.join("php-fpm.conf");
+        std::fs::write(&main, format!("[global]\ninclude={}/pool.d/*.conf\n", dir.display())).expect("w");
+        let mut walk = Walk::default();
+        walk.collect(&main, Path::new("/nonexistent"), 0);
+        assert_eq!(walk.pools.len(), 25);
+        assert_eq!(walk.visited.len(), 27, "main, 25 pools and the FIFO (seen once, not read)");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,15 +3,13 @@
 //! The ECS agent writes this JSON file before the container starts and replaces it (temp file +
 //! rename) once the container runs, adding `"MetadataFileStatus": "READY"`. Its
 //! `HostPrivateIPv4Address` is the instance's private IP, learnt by the agent on the host, so the
-//! container's IMDS hop limit does not matter. This module reads the file safely (never blocks on
+//! container's IMDS hop limit does not matter; on an IPv6-only instance (ECS agent 1.95+) the file
+//! carries `HostIPv6Address` instead, used when there is no usable IPv4 address. This module reads the file safely (never blocks on
 //! a FIFO, never follows it past a size cap, accepts only a regular file), parses the few fields
 //! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
 //! without one, or the deadline passes.
 
-use std::fs::File;
-use std::io::Read;
-use std::net::Ipv4Addr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,15 +22,20 @@ use super::{Journal, Source};
 pub const MAX_SIZE: u64 = 256 * 1024;
 /// Why a READY file without a host is no answer.
 pub const READY_WITHOUT_HOST: &str =
-    "READY but without HostPrivateIPv4Address (old ECS agent, or IPv6-only instance)";
+    "READY but without HostPrivateIPv4Address or HostIPv6Address (old ECS agent?)";
 /// How often a not-yet-READY file is re-read.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What ddboot uses from one version of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MetadataFile {
-    /// `HostPrivateIPv4Address` when present and a usable IPv4 address.
-    pub host: Option<Ipv4Addr>,
+    /// `HostPrivateIPv4Address` when present and a usable IPv4 address, else `HostIPv6Address`
+    /// when present and a usable IPv6 address.
+    pub host: Option<IpAddr>,
+    /// Why `HostPrivateIPv4Address` is present but unusable (a number, an array, `""`,
+    /// `010.002.002.002`…), escaped and short, when no host was found: an invalid value is not
+    /// a missing one.
+    pub invalid_host: Option<String>,
     /// `MetadataFileStatus` is `READY`.
     pub ready: bool,
     /// `Networks[0].NetworkMode` (bridge, host, awsvpc, container:…).
@@ -43,10 +46,23 @@ pub struct MetadataFile {
 pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     let obj = doc.as_object().ok_or("not a JSON object")?;
-    let host = obj
-        .get("HostPrivateIPv4Address")
-        .and_then(Value::as_str)
-        .and_then(|s| super::parse_ipv4(s.as_bytes()).ok());
+    let (v4, invalid_v4): (Option<Ipv4Addr>, Option<String>) = match obj.get("HostPrivateIPv4Address") {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::String(s)) => match super::parse_ipv4(s.as_bytes()) {
+            Ok(ip) => (Some(ip), None),
+            Err(why) => (None, Some(why)),
+        },
+        Some(other) => {
+            let shown = crate::output::clip(&other.to_string(), 40);
+            (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
+        }
+    };
+    let v6 = || {
+        let text = obj.get("HostIPv6Address").and_then(Value::as_str)?;
+        super::parse_ipv6(text.as_bytes()).ok()
+    };
+    let host = v4.map(IpAddr::V4).or_else(|| v6().map(IpAddr::V6));
+    let invalid_host = if host.is_some() { None } else { invalid_v4 };
     let ready = obj.get("MetadataFileStatus").and_then(Value::as_str) == Some("READY");
     let network_mode = obj
         .get("Networks")
@@ -55,37 +71,28 @@ pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
         .and_then(|n| n.get("NetworkMode"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    Ok(MetadataFile { host, ready, network_mode })
+    Ok(MetadataFile { host, invalid_host, ready, network_mode })
 }
 
 /// Opens and reads the file once: a regular file of at most [`MAX_SIZE`] bytes, opened
 /// non-blocking (a FIFO cannot stall the start) and close-on-exec.
 pub fn read(path: &Path) -> Result<MetadataFile, String> {
-    let file = File::options()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    if meta.len() > MAX_SIZE {
-        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // The size can change between stat and read: the cap holds regardless.
-    file.take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(format!("{} is larger than {} KiB", path.display(), MAX_SIZE / 1024));
-    }
+    let bytes = crate::file::read_capped(path, MAX_SIZE)?;
     parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Why a READY file gave no host: the field is missing, or present but invalid.
+pub(crate) fn no_host_reason(doc: &MetadataFile) -> String {
+    match &doc.invalid_host {
+        Some(why) => format!("READY but HostPrivateIPv4Address is invalid ({why})"),
+        None => READY_WITHOUT_HOST.to_string(),
+    }
+}
+
 /// Re-reads the file every [`POLL_INTERVAL`] (re-opening the path, so a replacement by rename is
-/// seen) until it has a host, is READY without one, or `deadline` passes. `first` is the read the
+/// seen) until it has a host, is READY without one, or `deadline` passes. A read that fails (the
+/// file is briefly missing, or a writer that does not rename left it half-written) is retried
+/// until the deadline too, and the last failure is reported then. `first` is the read the
 /// caller already made at `started`. Records the attempt and returns the host, if any, with the
 /// last version of the file read (its network mode matters even without a host).
 pub async fn poll(
@@ -94,10 +101,11 @@ pub async fn poll(
     started: std::time::Instant,
     deadline: Instant,
     journal: &Journal,
-) -> (Option<Ipv4Addr>, MetadataFile) {
+) -> (Option<IpAddr>, MetadataFile) {
     let step = journal.begin_at(Source::MetadataFile, started);
     step.phase("waiting for the file to become READY");
     let mut latest = first;
+    let mut last_error: Option<String> = None;
     loop {
         if let Some(host) = latest.host {
             let waited = crate::duration::human(step.elapsed());
@@ -105,22 +113,26 @@ pub async fn poll(
             return (Some(host), latest);
         }
         if latest.ready {
-            step.fail(READY_WITHOUT_HOST);
+            step.fail(no_host_reason(&latest));
             return (None, latest);
         }
         if Instant::now() + POLL_INTERVAL > deadline {
             tokio::time::sleep_until(deadline).await;
             // The same words as a cancellation by the resolver's own deadline timer, which can
             // fire first at the same instant.
-            step.fail("deadline reached while waiting for the file to become READY");
+            let last = last_error.map(|e| format!(" (last read: {e})")).unwrap_or_default();
+            step.fail(format!("deadline reached while waiting for the file to become READY{last}"));
             return (None, latest);
         }
         tokio::time::sleep(POLL_INTERVAL).await;
         match read(path) {
-            Ok(doc) => latest = doc,
+            Ok(doc) => {
+                latest = doc;
+                last_error = None;
+            }
             Err(why) => {
-                step.fail(why);
-                return (None, latest);
+                step.phase("re-reading the file after a failed read");
+                last_error = Some(why);
             }
         }
     }
@@ -142,7 +154,7 @@ mod tests {
     #[test]
     fn parses_the_documented_ready_sample() {
         let m = parse(READY.as_bytes()).expect("parses");
-        assert_eq!(m.host, Some(Ipv4Addr::new(192, 0, 2, 10)));
+        assert_eq!(m.host, Some(IpAddr::from([192, 0, 2, 10])));
         assert!(m.ready);
         assert_eq!(m.network_mode.as_deref(), Some("bridge"));
     }
@@ -154,12 +166,35 @@ mod tests {
     }
 
     #[test]
-    fn bad_host_values_count_as_absent() {
-        for v in [r#""""#, r#""fe80::1""#, "42", "null", r#""10.0.0.1 ""#] {
-            let doc = format!(r#"{{"HostPrivateIPv4Address": {v}}}"#);
+    fn bad_host_values_are_invalid_not_absent() {
+        for v in [r#""""#, r#""fe80::1""#, "42", "[1]", r#""010.002.002.002""#, r#""10.0.0.1 ""#] {
+            let doc = format!(r#"{{"HostPrivateIPv4Address": {v}, "MetadataFileStatus": "READY"}}"#);
             let m = parse(doc.as_bytes()).expect("parses");
             // A value with surrounding space is still one IPv4 address; the rest are not.
-            assert_eq!(m.host.is_some(), v.contains("10.0.0.1"), "{v}");
+            let good = v.contains("10.0.0.1");
+            assert_eq!(m.host.is_some(), good, "{v}");
+            assert_eq!(m.invalid_host.is_some(), !good, "{v}");
+            if !good {
+                assert!(no_host_reason(&m).contains("invalid"), "{v}: {}", no_host_reason(&m));
+            }
+        }
+        let m = parse(br#"{"HostPrivateIPv4Address": null, "MetadataFileStatus": "READY"}"#).expect("parses");
+        assert_eq!((m.host, m.invalid_host.as_deref()), (None, None));
+        assert_eq!(no_host_reason(&m), READY_WITHOUT_HOST);
+    }
+
+    #[test]
+    fn an_ipv6_only_file_gives_its_ipv6_host() {
+        let doc = br#"{"MetadataFileStatus": "READY", "HostIPv6Address": "2600:1f14:abc:de00::17",
+            "Networks": [ { "NetworkMode": "awsvpc", "IPv6Addresses": [ "2600:1f14:abc:de00::99" ] } ]}"#;
+        let m = parse(doc).expect("parses");
+        assert_eq!(m.host, Some("2600:1f14:abc:de00::17".parse().expect("ip")));
+        // IPv4 first when both are there; a bad IPv6 value counts as absent, like a bad IPv4.
+        let both = br#"{"HostPrivateIPv4Address": "10.0.0.1", "HostIPv6Address": "2600::1"}"#;
+        assert_eq!(parse(both).expect("parses").host, Some(IpAddr::from([10, 0, 0, 1])));
+        for bad in [r#""::""#, r#""ff02::1""#, r#""10.0.0.1""#, r#""2600::g""#, "7", "null"] {
+            let doc = format!(r#"{{"HostIPv6Address": {bad}}}"#);
+            assert_eq!(parse(doc.as_bytes()).expect("parses").host, None, "{bad}");
         }
     }
 

@@ -5,6 +5,7 @@
 //! why not). A [`Step`] records its attempt even when the deadline cancels it mid-flight, so the
 //! report always says what every source was doing when time ran out.
 
+pub mod daemon_bridge;
 pub mod gateway;
 pub mod imds;
 pub mod metadata_file;
@@ -13,7 +14,7 @@ pub mod task_metadata;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// Where an answer came from, in the order sources are consulted. `TaskMetadata` finds no host
@@ -24,6 +25,7 @@ pub enum Source {
     Socket,
     TaskMetadata,
     Sidecar,
+    DaemonBridge,
     MetadataFile,
     Imdsv2,
     Imdsv1,
@@ -32,11 +34,12 @@ pub enum Source {
 
 impl Source {
     /// Every source, in order.
-    pub const ALL: [Source; 8] = [
+    pub const ALL: [Source; 9] = [
         Source::Env,
         Source::Socket,
         Source::TaskMetadata,
         Source::Sidecar,
+        Source::DaemonBridge,
         Source::MetadataFile,
         Source::Imdsv2,
         Source::Imdsv1,
@@ -50,6 +53,7 @@ impl Source {
             Source::Socket => "socket",
             Source::TaskMetadata => "task-metadata",
             Source::Sidecar => "sidecar",
+            Source::DaemonBridge => "daemon-bridge",
             Source::MetadataFile => "metadata-file",
             Source::Imdsv2 => "imdsv2",
             Source::Imdsv1 => "imdsv1",
@@ -203,21 +207,47 @@ impl Drop for Step<'_> {
 }
 
 /// Accepts a metadata body only when, trimmed of surrounding whitespace, it is one IPv4 address
-/// that can name a host (not 0.0.0.0, broadcast or multicast). Anything else is rejected with a
-/// short reason that quotes (a bounded part of) what was received.
+/// that can name a host (see [`usable_host`]). Anything else is rejected with a short reason that
+/// quotes (a bounded part of) what was received.
 pub fn parse_ipv4(body: &[u8]) -> Result<Ipv4Addr, String> {
+    let trimmed = body_text(body)?;
+    let ip: Ipv4Addr =
+        trimmed.parse().map_err(|_| format!("not an IPv4 address: {}", crate::output::quote(trimmed, 40)))?;
+    usable_host(IpAddr::V4(ip))?;
+    Ok(ip)
+}
+
+/// The same for one IPv6 address (IMDS `meta-data/ipv6`, `HostIPv6Address`), under the same rule.
+pub fn parse_ipv6(body: &[u8]) -> Result<Ipv6Addr, String> {
+    let trimmed = body_text(body)?;
+    let ip: Ipv6Addr =
+        trimmed.parse().map_err(|_| format!("not an IPv6 address: {}", crate::output::quote(trimmed, 40)))?;
+    usable_host(IpAddr::V6(ip))?;
+    Ok(ip)
+}
+
+fn body_text(body: &[u8]) -> Result<&str, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the answer is not text".to_string())?;
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("the answer is empty".into());
     }
-    let ip: Ipv4Addr = trimmed
-        .parse()
-        .map_err(|_| format!("not an IPv4 address: {:?}", crate::http::truncate(trimmed, 40)))?;
-    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
-        return Err(format!("{ip} cannot be an agent host"));
-    }
-    Ok(ip)
+    Ok(trimmed)
+}
+
+/// The one acceptance rule for both address families: any address that can name a host,
+/// loopback included (tests use it), but never the unspecified address (0.0.0.0, ::) or a
+/// multicast one, nor the IPv4 broadcast address. An IPv4-mapped IPv6 address is judged as the
+/// IPv4 address it carries.
+pub fn usable_host(ip: IpAddr) -> Result<IpAddr, String> {
+    let bad = match ip {
+        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => return usable_host(IpAddr::V4(v4)).map(|_| ip),
+            None => v6.is_unspecified() || v6.is_multicast(),
+        },
+    };
+    if bad { Err(format!("{ip} cannot be an agent host")) } else { Ok(ip) }
 }
 
 #[cfg(test)]
@@ -244,6 +274,36 @@ mod tests {
             b"10.0.1.43\x00",
         ] {
             assert!(parse_ipv4(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn accepts_only_one_usable_ipv6_under_the_same_rule() {
+        assert_eq!(parse_ipv6(b"2600:1f14:abc::17\n"), Ok("2600:1f14:abc::17".parse().expect("ip")));
+        assert_eq!(parse_ipv6(b"::1"), Ok(Ipv6Addr::LOCALHOST));
+        assert_eq!(parse_ipv6(b"fd00:ec2::172:2"), Ok("fd00:ec2::172:2".parse().expect("ip")));
+        for bad in [
+            &b""[..],
+            b"::",
+            b"ff02::1",
+            b"ff05::2",
+            b"::ffff:0.0.0.0",
+            b"::ffff:224.0.0.1",
+            b"::ffff:255.255.255.255",
+            b"10.0.1.43",
+            b"[::1]",
+            b"fe80::1%eth0",
+            b"2600:1f14::17 2600:1f14::18",
+            b"2600:1f14::g",
+            b"\xff\xfe",
+        ] {
+            assert!(parse_ipv6(bad).is_err(), "{bad:?} should be rejected");
+        }
+        // Both families, one rule.
+        for (v4, v6) in [("0.0.0.0", "::"), ("224.0.0.1", "ff02::1"), ("127.0.0.1", "::1")] {
+            let a = usable_host(v4.parse().expect("v4")).is_ok();
+            let b = usable_host(v6.parse().expect("v6")).is_ok();
+            assert_eq!(a, b, "{v4} vs {v6}");
         }
     }
 

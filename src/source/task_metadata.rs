@@ -6,7 +6,9 @@
 //! Managed Instances, awsvpc, an Agent sidecar in the task) and to read the unified service tags
 //! from the `com.datadoghq.tags.*` labels and the image tag. Both requests are made once, in
 //! parallel, with a short budget inside the global deadline; a failure is recorded and otherwise
-//! ignored. No field here carries the host's IP.
+//! ignored. A `LaunchType` or `NetworkMode` ddboot does not know is reported and treated as
+//! unknown. No field here carries the host's IP; the address families of the container's
+//! networks tell an IPv6-only task.
 
 use std::time::Duration;
 
@@ -22,6 +24,10 @@ pub const BUDGET: Duration = Duration::from_millis(300);
 pub const BODY_CAP: usize = 512 * 1024;
 /// The Docker label prefix Datadog documents for unified service tagging.
 pub const TAG_LABEL_PREFIX: &str = "com.datadoghq.tags.";
+/// The launch types ddboot knows (`EXTERNAL` is ECS Anywhere).
+pub const LAUNCH_TYPES: [&str; 4] = ["EC2", "FARGATE", "MANAGED_INSTANCES", "EXTERNAL"];
+/// The network modes ddboot knows, besides `container:<name>`.
+pub const NETWORK_MODES: [&str; 4] = ["awsvpc", "bridge", "host", "none"];
 
 /// This container, as the endpoint describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +37,10 @@ pub struct Container {
     /// Only the `com.datadoghq.tags.*` labels, with the prefix removed (`env`, `service`, …).
     pub tag_labels: Vec<(String, String)>,
     pub network_mode: Option<String>,
+    /// `Some(true)` when its networks carry `IPv6Addresses` and no `IPv4Addresses`.
+    pub ipv6_only: Option<bool>,
+    /// Values ddboot does not know and ignored, for the report.
+    pub ignored: Vec<String>,
 }
 
 impl Container {
@@ -46,13 +56,17 @@ pub struct TaskContainer {
     pub name: Option<String>,
     pub image: Option<String>,
     pub network_mode: Option<String>,
+    pub ipv6_only: Option<bool>,
 }
 
 /// The task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Task {
+    /// One of [`LAUNCH_TYPES`]; any other value is in `ignored` instead.
     pub launch_type: Option<String>,
     pub containers: Vec<TaskContainer>,
+    /// Values ddboot does not know and ignored, for the report.
+    pub ignored: Vec<String>,
 }
 
 /// What the two requests gave.
@@ -74,6 +88,22 @@ impl TaskMetadata {
         mine.or(task.containers.first()).and_then(|c| c.network_mode.as_deref())
     }
 
+    /// Whether this container's networks are IPv6-only, from its own document or its task entry.
+    pub fn ipv6_only(&self) -> Option<bool> {
+        if let Some(v6) = self.container.as_ref().ok().and_then(|c| c.ipv6_only) {
+            return Some(v6);
+        }
+        let name = self.container.as_ref().ok().and_then(|c| c.name.as_deref());
+        let task = self.task.as_ref().ok()?;
+        let mine = task.containers.iter().find(|c| name.is_some() && c.name.as_deref() == name);
+        mine.or(task.containers.first()).and_then(|c| c.ipv6_only)
+    }
+
+    /// The launch type, when the task document was read and carries a known one.
+    pub fn launch_type(&self) -> Option<&str> {
+        self.task.as_ref().ok()?.launch_type.as_deref()
+    }
+
     /// The name of a Datadog Agent container in the task other than this one.
     pub fn agent_container(&self) -> Option<&str> {
         let own = self.container.as_ref().ok().and_then(|c| c.name.as_deref());
@@ -92,8 +122,33 @@ fn string(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-fn first_network_mode(v: &Value) -> Option<String> {
-    v.get("Networks").and_then(Value::as_array).and_then(|n| n.first()).and_then(|n| string(n, "NetworkMode"))
+/// The first network's mode when ddboot knows it; an unknown one goes into `ignored`.
+fn first_network_mode(v: &Value, ignored: &mut Vec<String>) -> Option<String> {
+    let mode = v
+        .get("Networks")
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .and_then(|n| string(n, "NetworkMode"))?;
+    if NETWORK_MODES.contains(&mode.as_str()) || mode.starts_with("container:") {
+        Some(mode)
+    } else {
+        ignored.push(format!("unknown NetworkMode {} ignored", crate::output::quote(&mode, 40)));
+        None
+    }
+}
+
+/// `Some(true)` when the networks list IPv6 addresses and no IPv4 address, `Some(false)` when
+/// they list an IPv4 address, `None` when they list no address at all.
+fn ipv6_only(v: &Value) -> Option<bool> {
+    let networks = v.get("Networks").and_then(Value::as_array)?;
+    let has = |key: &str| {
+        networks.iter().any(|n| n.get(key).and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
+    };
+    match (has("IPv4Addresses"), has("IPv6Addresses")) {
+        (true, _) => Some(false),
+        (false, true) => Some(true),
+        (false, false) => None,
+    }
 }
 
 /// Parses the container document (`GET $URI`).
@@ -114,11 +169,15 @@ pub fn parse_container(bytes: &[u8]) -> Result<Container, String> {
                 .collect()
         })
         .unwrap_or_default();
+    let mut ignored = Vec::new();
+    let network_mode = first_network_mode(&v, &mut ignored);
     Ok(Container {
         name: string(&v, "Name"),
         image: string(&v, "Image"),
         tag_labels,
-        network_mode: first_network_mode(&v),
+        network_mode,
+        ipv6_only: ipv6_only(&v),
+        ignored,
     })
 }
 
@@ -128,6 +187,7 @@ pub fn parse_task(bytes: &[u8]) -> Result<Task, String> {
     if !v.is_object() {
         return Err("task: not a JSON object".into());
     }
+    let mut ignored = Vec::new();
     let containers = v
         .get("Containers")
         .and_then(Value::as_array)
@@ -136,12 +196,22 @@ pub fn parse_task(bytes: &[u8]) -> Result<Task, String> {
                 .map(|c| TaskContainer {
                     name: string(c, "Name"),
                     image: string(c, "Image"),
-                    network_mode: first_network_mode(c),
+                    network_mode: first_network_mode(c, &mut ignored),
+                    ipv6_only: ipv6_only(c),
                 })
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Task { launch_type: string(&v, "LaunchType"), containers })
+    let launch_type = match string(&v, "LaunchType") {
+        Some(t) if LAUNCH_TYPES.contains(&t.as_str()) => Some(t),
+        Some(t) => {
+            ignored.push(format!("unknown LaunchType {} ignored", crate::output::quote(&t, 40)));
+            None
+        }
+        None => None,
+    };
+    ignored.dedup();
+    Ok(Task { launch_type, containers, ignored })
 }
 
 /// The repository part of an image reference: no digest, no tag.
@@ -195,15 +265,25 @@ pub async fn fetch(endpoint: &Endpoint, deadline: Instant, journal: &Journal) ->
         container: container.and_then(|b| parse_container(&b)),
         task: task.and_then(|b| parse_task(&b)),
     };
+    let mut ignored: Vec<&str> = Vec::new();
+    for list in [found.container.as_ref().map(|c| &c.ignored), found.task.as_ref().map(|t| &t.ignored)] {
+        for note in list.into_iter().flatten() {
+            if !ignored.contains(&note.as_str()) {
+                ignored.push(note);
+            }
+        }
+    }
+    let ignored = if ignored.is_empty() { String::new() } else { format!(" ({})", ignored.join("; ")) };
+    let family = if found.ipv6_only() == Some(true) { ", IPv6-only networks" } else { "" };
     match (&found.container, &found.task) {
         (Ok(c), Ok(t)) => step.ok(format!(
-            "launch type {}, network mode {}, container {}, {} container(s) in the task",
+            "launch type {}, network mode {}{family}, container {}, {} container(s) in the task{ignored}",
             t.launch_type.as_deref().unwrap_or("unknown"),
             found.network_mode().unwrap_or("unknown"),
             c.name.as_deref().unwrap_or("(unnamed)"),
             t.containers.len()
         )),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => step.ok(format!("partial: {e}")),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => step.ok(format!("partial: {e}{ignored}")),
         (Err(a), Err(b)) => step.fail(format!("{a}; {b}")),
     }
     found
@@ -266,6 +346,49 @@ mod tests {
         assert_eq!(c.network_mode.as_deref(), Some("awsvpc"));
         assert!(parse_container(b"[]").is_err());
         assert!(parse_task(b"{").is_err());
+    }
+
+    #[test]
+    fn unknown_launch_types_and_network_modes_are_reported_and_ignored() {
+        let task = parse_task(
+            br#"{"LaunchType":"SPACE","Containers":[{"Name":"web","Networks":[{"NetworkMode":"warp\u0007"}]},
+                {"Name":"b","Networks":[{"NetworkMode":"container:web"}]}]}"#,
+        )
+        .expect("an unknown value is not fatal");
+        assert_eq!(task.launch_type, None);
+        assert_eq!(task.containers[0].network_mode, None);
+        assert_eq!(task.containers[1].network_mode.as_deref(), Some("container:web"));
+        assert_eq!(
+            task.ignored,
+            [r#"unknown NetworkMode "warp\u{7}" ignored"#, r#"unknown LaunchType "SPACE" ignored"#]
+        );
+        for known in LAUNCH_TYPES {
+            let doc = format!(r#"{{"LaunchType":"{known}"}}"#);
+            assert_eq!(parse_task(doc.as_bytes()).expect("parses").launch_type.as_deref(), Some(known));
+        }
+        let c = parse_container(br#"{"Networks":[{"NetworkMode":"mesh"}]}"#).expect("parses");
+        assert_eq!((c.network_mode, c.ignored.len()), (None, 1));
+    }
+
+    #[test]
+    fn tells_ipv6_only_networks() {
+        let c = |doc: &str| parse_container(doc.as_bytes()).expect("parses").ipv6_only;
+        assert_eq!(
+            c(r#"{"Networks":[{"NetworkMode":"awsvpc","IPv6Addresses":["2600:1f14::5"]}]}"#),
+            Some(true)
+        );
+        assert_eq!(
+            c(
+                r#"{"Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.0.5"],"IPv6Addresses":["2600::5"]}]}"#
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            c(r#"{"Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":[],"IPv6Addresses":["2600::5"]}]}"#),
+            Some(true)
+        );
+        assert_eq!(c(r#"{"Networks":[{"NetworkMode":"host"}]}"#), None);
+        assert_eq!(c("{}"), None);
     }
 
     #[test]

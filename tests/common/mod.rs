@@ -20,8 +20,74 @@ use std::time::{Duration, Instant};
 pub use mockmeta::{Behaviour, Get, Mock, Put, Tokens};
 pub use serde_json::Value;
 
-/// The binary under test.
-pub const DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
+/// The binary that `cargo test` built; the default binary under test.
+pub const CARGO_DDBOOT: &str = env!("CARGO_BIN_EXE_ddboot");
+
+/// The binary under test: `DDBOOT_BIN` when set (any build: the static musl release binaries of
+/// `scripts/release.sh`, the aarch64 one included), else the one `cargo test` built.
+pub fn ddboot_bin() -> PathBuf {
+    match std::env::var_os("DDBOOT_BIN") {
+        Some(bin) if !bin.is_empty() => PathBuf::from(bin),
+        _ => PathBuf::from(CARGO_DDBOOT),
+    }
+}
+
+/// The program the binary under test runs under, split on spaces: `DDBOOT_RUNNER` (e.g.
+/// `qemu-aarch64-static` for the aarch64 build; qemu-user hands the app's `execve` to the host
+/// kernel, so the apps the tests start stay host-native). Empty when unset.
+/// The runner is looked up in the tests' own `PATH` now, so a test that gives the child another
+/// `PATH` still starts it.
+pub fn ddboot_runner() -> Vec<OsString> {
+    let runner = std::env::var("DDBOOT_RUNNER").unwrap_or_default();
+    let mut words: Vec<OsString> = runner.split_whitespace().map(OsString::from).collect();
+    if let Some(program) = words.first_mut().filter(|p| !p.as_bytes().contains(&b'/')) {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if let Some(found) = std::env::split_paths(&path).map(|d| d.join(&*program)).find(|p| p.is_file()) {
+            *program = found.into_os_string();
+        }
+    }
+    words
+}
+
+/// The argv prefix that starts the binary under test: the runner's words, then the binary.
+pub fn ddboot_argv() -> Vec<OsString> {
+    let mut argv = ddboot_runner();
+    argv.push(ddboot_bin().into_os_string());
+    argv
+}
+
+/// A `Command` for the binary under test (under its runner, if any), nothing else set.
+pub fn ddboot_command() -> Command {
+    let argv = ddboot_argv();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
+}
+
+/// A single path that starts the binary under test, for scripts that run it as `"$0"`: the
+/// binary itself, or (with a runner) a two-line `exec RUNNER BIN "$@"` wrapper written once.
+pub fn ddboot_path() -> PathBuf {
+    static WRAPPER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if ddboot_runner().is_empty() {
+        return ddboot_bin();
+    }
+    WRAPPER
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("ddboot-runner-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create the runner wrapper's directory");
+            let path = dir.join("ddboot");
+            let quoted: Vec<String> = ddboot_argv()
+                .iter()
+                .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+                .collect();
+            std::fs::write(&path, format!("#!/bin/sh\nexec {} \"$@\"\n", quoted.join(" ")))
+                .expect("write the runner wrapper");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod the wrapper");
+            path
+        })
+        .clone()
+}
 /// The `PATH` every child gets unless a test overrides it.
 pub const CHILD_PATH: &str = "/usr/bin:/bin";
 /// `DDBOOT_SOCKET_DIR` unless a test overrides it: no Agent socket on the test machine can
@@ -43,9 +109,9 @@ pub const PROXY_VARS: [&str; 6] =
 /// The address the default mock answers.
 pub const MOCK_IP: &str = "10.0.1.43";
 
-/// Only endpoints on loopback may ever be handed to ddboot.
+/// Only endpoints on loopback (IPv4 or IPv6) may ever be handed to ddboot.
 fn is_trusted_endpoint(url: &str) -> bool {
-    url.starts_with("http://127.0.0.1:")
+    url.starts_with("http://127.0.0.1:") || url.starts_with("http://[::1]:")
 }
 
 /// Builds a ddboot command that can only talk to loopback mocks.
@@ -183,9 +249,9 @@ impl Ddboot {
         let mut argv: Vec<OsString> = self.launcher.clone();
         match &self.shell {
             Some(script) => {
-                argv.extend(["/bin/sh".into(), "-c".into(), script.into(), DDBOOT.into()]);
+                argv.extend(["/bin/sh".into(), "-c".into(), script.into(), ddboot_path().into()]);
             }
-            None => argv.push(DDBOOT.into()),
+            None => argv.extend(ddboot_argv()),
         }
         argv.extend(args);
         let mut cmd = Command::new(&argv[0]);
@@ -401,7 +467,7 @@ pub fn assert_hygiene(mock: &Mock) {
         assert!(!r.headers.iter().any(|(n, _)| n.to_ascii_lowercase().starts_with("proxy-")), "{r:?}");
         assert!(r.path.starts_with('/'), "absolute-form (proxy) target: {r:?}");
         let known = (r.method == "PUT" && r.path == mockmeta::TOKEN_PATH)
-            || (r.method == "GET" && r.path == mockmeta::LOCAL_IPV4_PATH);
+            || (r.method == "GET" && (r.path == mockmeta::LOCAL_IPV4_PATH || r.path == mockmeta::IPV6_PATH));
         assert!(known, "unexpected request: {r:?}");
         if r.method == "PUT" {
             let ttl: u32 = r

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# ddboot as users deploy it: the static musl binary as the ENTRYPOINT of a distroless-style image
+# (ddboot, one static test app and /etc/passwd: no shell, no curl), run by a real container engine
+# (podman with runc), PID 1 in its container. The container joins a network namespace this
+# script creates, whose only interface is its loopback, where the bundled mocks (mockmeta) serve
+# IMDS: nothing can reach the real metadata services from in there (there is no route).
+# Shown: DD_AGENT_HOST from the ECS metadata file, from IMDSv2 and through the hop-limit fallback
+# (a mock whose token PUT never answers); the app is PID 1; the documented
+# `sh -c "export DD_AGENT_HOST=$(curl ...)"` recipe cannot start in that image; a read-only root
+# filesystem and --user 1000 work; and how long `podman stop` takes in exec mode.
+#   scripts/e2e-container.sh [DDBOOT_MUSL_BINARY]     (default: builds it with scripts/release.sh)
+# Needs root, podman, runc and iproute2 (.ci/run installs them). STOP_TIMEOUT (default 10 s)
+# is the `podman stop -t` of the stop row. Last line: "e2e-container: N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/target-dir.sh
+
+bin=${1:-${DDBOOT_BIN:-}}
+if [ -z "$bin" ]; then
+  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
+fi
+bin=$(realpath "$bin")
+stop_timeout=${STOP_TIMEOUT:-10}
+cargo build -q --locked -p mockmeta
+mockmeta="$target_dir/debug/mockmeta"
+
+work=$(mktemp -d)
+ns="ddb-ctr-$$"
+image="localhost/ddboot-e2e-distroless:$$"
+containers=()
+mocks=()
+cleanup() {
+  for c in "${containers[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  for p in "${mocks[@]}"; do kill "$p" 2>/dev/null || true; done
+  podman rmi -f "$image" >/dev/null 2>&1 || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+check() { # check DESCRIPTION CONDITION...
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "  ok   $what"; else failed=$((failed + 1)); echo "  FAIL $what"; fi
+}
+contains() { [[ $1 == *"$2"* ]]; }
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+echo "== image: distroless-style rootfs with the static musl ddboot"
+rootfs=$work/rootfs
+mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc" "$rootfs/ecs" "$rootfs/tmp"
+install -m 0755 "$bin" "$rootfs/usr/local/bin/ddboot"
+cc -static -Os -o "$rootfs/app" scripts/e2e/container/app.c
+strip "$rootfs/app"
+printf 'root:x:0:0:root:/:/nonexistent\napp:x:1000:1000:app:/:/nonexistent\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\n' >"$rootfs/etc/group"
+chmod 1777 "$rootfs/tmp"
+tar -C "$rootfs" -cf "$work/rootfs.tar" .
+podman import -q --change 'ENTRYPOINT ["/usr/local/bin/ddboot", "--"]' --change 'CMD ["/app"]' \
+  "$work/rootfs.tar" "$image" >/dev/null
+echo "  $(basename "$bin"): $(stat -c %s "$bin") bytes; image files: $(tar -tf "$work/rootfs.tar" | grep -v '/$' | tr '\n' ' ')"
+
+echo "== network namespace $ns: loopback only, the mocks on 127.0.0.1"
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+start_mock() { # start_mock PORT ARGS...: mockmeta inside the namespace
+  local port=$1; shift
+  ip netns exec "$ns" "$mockmeta" --listen "127.0.0.1:$port" --ready-file "$work/mock-$port.url" \
+    --log "$work/mock-$port.log" "$@" >/dev/null &
+  mocks+=($!)
+  for _ in $(seq 200); do [ -s "$work/mock-$port.url" ] && return; sleep 0.02; done
+  echo "mockmeta on $port did not start" >&2; exit 1
+}
+start_mock 18080 --local-ipv4 10.0.1.43 --tokens required
+start_mock 18081 --local-ipv4 10.0.1.44 --put hang
+cat >"$work/metadata.json" <<'JSON'
+{"MetadataFileStatus": "READY", "HostPrivateIPv4Address": "10.9.8.7", "Cluster": "e2e"}
+JSON
+chmod 0644 "$work/metadata.json"
+
+# run NAME PODMAN_ARGS... -- IMAGE_ARGS...: one container to completion; sets $out, $code, $ms
+run() {
+  local name=$1; shift
+  local opts=() started
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  containers+=("$name")
+  started=$(date +%s%N)
+  code=0
+  out=$(timeout 60 podman run --name "$name" --runtime runc --ulimit nofile=1024:1024 \
+    --ulimit nproc=1024:1024 --network "ns:/run/netns/$ns" -e DDBOOT_SOCKET_DIR=/nonexistent \
+    "${opts[@]}" "$image" "$@" 2>&1) || code=$?
+  ms=$(ms_since "$started")
+  podman rm -f "$name" >/dev/null 2>&1 || true
+  printf '%s\n' "$out" | sed 's/^/    | /'
+}
+rows=()
+row() { # row CASE HOST SOURCE MS EXIT: ddboot's own time comes from its status line in $out
+  local own
+  own=$(sed -n 's/.*ddboot: DD_AGENT_HOST=[^ ]* ([a-z0-9-]*, \([0-9.]* ms\)).*/\1/p; s/.*not resolved after \([0-9.]* ms\).*/\1/p' <<<"$out" | head -n 1)
+  rows+=("$(printf '| %-34s | %-10s | %-13s | %10s | %8s ms | %4s |' "$1" "$2" "$3" "${own:--}" "$4" "$5")")
+}
+
+echo "== 1. ECS metadata file (bind-mounted read-only), IMDS disabled"
+run e2e-file-$$ -v "$work/metadata.json:/ecs/metadata.json:ro" \
+  -e ECS_CONTAINER_METADATA_FILE=/ecs/metadata.json -e AWS_EC2_METADATA_DISABLED=true -- /app
+check "exit 0" [ "$code" -eq 0 ]
+check "DD_AGENT_HOST from the metadata file" contains "$out" "DD_AGENT_HOST=10.9.8.7 "
+check "source metadata-file" contains "$out" "(metadata-file"
+check "the app is PID 1 (exec mode)" contains "$out" "pid=1 "
+row "metadata file" "10.9.8.7" "metadata-file" "$ms" "$code"
+
+echo "== 2. IMDSv2 (tokens required) through AWS_EC2_METADATA_SERVICE_ENDPOINT"
+run e2e-imds-$$ -e AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:18080 -- /app
+check "exit 0" [ "$code" -eq 0 ]
+check "DD_AGENT_HOST from IMDSv2" contains "$out" "DD_AGENT_HOST=10.0.1.43 "
+check "source imdsv2" contains "$out" "(imdsv2"
+check "the token PUT was made" grep -q '"PUT"' "$work/mock-18080.log"
+row "IMDSv2" "10.0.1.43" "imdsv2" "$ms" "$code"
+
+echo "== 3. hop-limit fallback: the token PUT never answers"
+run e2e-hop-$$ -e AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:18081 -- /app
+check "exit 0" [ "$code" -eq 0 ]
+check "DD_AGENT_HOST through IMDSv1" contains "$out" "DD_AGENT_HOST=10.0.1.44 "
+check "source imdsv1" contains "$out" "(imdsv1"
+row "hop limit (PUT hangs)" "10.0.1.44" "imdsv1" "$ms" "$code"
+
+echo "== 4. nothing to find: the app still starts (fail-open), no empty DD_AGENT_HOST"
+run e2e-none-$$ -e AWS_EC2_METADATA_DISABLED=true -- /app
+check "exit 0" [ "$code" -eq 0 ]
+check "DD_AGENT_HOST unset" contains "$out" "DD_AGENT_HOST=<unset>"
+row "nothing (fail-open)" "<unset>" "-" "$ms" "$code"
+
+echo "== 5. read-only root filesystem, --user 1000"
+run e2e-ro-$$ --read-only --user 1000:1000 -e AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:18080 -- /app
+check "exit 0" [ "$code" -eq 0 ]
+check "runs as uid 1000" contains "$out" "uid=1000 "
+check "DD_AGENT_HOST resolved" contains "$out" "DD_AGENT_HOST=10.0.1.43 "
+row "--read-only --user 1000" "10.0.1.43" "imdsv2" "$ms" "$code"
+
+echo "== 6. the documented recipe in the same image"
+run e2e-recipe-$$ --entrypoint sh -- -c \
+  'export DD_AGENT_HOST=$(curl http://127.0.0.1:18080/latest/meta-data/local-ipv4); /app'
+check "cannot start: no sh in the image (exit 127)" [ "$code" -eq 127 ]
+row "sh -c \"export ...\$(curl ...)\"" "-" "cannot start" "$ms" "$code"
+
+echo "== 7. podman stop -t $stop_timeout in exec mode: the app (no SIGTERM handler) is PID 1"
+name=e2e-stop-$$
+containers+=("$name")
+podman run -d --name "$name" --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+  --network "ns:/run/netns/$ns" -e AWS_EC2_METADATA_DISABLED=true -e DDBOOT_SOCKET_DIR=/nonexistent \
+  "$image" /app sleep >/dev/null
+for _ in $(seq 250); do podman logs "$name" 2>/dev/null | grep -q '^ready' && break; sleep 0.02; done
+check "the app is running as PID 1" sh -c "podman logs $name 2>/dev/null | grep -q '^ready pid=1$'"
+started=$(date +%s%N)
+podman stop -t "$stop_timeout" "$name" >/dev/null 2>&1 || true
+ms=$(ms_since "$started")
+code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
+echo "    | stopped in $ms ms, exit $code"
+check "SIGTERM is ignored by a handler-less PID 1: SIGKILL after the timeout (exit 137)" [ "$code" -eq 137 ]
+out=""
+row "podman stop -t $stop_timeout (exec mode)" "-" "-" "$ms" "$code"
+
+echo
+echo "| case                               | host       | source        | ddboot     | podman run  | exit |"
+echo "|------------------------------------|------------|---------------|------------|-------------|------|"
+printf '%s\n' "${rows[@]}"
+echo "(ddboot: the time ddboot reported, start to exec; podman run: the whole run, container set-up included)"
+echo "e2e-container: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
