@@ -6,19 +6,33 @@
 //! body capped and rejected (not truncated) when larger. Each request is bounded by an absolute
 //! deadline, and failures are classified the way the resolution rules need them: refused or
 //! unreachable (give up on the endpoint), a timeout or reset after connecting (what the IMDS
-//! hop limit looks like), or a bad answer. It replaces reqwest, which cost about 490 KB of the
-//! binary's 2 MiB budget for features ddboot must switch off anyway.
+//! hop limit looks like), or a bad answer. This module owns the endpoint, the connection and
+//! that classification; reading the answer is left to hyper's HTTP/1 client over our own
+//! `TcpStream` (read buffer capped at 8 KiB, body through `http_body_util::Limited`), so memory
+//! is bounded whatever a peer streams and its strict parser rejects lenient framing
+//! (`Content-Length: +8`, signed chunk sizes, `HTTP/1.9`). reqwest would cost about 600 KiB
+//! and reads proxies from the environment by default.
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 
-/// The largest response head (status line and headers) accepted.
+/// The largest response head (status line and headers) accepted, and the most hyper buffers
+/// at any time (its minimum `max_buf_size`).
 const MAX_HEAD: usize = 8 * 1024;
+/// The most interim (1xx) answers accepted before the final one. Metadata endpoints send none.
+const MAX_INTERIM: usize = 16;
 
 /// A metadata endpoint: an IP address, a port and a base path, parsed from an `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,25 +189,99 @@ pub async fn request(
     connect_by: Instant,
     deadline: Instant,
 ) -> Result<Response, Failure> {
+    let request = build_request(endpoint, method, path, headers)?;
     let stream = match timeout_at(connect_by.min(deadline), TcpStream::connect(endpoint.addr)).await {
         Err(_) => return Err(Failure::ConnectTimeout),
         Ok(Err(e)) => return Err(connect_failure(&e)),
         Ok(Ok(s)) => s,
     };
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", endpoint.authority);
+    timeout_at(deadline, exchange(stream, request, cap)).await.unwrap_or(Err(Failure::Timeout))
+}
+
+/// The request exactly as ddboot sends it: `Host`, the caller's headers, `Content-Length: 0`
+/// on a method other than GET, `Connection: close`, and nothing else.
+fn build_request(
+    endpoint: &Endpoint,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<hyper::Request<Empty<Bytes>>, Failure> {
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, endpoint.authority.as_str());
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        builder = builder.header(*name, *value);
     }
     if method != "GET" {
-        head.push_str("Content-Length: 0\r\n");
+        builder = builder.header(hyper::header::CONTENT_LENGTH, "0");
     }
-    head.push_str("Connection: close\r\n\r\n");
-    let exchange = async move {
-        let mut conn = Conn { stream, buf: Vec::with_capacity(1024), pos: 0 };
-        conn.stream.write_all(head.as_bytes()).await.map_err(|e| io_failure(&e))?;
-        conn.response(cap).await
+    builder
+        .header(hyper::header::CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|_| Failure::NotSent("the request is not valid HTTP (method, path or header)"))
+}
+
+/// Sends `request` on `stream` and reads the answer with hyper's HTTP/1 client: the read
+/// buffer never grows past [`MAX_HEAD`] bytes (so a head, a line or a run of interim answers
+/// cannot take more), the body goes through [`Limited`] at `cap`, and hyper's strict parser
+/// decides what is HTTP/1.x.
+async fn exchange(
+    stream: TcpStream,
+    mut request: hyper::Request<Empty<Bytes>>,
+    cap: usize,
+) -> Result<Response, Failure> {
+    // hyper skips interim (1xx) answers however many come; a peer that sends nothing else is
+    // told apart from a silent one after MAX_INTERIM of them.
+    let interim = Arc::new((AtomicUsize::new(0), Notify::new()));
+    let counter = Arc::clone(&interim);
+    hyper::ext::on_informational(&mut request, move |_| {
+        if counter.0.fetch_add(1, Ordering::Relaxed) == MAX_INTERIM {
+            counter.1.notify_one();
+        }
+    });
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEAD)
+        .handshake(Io(stream))
+        .await
+        .map_err(|e| hyper_failure(&e))?;
+    let answer = async move {
+        let response = sender.send_request(request).await.map_err(|e| hyper_failure(&e))?;
+        let status = response.status().as_u16();
+        if status < 200 {
+            // hyper skips every interim answer but 101, which it hands over as an upgrade.
+            return Err(Failure::Malformed(format!(
+                "{status} answered to a request that asked for no upgrade"
+            )));
+        }
+        let declared = hyper::body::Body::size_hint(response.body()).exact();
+        if declared.is_some_and(|len| len > cap as u64) {
+            return Err(Failure::TooLarge(cap));
+        }
+        let body =
+            Limited::new(response.into_body(), cap).collect().await.map_err(|e| body_failure(&*e, cap))?;
+        Ok(Response { status, body: body.to_bytes().to_vec() })
     };
-    timeout_at(deadline, exchange).await.unwrap_or(Err(Failure::Timeout))
+    let mut answer = pin!(answer);
+    let mut conn = pin!(conn);
+    let result = tokio::select! {
+        biased;
+        done = &mut answer => done,
+        () = interim.1.notified() => Err(too_many_interim()),
+        // The connection ended first (closed, reset, or a parse error): hyper hands the reason to
+        // the pending request or its body, so the answer ends at once.
+        _ = &mut conn => answer.await,
+    };
+    // Checked whichever branch ended the exchange: the flood may have arrived in the same read
+    // as the close.
+    if interim.0.load(Ordering::Relaxed) > MAX_INTERIM {
+        return Err(too_many_interim());
+    }
+    result
+}
+
+fn too_many_interim() -> Failure {
+    Failure::Malformed(format!("more than {MAX_INTERIM} interim (1xx) answers"))
 }
 
 fn connect_failure(e: &io::Error) -> Failure {
@@ -204,174 +292,81 @@ fn connect_failure(e: &io::Error) -> Failure {
     }
 }
 
+/// An I/O error after connecting: the peer went away, or (hyper's body decoder reports these as
+/// I/O errors too) the framing was invalid.
 fn io_failure(e: &io::Error) -> Failure {
-    Failure::Reset(e.to_string())
-}
-
-/// A buffered reader over one connection.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Conn {
-    /// Reads more bytes into the buffer; false at end of stream.
-    async fn fill(&mut self) -> Result<bool, Failure> {
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
+    match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => Failure::Malformed(e.to_string()),
+        io::ErrorKind::UnexpectedEof => {
+            Failure::Reset("connection closed before the answer was complete".into())
         }
-        let mut chunk = [0u8; 2048];
-        let n = self.stream.read(&mut chunk).await.map_err(|e| io_failure(&e))?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n > 0)
-    }
-
-    /// One line without its CRLF (or LF); at most `max` bytes.
-    async fn line(&mut self, max: usize) -> Result<Vec<u8>, Failure> {
-        loop {
-            if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
-                let mut line = self.buf[self.pos..self.pos + i].to_vec();
-                self.pos += i + 1;
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                return Ok(line);
-            }
-            if self.buf.len() - self.pos > max {
-                return Err(Failure::Malformed("line too long".into()));
-            }
-            if !self.fill().await? {
-                return Err(Failure::Reset("connection closed mid-answer".into()));
-            }
-        }
-    }
-
-    /// Exactly `n` bytes.
-    async fn take(&mut self, n: usize) -> Result<Vec<u8>, Failure> {
-        while self.buf.len() - self.pos < n {
-            if !self.fill().await? {
-                return Err(Failure::Reset("connection closed before the body was complete".into()));
-            }
-        }
-        let out = self.buf[self.pos..self.pos + n].to_vec();
-        self.pos += n;
-        Ok(out)
-    }
-
-    /// Everything until the peer closes, at most `cap` bytes.
-    async fn rest(&mut self, cap: usize) -> Result<Vec<u8>, Failure> {
-        loop {
-            if self.buf.len() - self.pos > cap {
-                return Err(Failure::TooLarge(cap));
-            }
-            if !self.fill().await? {
-                return Ok(self.buf[self.pos..].to_vec());
-            }
-        }
-    }
-
-    /// Status line, headers (skipping 1xx interim answers), then the body by its framing.
-    async fn response(&mut self, cap: usize) -> Result<Response, Failure> {
-        loop {
-            let head = self.head().await?;
-            if (100..200).contains(&head.status) {
-                continue;
-            }
-            let body = if head.status == 204 || head.status == 304 {
-                Vec::new()
-            } else if head.chunked {
-                self.chunked(cap).await?
-            } else if let Some(len) = head.length {
-                if len > cap {
-                    return Err(Failure::TooLarge(cap));
-                }
-                self.take(len).await?
-            } else {
-                self.rest(cap).await?
-            };
-            return Ok(Response { status: head.status, body });
-        }
-    }
-
-    async fn head(&mut self) -> Result<Head, Failure> {
-        let status_line = self.line(MAX_HEAD).await.map_err(|e| match e {
-            Failure::Reset(_) => Failure::Reset("connection closed without an answer".into()),
-            other => other,
-        })?;
-        let status = parse_status_line(&status_line)?;
-        let mut head = Head { status, length: None, chunked: false };
-        let mut total = status_line.len();
-        loop {
-            let line = self.line(MAX_HEAD).await?;
-            total += line.len() + 2;
-            if total > MAX_HEAD {
-                return Err(Failure::Malformed("headers too large".into()));
-            }
-            if line.is_empty() {
-                return Ok(head);
-            }
-            let text = String::from_utf8_lossy(&line);
-            let Some((name, value)) = text.split_once(':') else {
-                return Err(Failure::Malformed("header without a colon".into()));
-            };
-            let (name, value) = (name.trim(), value.trim());
-            if name.eq_ignore_ascii_case("content-length") {
-                let len = value.parse().map_err(|_| Failure::Malformed("bad Content-Length".into()))?;
-                if head.length.is_some_and(|l| l != len) {
-                    return Err(Failure::Malformed("conflicting Content-Length".into()));
-                }
-                head.length = Some(len);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                head.chunked = value.to_ascii_lowercase().split(',').any(|v| v.trim() == "chunked");
-            }
-        }
-    }
-
-    async fn chunked(&mut self, cap: usize) -> Result<Vec<u8>, Failure> {
-        let mut body = Vec::new();
-        loop {
-            let line = self.line(256).await?;
-            let size_text = String::from_utf8_lossy(&line);
-            let size_text = size_text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| Failure::Malformed("bad chunk size".into()))?;
-            if size == 0 {
-                // Trailers, if any, end with an empty line; they carry nothing ddboot needs.
-                while !self.line(MAX_HEAD).await?.is_empty() {}
-                return Ok(body);
-            }
-            if body.len().saturating_add(size) > cap {
-                return Err(Failure::TooLarge(cap));
-            }
-            body.extend(self.take(size).await?);
-            if !self.line(2).await?.is_empty() {
-                return Err(Failure::Malformed("chunk not followed by CRLF".into()));
-            }
-        }
+        _ => Failure::Reset(e.to_string()),
     }
 }
 
-struct Head {
-    status: u16,
-    length: Option<usize>,
-    chunked: bool,
+/// Classifies what hyper reported.
+fn hyper_failure(e: &hyper::Error) -> Failure {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io_failure(io);
+        }
+        source = cause.source();
+    }
+    if e.is_incomplete_message() {
+        Failure::Reset("connection closed before the answer was complete".into())
+    } else {
+        // Parse errors, e.g. "message head is too large" (over MAX_HEAD) or "invalid HTTP
+        // version parsed".
+        Failure::Malformed(e.to_string())
+    }
 }
 
-/// `HTTP/1.x NNN reason` → NNN.
-fn parse_status_line(line: &[u8]) -> Result<u16, Failure> {
-    let text = std::str::from_utf8(line).map_err(|_| Failure::Malformed("status line is not text".into()))?;
-    let mut parts = text.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code = parts.next().unwrap_or("");
-    let valid_code = code.len() == 3
-        && code.bytes().all(|b| b.is_ascii_digit())
-        && (b'1'..=b'5').contains(&code.as_bytes()[0]);
-    if !version.starts_with("HTTP/1.") || !valid_code {
-        return Err(Failure::Malformed(format!("not an HTTP/1.x status line: {:?}", truncate(text, 40))));
+/// Classifies an error from the body: over the cap, or what hyper reported.
+fn body_failure(e: &(dyn std::error::Error + 'static), cap: usize) -> Failure {
+    if e.is::<LengthLimitError>() {
+        Failure::TooLarge(cap)
+    } else if let Some(e) = e.downcast_ref::<hyper::Error>() {
+        hyper_failure(e)
+    } else {
+        Failure::Malformed(e.to_string())
     }
-    code.parse().map_err(|_| Failure::Malformed("bad status code".into()))
+}
+
+/// The tokio socket through hyper's I/O traits: what hyper-util's `TokioIo` does, in safe code
+/// and without the crate.
+struct Io(TcpStream);
+
+/// The most one read copies; hyper asks for at most its free buffer space anyway.
+const READ_CHUNK: usize = 4096;
+
+impl hyper::rt::Read for Io {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let want = buf.remaining().min(READ_CHUNK);
+        let mut read = tokio::io::ReadBuf::new(&mut chunk[..want]);
+        ready!(Pin::new(&mut self.0).poll_read(cx, &mut read))?;
+        buf.put_slice(read.filled());
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl hyper::rt::Write for Io {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// At most `max` characters of `s`, for messages.
@@ -426,15 +421,147 @@ mod tests {
         }
     }
 
+    /// Serves `raw` to one request on 127.0.0.1 and returns what the client sent (the head) and
+    /// what `request` made of the answer (a `PUT` with one header, as the token request does).
+    fn exchange_with(raw: &'static [u8], cap: usize) -> (Vec<u8>, Result<Response, Failure>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind on loopback");
+            let addr = listener.local_addr().expect("local addr");
+            let endpoint = Endpoint::parse(&format!("http://{addr}")).expect("loopback endpoint");
+            let server = async {
+                let (mut conn, _) = listener.accept().await.expect("accept");
+                let (mut head, mut chunk) = (Vec::new(), [0u8; 1024]);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = conn.write_all(raw).await;
+                let _ = conn.shutdown().await;
+                while matches!(conn.read(&mut chunk).await, Ok(1..)) {}
+                head
+            };
+            let deadline = Instant::now() + std::time::Duration::from_secs(5);
+            let headers = [("X-aws-ec2-metadata-token-ttl-seconds", "60")];
+            let client = request(&endpoint, "PUT", "/latest/api/token", &headers, cap, deadline, deadline);
+            tokio::join!(server, client)
+        })
+    }
+
+    fn answer(raw: &'static [u8]) -> Result<Response, Failure> {
+        exchange_with(raw, 1024).1
+    }
+
+    fn malformed(raw: &'static [u8]) -> String {
+        match answer(raw) {
+            Err(Failure::Malformed(why)) => why,
+            other => panic!("{:?} gave {other:?}, expected a malformed answer", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    #[test]
+    fn sends_only_what_it_must() {
+        let (head, result) = exchange_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nAQAEA", 1024);
+        assert_eq!(result, Ok(Response { status: 200, body: b"AQAEA".to_vec() }));
+        let head = String::from_utf8(head).expect("ASCII head");
+        let mut lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines.remove(0), "PUT /latest/api/token HTTP/1.1");
+        let mut names: Vec<String> = lines
+            .iter()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(':').next().unwrap_or("").to_ascii_lowercase())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["connection", "content-length", "host", "x-aws-ec2-metadata-token-ttl-seconds"],
+            "{head}"
+        );
+        assert!(head.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("\r\ncontent-length: 0\r\n"), "{head}");
+    }
+
     #[test]
     fn status_lines() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Ok(200));
-        assert_eq!(parse_status_line(b"HTTP/1.0 404"), Ok(404));
-        assert!(parse_status_line(b"SSH-2.0-OpenSSH").is_err());
-        assert!(parse_status_line(b"HTTP/1.1 20 OK").is_err());
-        assert!(parse_status_line(b"HTTP/2 200").is_err());
-        assert!(parse_status_line(b"HTTP/1.1 050 X").is_err());
-        assert!(parse_status_line(b"HTTP/1.1 600 X").is_err());
+        assert_eq!(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").map(|r| r.status), Ok(200));
+        assert_eq!(answer(b"HTTP/1.0 404\r\n\r\n").map(|r| r.status), Ok(404));
+        assert_eq!(
+            answer(b"HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc").map(|r| r.body),
+            Ok(vec![])
+        );
+        for bad in [
+            &b"SSH-2.0-OpenSSH\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/2 200\r\n\r\n",
+            b"HTTP/1.1 050 X\r\n\r\n",
+            b"HTTP/1.9 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ] {
+            assert!(matches!(answer(bad), Err(Failure::Malformed(_))), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn lenient_framing_is_refused() {
+        assert!(malformed(b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok").contains("content-length"));
+        assert!(
+            malformed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok")
+                .contains("content-length")
+        );
+        assert!(
+            malformed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+2\r\nok\r\n0\r\n\r\n")
+                .contains("chunk size")
+        );
+        assert!(
+            malformed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nok\r\n0\r\n\r\n")
+                .contains("chunk size")
+        );
+        let upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert!(malformed(upgrade).contains("101"));
+    }
+
+    #[test]
+    fn interim_answers_are_skipped_up_to_a_limit() {
+        let ok = answer(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        assert_eq!(ok, Ok(Response { status: 200, body: b"ok".to_vec() }));
+        let flood: &'static [u8] = "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1).leak().as_bytes();
+        assert!(matches!(answer(flood), Err(Failure::Malformed(why)) if why.contains("interim")));
+    }
+
+    #[test]
+    fn bodies_are_capped_and_chunks_and_trailers_bounded() {
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n";
+        assert_eq!(answer(chunked).map(|r| r.body), Ok(b"ok!".to_vec()));
+        assert_eq!(
+            exchange_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n12345", 4).1,
+            Err(Failure::TooLarge(4))
+        );
+        assert_eq!(exchange_with(b"HTTP/1.1 200 OK\r\n\r\n12345", 4).1, Err(Failure::TooLarge(4)));
+        assert_eq!(exchange_with(b"HTTP/1.1 200 OK\r\n\r\n1234", 4).1.map(|r| r.body), Ok(b"1234".to_vec()));
+        let chunked_over =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n123\r\n2\r\n45\r\n0\r\n\r\n";
+        assert_eq!(exchange_with(chunked_over, 4).1, Err(Failure::TooLarge(4)));
+        let mut trailers = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
+        trailers.extend("X-T: aaaaaaaaaaaaaaaa\r\n".repeat(2000).as_bytes());
+        trailers.extend_from_slice(b"\r\n");
+        assert!(malformed(trailers.leak()).contains("trailers"));
+    }
+
+    #[test]
+    fn early_ends_are_resets_and_huge_heads_malformed() {
+        assert!(matches!(answer(b""), Err(Failure::Reset(_))));
+        assert!(matches!(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n10."), Err(Failure::Reset(_))));
+        assert!(matches!(
+            answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n10."),
+            Err(Failure::Reset(_))
+        ));
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 9 * 1024));
+        head.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+        assert!(malformed(head.leak()).contains("too large"));
     }
 
     #[test]

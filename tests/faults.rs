@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mockmeta::{Behaviour, Get, Mock, Put, TaskMeta};
+use mockmeta::{Behaviour, Get, Hostile, Mock, Put, TaskMeta};
 use serde_json::Value;
 
 /// The app: prints a marker, then the DD_AGENT_HOST it got.
@@ -177,7 +177,10 @@ impl Ddboot {
             let _ = err.read_to_string(&mut s);
             s
         });
+        let mut peak_rss_kib = 0;
         let code = loop {
+            // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
+            peak_rss_kib = peak_rss_kib.max(high_water_kib(child.id()).unwrap_or(0));
             if let Some(status) = child.try_wait().expect("wait for ddboot") {
                 break status.code();
             }
@@ -194,8 +197,16 @@ impl Ddboot {
             stdout: out.join().expect("stdout reader"),
             stderr: err.join().expect("stderr reader"),
             elapsed,
+            peak_rss_kib,
         }
     }
+}
+
+/// `VmHWM` (peak resident set size, KiB) of a running process.
+fn high_water_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 /// What one run left behind.
@@ -206,6 +217,8 @@ struct Finished {
     stderr: String,
     /// Spawn to exit, as the test saw it.
     elapsed: Duration,
+    /// The highest `VmHWM` sampled every 2 ms while it ran (ddboot's, then the app's).
+    peak_rss_kib: u64,
 }
 
 /// Prints what a row measured (`cargo test --test faults -- --nocapture` shows it).
@@ -791,6 +804,137 @@ fn task_metadata_hang_imds_still_resolves() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Hostile HTTP peers: memory stays bounded, lenient framing is refused
+// ---------------------------------------------------------------------------------------------
+
+/// The most a debug ddboot may hold under a hostile peer: it idles at about 5 MiB, and the
+/// client before hyper grew past 100 MiB within the deadline under the endless peers.
+const HOSTILE_RSS_KIB: u64 = 16 * 1024;
+
+/// Both the token PUT and the local-ipv4 GET answered by `hostile`.
+fn hostile_imds(hostile: Hostile) -> (Mock, Finished) {
+    let m = mock(|b| {
+        b.put = Put::Hostile(hostile.clone());
+        b.get = Get::Hostile(hostile);
+    });
+    let f = Ddboot::imds(&m).run();
+    (m, f)
+}
+
+impl Finished {
+    /// Asserts ddboot's peak RSS, sampled every 2 ms while it ran, stayed under
+    /// [`HOSTILE_RSS_KIB`]. (The kernel's `ru_maxrss` of children cannot serve here: a child
+    /// spawned by vfork inherits this test process's high-water mark.) An unbounded client grows
+    /// for as long as the peer streams, so sampling cannot miss it.
+    ///
+    /// Under `DDBOOT_RUNNER` (qemu-user for another architecture) the process sampled is the
+    /// emulator, whose own footprint says nothing about ddboot's: the figure is printed, not
+    /// asserted, and the native runs hold the bound.
+    fn assert_bounded_memory(&self) -> &Self {
+        let test = thread::current().name().unwrap_or("?").to_string();
+        if !common::ddboot_runner().is_empty() {
+            eprintln!("measured [{test}]: peak RSS {} KiB of the runner (not asserted)", self.peak_rss_kib);
+            return self;
+        }
+        eprintln!("measured [{test}]: peak RSS {} KiB", self.peak_rss_kib);
+        assert!(
+            self.peak_rss_kib <= HOSTILE_RSS_KIB,
+            "peak RSS {} KiB over {HOSTILE_RSS_KIB} KiB: {self:?}",
+            self.peak_rss_kib
+        );
+        self
+    }
+}
+
+/// An endless hostile answer to the token PUT: rejected at once, memory bounded, no IMDSv1.
+fn assert_endless_rejected(hostile: Hostile, reason: &str) {
+    let (m, f) = hostile_imds(hostile);
+    f.assert_bounded_memory();
+    f.assert_unresolved(BEFORE_DEADLINE);
+    assert!(f.reason("imdsv2").contains(reason), "expected {reason:?}: {f:?}");
+    assert_eq!(m.requests().len(), 1, "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn hostile_endless_trailer_lines_stay_bounded() {
+    assert_endless_rejected(Hostile::Trailers, "trailers");
+}
+
+#[test]
+fn hostile_endless_interim_answers_stay_bounded() {
+    assert_endless_rejected(Hostile::Interim, "interim (1xx) answers");
+}
+
+#[test]
+fn hostile_endless_header_lines_stay_bounded() {
+    assert_endless_rejected(Hostile::Headers, "too large");
+}
+
+#[test]
+fn hostile_endless_body_with_a_huge_length_is_rejected_at_once() {
+    assert_endless_rejected(Hostile::HugeLength, "larger than 1024 bytes");
+}
+
+#[test]
+fn hostile_endless_body_until_close_is_cut_at_the_cap() {
+    assert_endless_rejected(Hostile::HugeUntilClose, "larger than 1024 bytes");
+}
+
+/// The task metadata endpoint streams trailer lines on both paths: rejected as malformed (not
+/// read until its 300 ms budget runs out), memory bounded, and the host still comes from IMDS.
+#[test]
+fn hostile_task_metadata_trailer_lines_stay_bounded() {
+    let task = mock(|b| b.task_metadata = TaskMeta::Hostile(Hostile::Trailers));
+    let m = mock(|_| {});
+    let f = Ddboot::imds(&m).task_metadata(&task.task_metadata_uri()).run();
+    f.assert_bounded_memory().assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
+    let report = Ddboot::imds(&mock(|_| {})).task_metadata(&task.task_metadata_uri()).explain();
+    let (outcome, detail) = attempt(&report, "task-metadata");
+    assert_eq!(outcome, "failed", "{report:#}");
+    assert!(detail.contains("malformed answer (chunk trailers"), "{detail}");
+}
+
+/// The local-ipv4 GET answered with exactly `answer`, which carries the mock's address but is
+/// not valid HTTP/1.1: refused as malformed, never used.
+fn assert_lenient_refused(answer: &str, why: &str) {
+    let raw = answer.replace("IP", MOCK_IP).into_bytes();
+    let (m, f) = get_fault(Get::Hostile(Hostile::Raw(raw)));
+    f.assert_unresolved(BEFORE_DEADLINE);
+    let reason = f.reason("imdsv2");
+    assert!(reason.contains("malformed") && reason.contains(why), "expected {why:?}: {f:?}");
+    assert_eq!((m.token_puts(), m.token_gets()), (1, 1), "{:?}", m.requests());
+    assert_imds_discipline(&m);
+}
+
+#[test]
+fn lenient_content_length_with_a_plus_sign_is_refused() {
+    assert_lenient_refused("HTTP/1.1 200 OK\r\nContent-Length: +9\r\n\r\nIP", "content-length");
+}
+
+#[test]
+fn lenient_signed_chunk_size_is_refused() {
+    assert_lenient_refused(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+9\r\nIP\r\n0\r\n\r\n",
+        "chunk size",
+    );
+}
+
+#[test]
+fn lenient_http_1_9_is_refused() {
+    assert_lenient_refused("HTTP/1.9 200 OK\r\nContent-Length: 9\r\n\r\nIP", "version");
+}
+
+#[test]
+fn lenient_101_is_not_skipped_as_interim() {
+    assert_lenient_refused(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\
+         HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nIP",
+        "101",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Hostile input (issue 13): streams that cannot be written, values that try to forge output,
 // files and sockets that lie. Each ran against the code before the fix and failed there; the
 // before/after figures are in docs/reliability.md.
@@ -896,7 +1040,15 @@ impl<'a> Raw<'a> {
             thread::sleep(Duration::from_millis(2));
         };
         let elapsed = started.elapsed();
-        Finished { code, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr"), elapsed }
+        // Not sampled: these runs assert no memory bound.
+        let peak_rss_kib = 0;
+        Finished {
+            code,
+            stdout: out.join().expect("stdout"),
+            stderr: err.join().expect("stderr"),
+            elapsed,
+            peak_rss_kib,
+        }
     }
 }
 

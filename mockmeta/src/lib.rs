@@ -138,7 +138,31 @@ pub enum Put {
     Status(u16),
     /// The first `failures` PUTs answer `status`, later ones behave as [`Put::Token`].
     FailThenToken { failures: usize, status: u16 },
+    /// A hostile answer (see [`Hostile`]).
+    Hostile(Hostile),
 }
+
+/// Answers no real server gives, to test what the client tolerates. The endless ones write
+/// as fast as the peer reads, every write ending in the middle of a line, until the peer goes
+/// away or [`HOSTILE_FOR`] passes.
+#[derive(Clone, Debug)]
+pub enum Hostile {
+    /// These bytes verbatim, then a normal close.
+    Raw(Vec<u8>),
+    /// `200`, chunked, the last chunk (`0`), then trailer lines forever.
+    Trailers,
+    /// `100 Continue` answers forever.
+    Interim,
+    /// A `200` status line, then header lines forever.
+    Headers,
+    /// `200` with `Content-Length: 1073741824`, then the body forever.
+    HugeLength,
+    /// `200` with neither a length nor chunking (the body ends at close), then the body forever.
+    HugeUntilClose,
+}
+
+/// The longest an endless hostile answer goes on.
+pub const HOSTILE_FOR: Duration = Duration::from_secs(60);
 
 /// Behaviour of `GET /latest/meta-data/local-ipv4` (after token checks).
 #[derive(Clone, Debug)]
@@ -161,6 +185,8 @@ pub enum Get {
     UnauthorizedFirst(usize),
     /// 301 with this Location.
     Redirect(String),
+    /// A hostile answer (see [`Hostile`]).
+    Hostile(Hostile),
 }
 
 /// Whether GETs under `/latest/meta-data/` need a token. Either way, a token that the mock did
@@ -178,6 +204,8 @@ pub enum TaskMeta {
     Status(u16),
     Hang,
     Delay(Duration),
+    /// A hostile answer (see [`Hostile`]) to both paths.
+    Hostile(Hostile),
 }
 
 type Hook = Box<dyn Fn(&Request) + Send + Sync>;
@@ -619,6 +647,7 @@ enum Action {
     ChunkedForever,
     Hang,
     Reset,
+    Hostile(Hostile),
 }
 
 fn token_endpoint(shared: &Shared, req: &Request, version: &str) -> Action {
@@ -630,13 +659,14 @@ fn token_endpoint(shared: &Shared, req: &Request, version: &str) -> Action {
         st.token_put_attempts += 1;
         st.token_put_attempts
     };
-    match shared.behaviour.put {
+    match &shared.behaviour.put {
         Put::Token => issue_token(shared, req, version),
         Put::Hang => Action::Hang,
         Put::Reset => Action::Reset,
-        Put::Status(n) => Action::Html(n),
-        Put::FailThenToken { failures, status } if attempt <= failures => Action::Html(status),
+        Put::Status(n) => Action::Html(*n),
+        Put::FailThenToken { failures, status } if attempt <= *failures => Action::Html(*status),
         Put::FailThenToken { .. } => issue_token(shared, req, version),
+        Put::Hostile(h) => Action::Hostile(h.clone()),
     }
 }
 
@@ -737,6 +767,7 @@ fn meta_endpoint(shared: &Shared, req: &Request) -> Action {
         Get::Hang => Action::Hang,
         Get::Reset => Action::Reset,
         Get::Redirect(loc) => Action::Respond(301, vec![("Location", loc.clone())], HTML, html_body(301)),
+        Get::Hostile(h) => Action::Hostile(h.clone()),
     }
 }
 
@@ -745,11 +776,12 @@ fn task_endpoint(shared: &Shared, req: &Request, task: bool) -> Action {
         return Action::Respond(405, vec![("Allow", "GET".into())], JSON, json_str("405"));
     }
     let b = &shared.behaviour;
-    match b.task_metadata {
+    match &b.task_metadata {
         TaskMeta::Ok => {}
-        TaskMeta::Status(n) => return Action::Json(n, json_str(reason(n))),
+        TaskMeta::Status(n) => return Action::Json(*n, json_str(reason(*n))),
         TaskMeta::Hang => return Action::Hang,
-        TaskMeta::Delay(d) => thread::sleep(d),
+        TaskMeta::Delay(d) => thread::sleep(*d),
+        TaskMeta::Hostile(h) => return Action::Hostile(h.clone()),
     }
     let body = if task { &b.task_json } else { &b.container_json };
     match body {
@@ -871,6 +903,14 @@ fn perform(mut stream: &TcpStream, action: Action, mut flight: InFlight<'_>) {
             }
             flight.end();
         }
+        Action::Hostile(Hostile::Raw(bytes)) => {
+            flight.end();
+            let _ = stream.write_all(&bytes);
+        }
+        Action::Hostile(endless) => {
+            stream_forever(stream, &endless);
+            flight.end();
+        }
         Action::Hang => {
             hang(stream);
             flight.end();
@@ -885,6 +925,60 @@ fn perform(mut stream: &TcpStream, action: Action, mut flight: InFlight<'_>) {
         }
     }
     finish(stream);
+}
+
+/// What an endless hostile answer starts with, before its repeated units.
+fn endless_opening(kind: &Hostile) -> &'static [u8] {
+    match kind {
+        Hostile::Trailers => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+        Hostile::Interim => b"",
+        Hostile::Headers => b"HTTP/1.1 200 OK\r\n",
+        Hostile::HugeLength => b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n",
+        Hostile::HugeUntilClose | Hostile::Raw(_) => b"HTTP/1.1 200 OK\r\n\r\n",
+    }
+}
+
+/// One repeated unit of `len` bytes (at least 40): a trailer or header line, a `100 Continue`
+/// answer padded with a header, or body bytes.
+fn endless_unit(kind: &Hostile, len: usize) -> Vec<u8> {
+    let (prefix, suffix): (&[u8], &[u8]) = match kind {
+        Hostile::Trailers | Hostile::Headers => (b"X-Pad: ", b"\r\n"),
+        Hostile::Interim => (b"HTTP/1.1 100 Continue\r\nX-Pad: ", b"\r\n\r\n"),
+        Hostile::HugeLength | Hostile::HugeUntilClose | Hostile::Raw(_) => (b"", b""),
+    };
+    let mut unit = prefix.to_vec();
+    unit.resize(len - suffix.len(), b'a');
+    unit.extend_from_slice(suffix);
+    unit
+}
+
+/// Writes `kind`'s opening, then its units forever, until a write fails or [`HOSTILE_FOR`]
+/// passes. Units are 2 KiB long and start 1 KiB into a 2 KiB block (a filler unit after the
+/// opening sees to it), and every write is one 2 KiB block: so no write ends at the end of a
+/// line, and neither does any read of a reader that reads 2 KiB at a time, however far behind it
+/// is.
+fn stream_forever(mut stream: &TcpStream, kind: &Hostile) {
+    const BLOCK: usize = 2048;
+    let opening = endless_opening(kind);
+    let mut filler = (BLOCK + BLOCK / 2 - opening.len() % BLOCK) % BLOCK;
+    if filler < 40 {
+        filler += BLOCK;
+    }
+    let unit = endless_unit(kind, BLOCK);
+    let mut first = opening.to_vec();
+    first.extend_from_slice(&endless_unit(kind, filler));
+    first.extend_from_slice(&unit[..BLOCK / 2]);
+    // Every later block: the second half of a unit, then the first half of the next.
+    let mut block = unit[BLOCK / 2..].to_vec();
+    block.extend_from_slice(&unit[..BLOCK / 2]);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    // One segment per write, so a reader that keeps up sees the write boundaries.
+    let _ = stream.set_nodelay(true);
+    let until = Instant::now() + HOSTILE_FOR;
+    if first.chunks(BLOCK).any(|b| stream.write_all(b).is_err()) {
+        return;
+    }
+    while Instant::now() < until && stream.write_all(&block).is_ok() {}
 }
 
 /// Never answer: keep the socket open until the peer closes it or `HANG_FOR` passes.

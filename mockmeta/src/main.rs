@@ -3,7 +3,7 @@
 //! on stdout (and optionally in a ready file), appends every request as a JSON line to `--log`,
 //! and then runs until killed.
 
-use mockmeta::{Behaviour, Get, Mock, Put, TaskMeta, Tokens};
+use mockmeta::{Behaviour, Get, Hostile, Mock, Put, TaskMeta, Tokens};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -12,10 +12,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 const USAGE: &str = "usage: mockmeta [--listen ADDR:PORT (default 127.0.0.1:0)] [--local-ipv4 IP] [--ipv6 IP] \
-[--put token|hang|reset|status:N|fail-then-token:COUNT:STATUS] \
-[--get ok|status:N|hang|reset|drip[:MS]|chunked-forever|unauthorized-first:N|redirect:URL|body:TEXT] \
+[--put token|hang|reset|status:N|fail-then-token:COUNT:STATUS|hostile:KIND] \
+[--get ok|status:N|hang|reset|drip[:MS]|chunked-forever|unauthorized-first:N|redirect:URL|body:TEXT|hostile:KIND] \
 [--tokens optional|required] [--put-ttl N] [--max-concurrent N] [--container-json FILE] \
-[--task-json FILE] [--task-metadata ok|status:N|hang|delay-ms:N] [--delay-ms N] [--log FILE] \
+[--task-json FILE] [--task-metadata ok|status:N|hang|delay-ms:N|hostile:KIND] [--delay-ms N] [--log FILE] \
 [--ready-file FILE]";
 
 /// Default pace of `--get drip` (the body is `--local-ipv4`).
@@ -166,7 +166,26 @@ fn status(what: &str, v: &str) -> Result<u16, String> {
     if (100..=999).contains(&n) { Ok(n) } else { Err(format!("{what}: status out of range: {n}")) }
 }
 
+/// `trailers|interim|headers|huge-length|huge-until-close` (see [`Hostile`]).
+fn parse_hostile(v: &str) -> Result<Hostile, String> {
+    Ok(match v {
+        "trailers" => Hostile::Trailers,
+        "interim" => Hostile::Interim,
+        "headers" => Hostile::Headers,
+        "huge-length" => Hostile::HugeLength,
+        "huge-until-close" => Hostile::HugeUntilClose,
+        _ => {
+            return Err(format!(
+                "hostile: unknown kind {v:?} (trailers|interim|headers|huge-length|huge-until-close)"
+            ));
+        }
+    })
+}
+
 fn parse_put(v: &str) -> Result<Put, String> {
+    if let Some(kind) = v.strip_prefix("hostile:") {
+        return Ok(Put::Hostile(parse_hostile(kind)?));
+    }
     Ok(match v.split(':').collect::<Vec<_>>().as_slice() {
         ["token"] => Put::Token,
         ["hang"] => Put::Hang,
@@ -183,6 +202,9 @@ fn parse_put(v: &str) -> Result<Put, String> {
 fn parse_get(v: &str) -> Result<Get, String> {
     if let Some(loc) = v.strip_prefix("redirect:") {
         return Ok(Get::Redirect(loc.to_string()));
+    }
+    if let Some(kind) = v.strip_prefix("hostile:") {
+        return Ok(Get::Hostile(parse_hostile(kind)?));
     }
     if let Some(body) = v.strip_prefix("body:") {
         return Ok(Get::Body(body.as_bytes().to_vec()));
@@ -202,6 +224,9 @@ fn parse_get(v: &str) -> Result<Get, String> {
 }
 
 fn parse_task(v: &str) -> Result<TaskMeta, String> {
+    if let Some(kind) = v.strip_prefix("hostile:") {
+        return Ok(TaskMeta::Hostile(parse_hostile(kind)?));
+    }
     Ok(match v.split(':').collect::<Vec<_>>().as_slice() {
         ["ok"] => TaskMeta::Ok,
         ["status", n] => TaskMeta::Status(status("--task-metadata status", n)?),

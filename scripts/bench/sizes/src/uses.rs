@@ -62,6 +62,81 @@ pub fn tokio() {
     println!("{out}");
 }
 
+/// hyper with ddboot's features: one HTTP/1 exchange over a tokio `TcpStream` through a small
+/// adapter (as `src/http.rs` does, instead of hyper-util), the body through `Limited`, under a
+/// deadline. It needs tokio's runtime, so its binary includes `tokio()` too.
+pub fn hyper() {
+    use http_body_util::{BodyExt, Empty, Limited};
+    use hyper::body::Bytes;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, ready};
+    use tokio::io::{AsyncRead, AsyncWrite};
+    use tokio::net::TcpStream;
+    use tokio::time::{Duration, Instant, timeout_at};
+    struct Io(TcpStream);
+    impl hyper::rt::Read for Io {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            mut buf: hyper::rt::ReadBufCursor<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            let mut chunk = [0u8; 4096];
+            let want = buf.remaining().min(chunk.len());
+            let mut read = tokio::io::ReadBuf::new(&mut chunk[..want]);
+            ready!(Pin::new(&mut self.0).poll_read(cx, &mut read))?;
+            buf.put_slice(read.filled());
+            Poll::Ready(Ok(()))
+        }
+    }
+    impl hyper::rt::Write for Io {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, b)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:9".into());
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().expect("runtime");
+    let out = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let exchange = async {
+            let stream = TcpStream::connect(addr.as_str()).await.map_err(|e| e.to_string())?;
+            let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+                .max_buf_size(8192)
+                .handshake(Io(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+            let request = hyper::Request::builder()
+                .uri("/")
+                .header("Host", addr.as_str())
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| e.to_string())?;
+            let answer = async {
+                let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+                let status = response.status().as_u16();
+                let body =
+                    Limited::new(response.into_body(), 1024).collect().await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((status, body.to_bytes().len()))
+            };
+            tokio::select! {
+                r = answer => r,
+                _ = conn => Err("closed".to_string()),
+            }
+        };
+        format!("{:?}", timeout_at(deadline, exchange).await)
+    });
+    println!("{out}");
+}
+
 /// serde_json: parse a file into a Value and read one field.
 pub fn serde_json() {
     let path = std::env::var("FILE").unwrap_or_else(|_| "/dev/null".into());

@@ -5,6 +5,7 @@ fn main() {
     uses::hello();
     uses::clap();
     uses::tokio();
+    uses::hyper();
     uses::serde_json();
     uses::which();
     uses::nix();

@@ -4,6 +4,7 @@ mod uses;
 fn main() {
     uses::hello();
     uses::tokio();
+    uses::hyper();
     uses::serde_json();
     uses::which();
     uses::nix();

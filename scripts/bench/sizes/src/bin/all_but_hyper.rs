@@ -1,0 +1,11 @@
+#[path = "../uses.rs"]
+mod uses;
+
+fn main() {
+    uses::hello();
+    uses::clap();
+    uses::tokio();
+    uses::serde_json();
+    uses::which();
+    uses::nix();
+}
