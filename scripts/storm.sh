@@ -151,9 +151,9 @@ storm() {
   puts=$(jq -s '[.[] | select(.method == "PUT")] | length' "$log")
   gets=$(jq -s '[.[] | select(.method == "GET")] | length' "$log")
   if [ $attribution = yes ]; then
-    per_start_max=$(jq -rs 'group_by(.headers.Host) | map(length) | max // 0' "$log")
+    per_start_max=$(jq -rs 'group_by((.headers.Host // .headers.host)) | map(length) | max // 0' "$log")
     local hosts
-    hosts=$(jq -rs 'map(.headers.Host) | unique | length' "$log")
+    hosts=$(jq -rs 'map((.headers.Host // .headers.host)) | unique | length' "$log")
   else
     per_start_max=n/a hosts=n/a
   fi
@@ -166,7 +166,7 @@ storm() {
   echo "   IMDS requests: $total ($puts PUT, $gets GET) = $(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.2f", t / n }') per start; max per start: $per_start_max (starts seen by the mock: $hosts)"
   local histogram=n/a
   if [ $attribution = yes ]; then
-    histogram=$(jq -rs --argjson n "$n" 'group_by(.headers.Host) | map(length) as $c
+    histogram=$(jq -rs --argjson n "$n" 'group_by((.headers.Host // .headers.host)) | map(length) as $c
       | ([range(0; 5)] | map(. as $k | "\($k): \([$c[] | select(. == $k)] | length + (if $k == 0 then $n - ($c | length) else 0 end))")) as $h
       | ($h + ["more: \([$c[] | select(. > 4)] | length)"]) | join(", ")' "$log")
     echo "   starts by number of IMDS requests sent: $histogram"
