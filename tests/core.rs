@@ -278,6 +278,28 @@ fn print_env_prints_export_and_unset_lines() {
     assert!(f.stdout.is_empty(), "{f:?}");
 }
 
+/// `--print-env`'s fail-open warning follows the rule of the start's: one line of at most 160
+/// characters per source that did not answer, then one summary line (not a single line with
+/// every source's reason in brackets).
+#[test]
+fn print_env_unresolved_warning_is_one_short_line_per_source() {
+    let f = Ddboot::new().arg("--print-env").run();
+    f.assert_code(0);
+    let lines = f.stderr_lines();
+    assert!(lines.len() > 2, "one line per source, then the summary: {f:?}");
+    assert!(lines.iter().all(|l| l.starts_with("ddboot: warning: ")), "{lines:#?}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 160), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("imdsv2") && l.contains("AWS_EC2_METADATA_DISABLED")),
+        "{lines:#?}"
+    );
+    let summary = lines.last().copied().unwrap_or_default();
+    assert!(
+        summary.contains("not resolved after") && summary.contains("printing no DD_AGENT_HOST"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn print_env_round_trips_hostile_values_through_sh_eval() {
     let dir = TempDir::new();
