@@ -19,7 +19,8 @@ use crate::source::Outcome;
 pub fn status_line(findings: &Findings) -> Option<String> {
     let r = findings.resolved.as_ref()?;
     let what = match &r.host {
-        Some(host) => format!("DD_AGENT_HOST={host}"),
+        // An inherited DD_AGENT_HOST can be any size: quote at most a DNS name's length of it.
+        Some(host) => format!("DD_AGENT_HOST={}", clip(host, 255)),
         None => "Agent sockets, no host needed".to_string(),
     };
     Some(format!("ddboot: {what} ({}, {})", r.source, human(findings.elapsed)))

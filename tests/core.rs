@@ -281,6 +281,20 @@ fn print_env_prints_export_and_unset_lines() {
 /// `--print-env`'s fail-open warning follows the rule of the start's: one line of at most 160
 /// characters per source that did not answer, then one summary line (not a single line with
 /// every source's reason in brackets).
+/// A huge inherited DD_AGENT_HOST reaches the app whole, but the status line quotes a bounded
+/// part of it (every value from outside is clipped where it is printed).
+#[test]
+fn a_huge_inherited_dd_agent_host_gives_a_short_status_line() {
+    let huge = "a".repeat(100_000);
+    let f = Ddboot::new().env("DD_AGENT_HOST", &huge).args(ENV_DUMP).run();
+    f.assert_code(0).assert_app_host(&huge);
+    let lines = f.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("ddboot: DD_AGENT_HOST=aaaa"), "{}", &lines[0][..80]);
+    assert!(lines[0].ends_with(')') && lines[0].contains("(env, "), "{}", &lines[0][lines[0].len() - 80..]);
+    assert!(lines[0].chars().count() <= 320, "{} characters", lines[0].chars().count());
+}
+
 #[test]
 fn print_env_unresolved_warning_is_one_short_line_per_source() {
     let f = Ddboot::new().arg("--print-env").run();
