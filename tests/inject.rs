@@ -97,7 +97,7 @@ fn every_already_injected_form_is_respected() {
     let preload = preload.display().to_string();
     /// (argv, the app's environment, the mechanism the report names)
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 12] = [
+    let cases: [Case<'_>; 13] = [
         (&["python3", "app.py"], &[("LD_PRELOAD", LAUNCHER)], "LD_PRELOAD"),
         (&["node", "app.js"], &[("DDBOOT_LD_SO_PRELOAD", &preload)], "ld.so.preload"),
         (&["java", "-jar", "a.jar"], &[("DD_INJECT_SENDER_TYPE", "docker")], "DD_INJECT_SENDER_TYPE"),
@@ -114,6 +114,12 @@ fn every_already_injected_form_is_respected() {
             &["java", "-jar", "a.jar"],
             &[("JAVA_TOOL_OPTIONS", "-javaagent:/datadog-lib/dd-java-agent.jar")],
             "JAVA_TOOL_OPTIONS",
+        ),
+        // HotSpot reads _JAVA_OPTIONS too: an agent there would be loaded twice.
+        (
+            &["java", "-jar", "a.jar"],
+            &[("_JAVA_OPTIONS", "-javaagent:/opt/dd-java-agent.jar")],
+            "_JAVA_OPTIONS",
         ),
         (
             &["dotnet", "a.dll"],
