@@ -297,3 +297,40 @@ fn explain_predicts_the_php_overlay_and_its_fallback() {
     assert!(shape(&name(written)) && shape(&name(&overlay)), "{written} / {overlay}");
     assert!(Path::new(written).is_file(), "the start wrote {written}");
 }
+
+/// An option variable ddboot would append to (`JAVA_TOOL_OPTIONS`, `RUBYOPT`…) that is set but
+/// not valid UTF-8 is never replaced by ddboot's option alone: the app gets it byte for byte,
+/// and the report says why no tracer was added.
+#[test]
+fn an_option_variable_not_utf8_is_never_replaced() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let jar = dir.write("dd-java-agent.jar", "not a real jar");
+    let gem = dir.join("gems/gems/datadog-2.3.0/lib/datadog");
+    std::fs::create_dir_all(&gem).expect("gem dir");
+    std::fs::write(gem.join("auto_instrument.rb"), "").expect("gem");
+    let gem_home = dir.join("gems");
+    let latin1 = std::ffi::OsStr::from_bytes(b"-Duser.home=/home/jos\xe9");
+    let cases: [(&str, &str, &[&str]); 2] =
+        [("JAVA_TOOL_OPTIONS", "java", &["java", "-jar", "a.jar"]), ("RUBYOPT", "ruby", &["ruby", "app.rb"])];
+    for (var, runtime, argv) in cases {
+        let base = || {
+            Ddboot::new()
+                .env(var, latin1)
+                .env("GEM_HOME", &gem_home)
+                .args(["--inject", runtime, "--java-agent"])
+                .arg(&jar)
+        };
+        let j = base().args(["--explain", "--json", "--"]).args(argv).run().json();
+        assert!(j["env"].get(var).is_none(), "{var} rewritten: {j:#}");
+        let skipped = j["inject"]["skipped"].as_str().unwrap_or_default();
+        assert!(skipped.contains(var) && skipped.contains("UTF-8"), "{var}: {j:#}");
+        // The app itself gets the variable unchanged.
+        let f = base().args(["-q", "--"]).args(ENV_DUMP).run();
+        f.assert_code(0);
+        let mut entry = format!("{var}=").into_bytes();
+        entry.extend_from_slice(latin1.as_bytes());
+        entry.push(0);
+        assert!(contains_bytes(&f.stdout, &entry), "{var}: {f:?}");
+    }
+}
