@@ -334,3 +334,32 @@ fn an_option_variable_not_utf8_is_never_replaced() {
         assert!(contains_bytes(&f.stdout, &entry), "{var}: {f:?}");
     }
 }
+
+/// A tracer whose path is not valid UTF-8 cannot go into a text option variable (it would name a
+/// file that does not exist, and a JVM, Ruby or Node.js given such a `-javaagent`, `-r` or
+/// `--require` refuses to start): the app starts without it, and the report says why.
+#[test]
+fn a_tracer_path_not_utf8_is_not_injected() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let odd = dir.join(std::str::from_utf8(b"caf").expect("ascii")).into_os_string();
+    let mut odd = odd.into_encoded_bytes();
+    odd.push(0xe9);
+    let odd = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&odd));
+    let jar = odd.join("dd-java-agent.jar");
+    let gem = odd.join("gems/datadog-2.3.0/lib/datadog");
+    std::fs::create_dir_all(&gem).expect("dirs");
+    std::fs::write(&jar, "not a real jar").expect("jar");
+    std::fs::write(gem.join("auto_instrument.rb"), "").expect("gem");
+    for (var, runtime) in [("JAVA_TOOL_OPTIONS", "java"), ("RUBYOPT", "ruby")] {
+        let base =
+            || Ddboot::new().env("GEM_HOME", &odd).args(["--inject", runtime, "--java-agent"]).arg(&jar);
+        let j = base().args(["--explain", "--json", "--"]).args(ENV_DUMP).run().json();
+        assert!(j["env"].get(var).is_none(), "{var} set: {j:#}");
+        let skipped = j["inject"]["skipped"].as_str().unwrap_or_default();
+        assert!(skipped.contains("UTF-8"), "{var}: {j:#}");
+        let f = base().args(["-q", "--"]).args(ENV_DUMP).run();
+        f.assert_code(0);
+        assert!(!f.env().contains_key(var), "{var}: {f:?}");
+    }
+}

@@ -235,16 +235,22 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
         Runtime::Php => php::probe(&ctx),
         Runtime::Ruby => ruby::probe(&ctx),
     };
-    // The option variables are rewritten as text: one that is not valid UTF-8 would be lost.
+    // The option variables are rewritten as text: one that is not valid UTF-8 would be lost, and
+    // a tracer path that is not would name a file that does not exist (the runtime then aborts).
     let found = match found {
-        Found::Tracer(tracer) => {
-            match option_variable(&tracer).filter(|v| env.get(v).is_some_and(|x| x.to_str().is_none())) {
-                Some(var) => Found::Missing(format!(
-                    "{var} is not valid UTF-8: ddboot leaves it as is and adds no tracer"
-                )),
-                None => Found::Tracer(tracer),
+        Found::Tracer(tracer) => match option_variable(&tracer) {
+            Some(var) if env.get(var).is_some_and(|x| x.to_str().is_none()) => {
+                Found::Missing(format!("{var} is not valid UTF-8: ddboot leaves it as is and adds no tracer"))
             }
-        }
+            Some(var) if tracer.path().is_some_and(|p| p.to_str().is_none()) => Found::Missing(format!(
+                "{} is not valid UTF-8: it cannot go into {var}, so no tracer is added",
+                tracer
+                    .path()
+                    .map(|p| crate::output::escape_bytes(p.as_os_str().as_encoded_bytes()))
+                    .unwrap_or_default()
+            )),
+            _ => Found::Tracer(tracer),
+        },
         other => other,
     };
     match found {
