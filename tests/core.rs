@@ -380,3 +380,35 @@ fn resolution_through_the_env_source_is_instant() {
     f.assert_code(0).assert_app_host("10.1.1.1");
     assert_within(&f, Duration::from_millis(2500));
 }
+
+/// A huge bad value in a platform or AWS variable is ignored with a warning that quotes a bounded
+/// part of it: no 100 KB warning line, no 100 KB detail in `--explain`.
+#[test]
+fn huge_bad_platform_variables_give_bounded_warnings() {
+    let huge = "x".repeat(100_000);
+    for var in [
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_EC2_METADATA_V1_DISABLED",
+        "ECS_CONTAINER_METADATA_URI_V4",
+    ] {
+        // A dead loopback endpoint on the command line: IMDS can only fail, and only there.
+        let base = || Ddboot::new().imds_endpoint("http://127.0.0.1:9").env(var, &huge);
+        let f = base().args(ENV_DUMP).run();
+        f.assert_code(0);
+        let lines = f.stderr_lines();
+        assert!(lines.iter().any(|l| l.contains(&format!("ignoring {var}"))), "{var}: {lines:?}");
+        let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(longest <= 400, "{var}: a stderr line of {longest} characters");
+        let report = base().args(["--explain", "--json"]).run().json();
+        let longest = report["attempts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a["detail"].as_str().unwrap_or_default().chars().count())
+            .max()
+            .unwrap_or(0);
+        assert!(longest <= 400, "{var}: an --explain detail of {longest} characters");
+    }
+}
