@@ -350,7 +350,8 @@ fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Er
 }
 
 fn usage(what: &str, why: &str) -> Error {
-    Error::Usage(format!("invalid {what}: {why}"))
+    // The reason quotes the value, which can be of any size.
+    Error::Usage(format!("invalid {what}: {}", clip(why, 200)))
 }
 
 #[cfg(test)]

@@ -412,3 +412,20 @@ fn huge_bad_platform_variables_give_bounded_warnings() {
         assert!(longest <= 400, "{var}: an --explain detail of {longest} characters");
     }
 }
+
+/// A huge bad value of one of ddboot's own settings is still a usage error (64), on one line that
+/// quotes a bounded part of it.
+#[test]
+fn huge_bad_own_settings_give_a_short_usage_error() {
+    let huge = "x".repeat(100_000);
+    for var in ["DDBOOT_TIMEOUT", "DDBOOT_INJECT", "DDBOOT_STRICT", "DDBOOT_INIT", "DDBOOT_INIT_GROUP"] {
+        let f = Ddboot::new().env(var, &huge).args(ENV_DUMP).run();
+        f.assert_error_lines(64);
+        let line = f.stderr_lines().last().copied().unwrap_or_default().to_string();
+        assert!(line.contains(var), "{var}: {}", &line[..line.len().min(200)]);
+        assert!(line.chars().count() <= 400, "{var}: {} characters", line.chars().count());
+    }
+    let f = Ddboot::new().arg("--timeout").arg("1".repeat(100_000)).args(ENV_DUMP).run();
+    f.assert_error_lines(64);
+    assert!(f.stderr.chars().count() <= 400, "--timeout: {} characters", f.stderr.chars().count());
+}
