@@ -429,3 +429,16 @@ fn huge_bad_own_settings_give_a_short_usage_error() {
     f.assert_error_lines(64);
     assert!(f.stderr.chars().count() <= 400, "--timeout: {} characters", f.stderr.chars().count());
 }
+
+/// A huge PROGRAM that is not there: 127 at once, on one line that quotes a bounded part of it
+/// (twice the value when it looks like a flag, before).
+#[test]
+fn a_huge_missing_program_gives_a_short_error() {
+    for program in ["x".repeat(100_000), format!("-{}", "x".repeat(100_000))] {
+        let f = Ddboot::new().arg("--").arg(&program).run();
+        f.assert_error_lines(127);
+        let count = f.stderr.chars().count();
+        assert!(count <= 1000, "{}…: {count} characters", &program[..10]);
+        assert!(f.stderr.contains("not found"), "{}", &f.stderr[..f.stderr.len().min(300)]);
+    }
+}
