@@ -442,3 +442,23 @@ fn a_huge_missing_program_gives_a_short_error() {
         assert!(f.stderr.contains("not found"), "{}", &f.stderr[..f.stderr.len().min(300)]);
     }
 }
+
+/// Live Agent sockets in a directory whose path is not valid UTF-8 cannot be named in a
+/// `unix://` URL (it would be written lossily and name a socket that does not exist): they are
+/// reported unusable, and the host found elsewhere is exported instead.
+#[test]
+fn sockets_under_a_path_not_utf8_are_not_exported_lossily() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let mut bytes = dir.path().as_os_str().as_bytes().to_vec();
+    bytes.extend_from_slice(b"/s\xe9");
+    let sockets = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+    std::fs::create_dir_all(&sockets).expect("dir");
+    let _apm = std::os::unix::net::UnixListener::bind(sockets.join("apm.socket")).expect("bind apm");
+    let _dsd = std::os::unix::net::UnixDatagram::bind(sockets.join("dsd.socket")).expect("bind dsd");
+    let file = dir.write("metadata.json", ready_file(Some("10.0.7.7")));
+    let f = Ddboot::new().env("DDBOOT_SOCKET_DIR", &sockets).metadata_file(&file).args(ENV_DUMP).run();
+    f.assert_code(0).assert_app_host("10.0.7.7");
+    let env = f.env();
+    assert!(!env.contains_key("DD_TRACE_AGENT_URL") && !env.contains_key("DD_DOGSTATSD_URL"), "{env:?}");
+}
