@@ -19,7 +19,7 @@ use crate::environ::Environ;
 use crate::error::Error;
 use crate::http::Endpoint;
 use crate::inject;
-use crate::output::escape_bytes;
+use crate::output::{clip, escape_bytes, quote};
 
 /// The IMDS endpoint used when nothing overrides it.
 pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
@@ -173,7 +173,7 @@ impl Config {
         let metadata_file = cli.metadata_file.or(file_var);
 
         let uri_var = platform_str(env, "ECS_CONTAINER_METADATA_URI_V4")
-            .and_then(|v| v.map(Endpoint::parse).transpose())
+            .and_then(|v| v.map(|v| Endpoint::parse(v).map_err(short)).transpose())
             .unwrap_or_else(|why| {
                 let why = format!("{why}; the task metadata is skipped");
                 ignored.push(Ignored { variable: "ECS_CONTAINER_METADATA_URI_V4", why });
@@ -244,12 +244,13 @@ fn imds_config(flag: Option<&str>, env: &Environ, ignored: &mut Vec<Ignored>) ->
     const MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
     let v1_allowed = !aws_true(env, "AWS_EC2_METADATA_V1_DISABLED", ignored);
     let disabled = aws_true(env, "AWS_EC2_METADATA_DISABLED", ignored);
-    let from_var = platform_str(env, ENDPOINT).and_then(|v| v.map(Endpoint::parse).transpose());
+    let from_var =
+        platform_str(env, ENDPOINT).and_then(|v| v.map(|v| Endpoint::parse(v).map_err(short)).transpose());
     let by_mode = platform_str(env, MODE).and_then(|mode| match mode {
         None => Ok(DEFAULT_IMDS_ENDPOINT),
         Some(m) if m.eq_ignore_ascii_case("ipv4") => Ok(DEFAULT_IMDS_ENDPOINT),
         Some(m) if m.eq_ignore_ascii_case("ipv6") => Ok(IPV6_IMDS_ENDPOINT),
-        Some(m) => Err(format!("{m:?} is not IPv4 or IPv6")),
+        Some(m) => Err(format!("{} is not IPv4 or IPv6", quote(m, QUOTED_MAX))),
     });
     let in_effect = flag.is_none() && !disabled;
     let skipped = |in_effect: bool| {
@@ -288,7 +289,7 @@ fn platform_str<'e>(env: &'e Environ, name: &str) -> Result<Option<&'e str>, Str
     match raw.to_str() {
         Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => Ok(Some(v.trim())),
-        None => Err(format!("not valid UTF-8: \"{}\"", escape_bytes(raw.as_encoded_bytes()))),
+        None => Err(short(format!("not valid UTF-8: \"{}\"", escape_bytes(raw.as_encoded_bytes())))),
     }
 }
 
@@ -301,7 +302,10 @@ fn aws_true(env: &Environ, name: &'static str, ignored: &mut Vec<Ignored>) -> bo
         Ok(Some(v)) if v.eq_ignore_ascii_case("true") => true,
         Ok(Some(v)) if v.eq_ignore_ascii_case("false") => false,
         Ok(Some(v)) => {
-            let why = format!("{v:?} is not true or false; counted as false (as the AWS SDKs do)");
+            let why = format!(
+                "{} is not true or false; counted as false (as the AWS SDKs do)",
+                quote(v, QUOTED_MAX)
+            );
             ignored.push(Ignored { variable: name, why });
             false
         }
@@ -310,6 +314,15 @@ fn aws_true(env: &Environ, name: &'static str, ignored: &mut Vec<Ignored>) -> bo
             false
         }
     }
+}
+
+/// The most characters of a platform variable's value quoted in a warning.
+const QUOTED_MAX: usize = 40;
+
+/// Why a platform variable is bad, cut to a length that fits a warning line (the reason quotes
+/// the value, which can be of any size).
+fn short(why: String) -> String {
+    clip(&why, 120)
 }
 
 /// One of ddboot's own variables, as text: unset is `None`; not valid UTF-8 is a usage error.
@@ -337,7 +350,8 @@ fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Er
 }
 
 fn usage(what: &str, why: &str) -> Error {
-    Error::Usage(format!("invalid {what}: {why}"))
+    // The reason quotes the value, which can be of any size.
+    Error::Usage(format!("invalid {what}: {}", clip(why, 200)))
 }
 
 #[cfg(test)]

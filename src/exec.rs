@@ -93,7 +93,7 @@ impl Prepared {
 }
 
 fn exec_error(program: &OsStr, path: &Path, errno: Errno) -> Error {
-    let shown = program.to_string_lossy();
+    let shown = shown(program);
     match errno {
         Errno::ENOENT if path.exists() => {
             Error::NotFound(format!("{shown}: cannot run it: its interpreter or loader is missing ({errno})"))
@@ -108,7 +108,7 @@ fn exec_error(program: &OsStr, path: &Path, errno: Errno) -> Error {
 /// Resolves PROGRAM the way execvp does, with the app's PATH. Called before any network
 /// request too, so a PROGRAM that is not there fails at once.
 pub(crate) fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Error> {
-    let shown = program.to_string_lossy();
+    let shown = shown(program);
     if program.is_empty() {
         return Err(Error::NotFound("'': not found".into()));
     }
@@ -143,6 +143,11 @@ pub(crate) fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Er
             }
         }
     }
+}
+
+/// PROGRAM as its messages quote it: at most 200 characters (argv can be of any size).
+fn shown(program: &OsStr) -> String {
+    crate::output::clip(&program.to_string_lossy(), 200)
 }
 
 /// What a user who meant `PROGRAM` as one of ddboot's flags needs to know: with

@@ -100,7 +100,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         Some(line) if !config.quiet && config.mode == Mode::Run => diag(&format!("{line}{in_mode}")),
         Some(_) => {}
         None if config.mode == Mode::PrintEnv => {
-            diag(&report::unresolved_print_env_warning(&findings, config.strict));
+            report::unresolved_print_env_warning(&findings, config.strict).iter().for_each(|l| diag(l));
             if config.strict {
                 return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
             }

@@ -19,7 +19,8 @@ use crate::source::Outcome;
 pub fn status_line(findings: &Findings) -> Option<String> {
     let r = findings.resolved.as_ref()?;
     let what = match &r.host {
-        Some(host) => format!("DD_AGENT_HOST={host}"),
+        // An inherited DD_AGENT_HOST can be any size: quote at most a DNS name's length of it.
+        Some(host) => format!("DD_AGENT_HOST={}", clip(host, 255)),
         None => "Agent sockets, no host needed".to_string(),
     };
     Some(format!("ddboot: {what} ({}, {})", r.source, human(findings.elapsed)))
@@ -31,6 +32,19 @@ pub const WARNING_LINE_MAX: usize = 160;
 /// The warning printed when no host was found: one line (at most [`WARNING_LINE_MAX`]
 /// characters, once escaped) per source that did not answer and why, then one summary line.
 pub fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
+    let consequence =
+        if strict { "not starting the app (--strict)" } else { "starting the app without DD_AGENT_HOST" };
+    unresolved_lines(findings, consequence)
+}
+
+/// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints;
+/// the same lines otherwise.
+pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> Vec<String> {
+    let consequence = if strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
+    unresolved_lines(findings, consequence)
+}
+
+fn unresolved_lines(findings: &Findings, consequence: &str) -> Vec<String> {
     let mut lines: Vec<String> = findings
         .attempts
         .iter()
@@ -40,25 +54,11 @@ pub fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
             clip(&line, WARNING_LINE_MAX)
         })
         .collect();
-    let consequence =
-        if strict { "not starting the app (--strict)" } else { "starting the app without DD_AGENT_HOST" };
     lines.push(format!(
         "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} (ddboot --explain shows more)",
         human(findings.elapsed),
     ));
     lines
-}
-
-/// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints.
-pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> String {
-    let reasons: Vec<String> =
-        findings.attempts.iter().map(|a| format!("{}: {}", a.source, a.detail)).collect();
-    let consequence = if strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
-    format!(
-        "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} [{}]",
-        human(findings.elapsed),
-        reasons.join("; ")
-    )
 }
 
 /// The human `--explain` report.

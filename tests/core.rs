@@ -278,6 +278,42 @@ fn print_env_prints_export_and_unset_lines() {
     assert!(f.stdout.is_empty(), "{f:?}");
 }
 
+/// `--print-env`'s fail-open warning follows the rule of the start's: one line of at most 160
+/// characters per source that did not answer, then one summary line (not a single line with
+/// every source's reason in brackets).
+/// A huge inherited DD_AGENT_HOST reaches the app whole, but the status line quotes a bounded
+/// part of it (every value from outside is clipped where it is printed).
+#[test]
+fn a_huge_inherited_dd_agent_host_gives_a_short_status_line() {
+    let huge = "a".repeat(100_000);
+    let f = Ddboot::new().env("DD_AGENT_HOST", &huge).args(ENV_DUMP).run();
+    f.assert_code(0).assert_app_host(&huge);
+    let lines = f.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("ddboot: DD_AGENT_HOST=aaaa"), "{}", &lines[0][..80]);
+    assert!(lines[0].ends_with(')') && lines[0].contains("(env, "), "{}", &lines[0][lines[0].len() - 80..]);
+    assert!(lines[0].chars().count() <= 320, "{} characters", lines[0].chars().count());
+}
+
+#[test]
+fn print_env_unresolved_warning_is_one_short_line_per_source() {
+    let f = Ddboot::new().arg("--print-env").run();
+    f.assert_code(0);
+    let lines = f.stderr_lines();
+    assert!(lines.len() > 2, "one line per source, then the summary: {f:?}");
+    assert!(lines.iter().all(|l| l.starts_with("ddboot: warning: ")), "{lines:#?}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 160), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("imdsv2") && l.contains("AWS_EC2_METADATA_DISABLED")),
+        "{lines:#?}"
+    );
+    let summary = lines.last().copied().unwrap_or_default();
+    assert!(
+        summary.contains("not resolved after") && summary.contains("printing no DD_AGENT_HOST"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn print_env_round_trips_hostile_values_through_sh_eval() {
     let dir = TempDir::new();
@@ -343,4 +379,86 @@ fn resolution_through_the_env_source_is_instant() {
     let f = Ddboot::new().env("DD_AGENT_HOST", "10.1.1.1").args(["--timeout", "5s"]).args(ENV_DUMP).run();
     f.assert_code(0).assert_app_host("10.1.1.1");
     assert_within(&f, Duration::from_millis(2500));
+}
+
+/// A huge bad value in a platform or AWS variable is ignored with a warning that quotes a bounded
+/// part of it: no 100 KB warning line, no 100 KB detail in `--explain`.
+#[test]
+fn huge_bad_platform_variables_give_bounded_warnings() {
+    let huge = "x".repeat(100_000);
+    for var in [
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_EC2_METADATA_V1_DISABLED",
+        "ECS_CONTAINER_METADATA_URI_V4",
+    ] {
+        // A dead loopback endpoint on the command line: IMDS can only fail, and only there.
+        let base = || Ddboot::new().imds_endpoint("http://127.0.0.1:9").env(var, &huge);
+        let f = base().args(ENV_DUMP).run();
+        f.assert_code(0);
+        let lines = f.stderr_lines();
+        assert!(lines.iter().any(|l| l.contains(&format!("ignoring {var}"))), "{var}: {lines:?}");
+        let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(longest <= 400, "{var}: a stderr line of {longest} characters");
+        let report = base().args(["--explain", "--json"]).run().json();
+        let longest = report["attempts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a["detail"].as_str().unwrap_or_default().chars().count())
+            .max()
+            .unwrap_or(0);
+        assert!(longest <= 400, "{var}: an --explain detail of {longest} characters");
+    }
+}
+
+/// A huge bad value of one of ddboot's own settings is still a usage error (64), on one line that
+/// quotes a bounded part of it.
+#[test]
+fn huge_bad_own_settings_give_a_short_usage_error() {
+    let huge = "x".repeat(100_000);
+    for var in ["DDBOOT_TIMEOUT", "DDBOOT_INJECT", "DDBOOT_STRICT", "DDBOOT_INIT", "DDBOOT_INIT_GROUP"] {
+        let f = Ddboot::new().env(var, &huge).args(ENV_DUMP).run();
+        f.assert_error_lines(64);
+        let line = f.stderr_lines().last().copied().unwrap_or_default().to_string();
+        assert!(line.contains(var), "{var}: {}", &line[..line.len().min(200)]);
+        assert!(line.chars().count() <= 400, "{var}: {} characters", line.chars().count());
+    }
+    let f = Ddboot::new().arg("--timeout").arg("1".repeat(100_000)).args(ENV_DUMP).run();
+    f.assert_error_lines(64);
+    assert!(f.stderr.chars().count() <= 400, "--timeout: {} characters", f.stderr.chars().count());
+}
+
+/// A huge PROGRAM that is not there: 127 at once, on one line that quotes a bounded part of it
+/// (twice the value when it looks like a flag, before).
+#[test]
+fn a_huge_missing_program_gives_a_short_error() {
+    for program in ["x".repeat(100_000), format!("-{}", "x".repeat(100_000))] {
+        let f = Ddboot::new().arg("--").arg(&program).run();
+        f.assert_error_lines(127);
+        let count = f.stderr.chars().count();
+        assert!(count <= 1000, "{}…: {count} characters", &program[..10]);
+        assert!(f.stderr.contains("not found"), "{}", &f.stderr[..f.stderr.len().min(300)]);
+    }
+}
+
+/// Live Agent sockets in a directory whose path is not valid UTF-8 cannot be named in a
+/// `unix://` URL (it would be written lossily and name a socket that does not exist): they are
+/// reported unusable, and the host found elsewhere is exported instead.
+#[test]
+fn sockets_under_a_path_not_utf8_are_not_exported_lossily() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let mut bytes = dir.path().as_os_str().as_bytes().to_vec();
+    bytes.extend_from_slice(b"/s\xe9");
+    let sockets = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+    std::fs::create_dir_all(&sockets).expect("dir");
+    let _apm = std::os::unix::net::UnixListener::bind(sockets.join("apm.socket")).expect("bind apm");
+    let _dsd = std::os::unix::net::UnixDatagram::bind(sockets.join("dsd.socket")).expect("bind dsd");
+    let file = dir.write("metadata.json", ready_file(Some("10.0.7.7")));
+    let f = Ddboot::new().env("DDBOOT_SOCKET_DIR", &sockets).metadata_file(&file).args(ENV_DUMP).run();
+    f.assert_code(0).assert_app_host("10.0.7.7");
+    let env = f.env();
+    assert!(!env.contains_key("DD_TRACE_AGENT_URL") && !env.contains_key("DD_DOGSTATSD_URL"), "{env:?}");
 }

@@ -97,7 +97,7 @@ fn every_already_injected_form_is_respected() {
     let preload = preload.display().to_string();
     /// (argv, the app's environment, the mechanism the report names)
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 12] = [
+    let cases: [Case<'_>; 13] = [
         (&["python3", "app.py"], &[("LD_PRELOAD", LAUNCHER)], "LD_PRELOAD"),
         (&["node", "app.js"], &[("DDBOOT_LD_SO_PRELOAD", &preload)], "ld.so.preload"),
         (&["java", "-jar", "a.jar"], &[("DD_INJECT_SENDER_TYPE", "docker")], "DD_INJECT_SENDER_TYPE"),
@@ -114,6 +114,12 @@ fn every_already_injected_form_is_respected() {
             &["java", "-jar", "a.jar"],
             &[("JAVA_TOOL_OPTIONS", "-javaagent:/datadog-lib/dd-java-agent.jar")],
             "JAVA_TOOL_OPTIONS",
+        ),
+        // HotSpot reads _JAVA_OPTIONS too: an agent there would be loaded twice.
+        (
+            &["java", "-jar", "a.jar"],
+            &[("_JAVA_OPTIONS", "-javaagent:/opt/dd-java-agent.jar")],
+            "_JAVA_OPTIONS",
         ),
         (
             &["dotnet", "a.dll"],
@@ -290,4 +296,70 @@ fn explain_predicts_the_php_overlay_and_its_fallback() {
         |n: &str| n.starts_with("php-fpm.") && n.ends_with(".conf") && n.len() == "php-fpm.".len() + 16 + 5;
     assert!(shape(&name(written)) && shape(&name(&overlay)), "{written} / {overlay}");
     assert!(Path::new(written).is_file(), "the start wrote {written}");
+}
+
+/// An option variable ddboot would append to (`JAVA_TOOL_OPTIONS`, `RUBYOPT`…) that is set but
+/// not valid UTF-8 is never replaced by ddboot's option alone: the app gets it byte for byte,
+/// and the report says why no tracer was added.
+#[test]
+fn an_option_variable_not_utf8_is_never_replaced() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let jar = dir.write("dd-java-agent.jar", "not a real jar");
+    let gem = dir.join("gems/gems/datadog-2.3.0/lib/datadog");
+    std::fs::create_dir_all(&gem).expect("gem dir");
+    std::fs::write(gem.join("auto_instrument.rb"), "").expect("gem");
+    let gem_home = dir.join("gems");
+    let latin1 = std::ffi::OsStr::from_bytes(b"-Duser.home=/home/jos\xe9");
+    let cases: [(&str, &str, &[&str]); 2] =
+        [("JAVA_TOOL_OPTIONS", "java", &["java", "-jar", "a.jar"]), ("RUBYOPT", "ruby", &["ruby", "app.rb"])];
+    for (var, runtime, argv) in cases {
+        let base = || {
+            Ddboot::new()
+                .env(var, latin1)
+                .env("GEM_HOME", &gem_home)
+                .args(["--inject", runtime, "--java-agent"])
+                .arg(&jar)
+        };
+        let j = base().args(["--explain", "--json", "--"]).args(argv).run().json();
+        assert!(j["env"].get(var).is_none(), "{var} rewritten: {j:#}");
+        let skipped = j["inject"]["skipped"].as_str().unwrap_or_default();
+        assert!(skipped.contains(var) && skipped.contains("UTF-8"), "{var}: {j:#}");
+        // The app itself gets the variable unchanged.
+        let f = base().args(["-q", "--"]).args(ENV_DUMP).run();
+        f.assert_code(0);
+        let mut entry = format!("{var}=").into_bytes();
+        entry.extend_from_slice(latin1.as_bytes());
+        entry.push(0);
+        assert!(contains_bytes(&f.stdout, &entry), "{var}: {f:?}");
+    }
+}
+
+/// A tracer whose path is not valid UTF-8 cannot go into a text option variable (it would name a
+/// file that does not exist, and a JVM, Ruby or Node.js given such a `-javaagent`, `-r` or
+/// `--require` refuses to start): the app starts without it, and the report says why.
+#[test]
+fn a_tracer_path_not_utf8_is_not_injected() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let odd = dir.join(std::str::from_utf8(b"caf").expect("ascii")).into_os_string();
+    let mut odd = odd.into_encoded_bytes();
+    odd.push(0xe9);
+    let odd = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&odd));
+    let jar = odd.join("dd-java-agent.jar");
+    let gem = odd.join("gems/datadog-2.3.0/lib/datadog");
+    std::fs::create_dir_all(&gem).expect("dirs");
+    std::fs::write(&jar, "not a real jar").expect("jar");
+    std::fs::write(gem.join("auto_instrument.rb"), "").expect("gem");
+    for (var, runtime) in [("JAVA_TOOL_OPTIONS", "java"), ("RUBYOPT", "ruby")] {
+        let base =
+            || Ddboot::new().env("GEM_HOME", &odd).args(["--inject", runtime, "--java-agent"]).arg(&jar);
+        let j = base().args(["--explain", "--json", "--"]).args(ENV_DUMP).run().json();
+        assert!(j["env"].get(var).is_none(), "{var} set: {j:#}");
+        let skipped = j["inject"]["skipped"].as_str().unwrap_or_default();
+        assert!(skipped.contains("UTF-8"), "{var}: {j:#}");
+        let f = base().args(["-q", "--"]).args(ENV_DUMP).run();
+        f.assert_code(0);
+        assert!(!f.env().contains_key(var), "{var}: {f:?}");
+    }
 }

@@ -247,3 +247,27 @@ fn a_fifo_does_not_block() {
     assert!(status.success(), "mkfifo failed");
     assert_invalid_file(&fifo, &["regular file", "fifo", "pipe"], &[]);
 }
+
+/// An IPv6-only file whose `HostIPv6Address` is there but unusable (`::`, multicast, not an
+/// address, not a string) is reported as invalid, naming the field, like a bad
+/// `HostPrivateIPv4Address`: never as a file without a host from an old ECS agent.
+#[test]
+fn a_ready_ipv6_only_file_with_an_invalid_host_says_it_is_invalid() {
+    let dir = TempDir::new();
+    for bad in [
+        serde_json::json!("::"),
+        serde_json::json!("ff02::1"),
+        serde_json::json!("2600::g"),
+        serde_json::json!("fe80::1%eth0"),
+        serde_json::json!(7),
+    ] {
+        let mut doc: serde_json::Value = serde_json::from_str(&ready_file(None)).expect("json");
+        doc["HostIPv6Address"] = bad.clone();
+        let file = dir.write("metadata.json", doc.to_string());
+        let f = Ddboot::new().metadata_file(&file).args(["--explain", "--json"]).run();
+        f.assert_code(1);
+        let detail = detail_of(&f.json(), "metadata-file");
+        assert!(detail.contains("HostIPv6Address is invalid"), "{bad}: {detail}");
+        assert!(!detail.contains("old ECS agent"), "{bad}: {detail}");
+    }
+}

@@ -150,7 +150,7 @@ fn required<'a>(words: &'a [String], flags: &'a [&'a str]) -> impl Iterator<Item
 }
 
 /// Java: a `-javaagent:` naming any `dd-java-agent*.jar`, in `JAVA_TOOL_OPTIONS`,
-/// `JDK_JAVA_OPTIONS` or argv.
+/// `JDK_JAVA_OPTIONS`, `_JAVA_OPTIONS` (HotSpot reads it too) or argv.
 pub(super) fn java(env: &Environ, argv: &[String]) -> Option<String> {
     let is_agent = |w: &str| {
         w.strip_prefix("-javaagent:").is_some_and(|jar| {
@@ -159,7 +159,7 @@ pub(super) fn java(env: &Environ, argv: &[String]) -> Option<String> {
             name.starts_with("dd-java-agent") && name.ends_with(".jar")
         })
     };
-    for name in ["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"] {
+    for name in ["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"] {
         if let Some(w) = env.get_str(name).and_then(|o| o.split_whitespace().find(|w| is_agent(w))) {
             return Some(format!("already injected: {name} has {}", w.escape_debug()));
         }

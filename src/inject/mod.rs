@@ -235,6 +235,24 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
         Runtime::Php => php::probe(&ctx),
         Runtime::Ruby => ruby::probe(&ctx),
     };
+    // The option variables are rewritten as text: one that is not valid UTF-8 would be lost, and
+    // a tracer path that is not would name a file that does not exist (the runtime then aborts).
+    let found = match found {
+        Found::Tracer(tracer) => match option_variable(&tracer) {
+            Some(var) if env.get(var).is_some_and(|x| x.to_str().is_none()) => {
+                Found::Missing(format!("{var} is not valid UTF-8: ddboot leaves it as is and adds no tracer"))
+            }
+            Some(var) if tracer.path().is_some_and(|p| p.to_str().is_none()) => Found::Missing(format!(
+                "{} is not valid UTF-8: it cannot go into {var}, so no tracer is added",
+                tracer
+                    .path()
+                    .map(|p| crate::output::escape_bytes(p.as_os_str().as_encoded_bytes()))
+                    .unwrap_or_default()
+            )),
+            _ => Found::Tracer(tracer),
+        },
+        other => other,
+    };
     match found {
         Found::Tracer(tracer) => {
             let note = (runtime == Runtime::Php && !php::extension_present()).then(|| {
@@ -270,6 +288,17 @@ pub fn apply(probe: &Probe, argv: &[OsString], env: &Environ) -> Injection {
         Tracer::JavaAgent(jar) => java::apply(jar, argv, env),
         Tracer::Dotnet { home, profiler } => dotnet::apply(home, profiler, argv),
         Tracer::PhpFpm { .. } | Tracer::Apache => php::apply(tracer, argv, env),
+    }
+}
+
+/// The variable [`apply`] appends the tracer's option to, keeping what it holds.
+fn option_variable(tracer: &Tracer) -> Option<&'static str> {
+    match tracer {
+        Tracer::PythonPath { .. } => Some("PYTHONPATH"),
+        Tracer::NodeInit(_) => Some("NODE_OPTIONS"),
+        Tracer::JavaAgent(_) => Some("JAVA_TOOL_OPTIONS"),
+        Tracer::RubyAutoInstrument(_) => Some("RUBYOPT"),
+        _ => None,
     }
 }
 

@@ -9,7 +9,7 @@
 //! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
 //! without one, or the deadline passes.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,9 +32,9 @@ pub struct MetadataFile {
     /// `HostPrivateIPv4Address` when present and a usable IPv4 address, else `HostIPv6Address`
     /// when present and a usable IPv6 address.
     pub host: Option<IpAddr>,
-    /// Why `HostPrivateIPv4Address` is present but unusable (a number, an array, `""`,
-    /// `010.002.002.002`…), escaped and short, when no host was found: an invalid value is not
-    /// a missing one.
+    /// Which of `HostPrivateIPv4Address` / `HostIPv6Address` is present but unusable and why (a
+    /// number, an array, `""`, `010.002.002.002`, `::`…), escaped and short, when no host was
+    /// found: an invalid value is not a missing one.
     pub invalid_host: Option<String>,
     /// `MetadataFileStatus` is `READY`.
     pub ready: bool,
@@ -57,12 +57,24 @@ pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
             (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
         }
     };
-    let v6 = || {
-        let text = obj.get("HostIPv6Address").and_then(Value::as_str)?;
-        super::parse_ipv6(text.as_bytes()).ok()
+    let (v6, invalid_v6): (Option<Ipv6Addr>, Option<String>) = match obj.get("HostIPv6Address") {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::String(s)) => match super::parse_ipv6(s.as_bytes()) {
+            Ok(ip) => (Some(ip), None),
+            Err(why) => (None, Some(why)),
+        },
+        Some(other) => {
+            let shown = crate::output::clip(&other.to_string(), 40);
+            (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
+        }
     };
-    let host = v4.map(IpAddr::V4).or_else(|| v6().map(IpAddr::V6));
-    let invalid_host = if host.is_some() { None } else { invalid_v4 };
+    let host = v4.map(IpAddr::V4).or(v6.map(IpAddr::V6));
+    let invalid_host = match (host, invalid_v4, invalid_v6) {
+        (Some(_), _, _) => None,
+        (None, Some(why), _) => Some(format!("HostPrivateIPv4Address is invalid ({why})")),
+        (None, None, Some(why)) => Some(format!("HostIPv6Address is invalid ({why})")),
+        (None, None, None) => None,
+    };
     let ready = obj.get("MetadataFileStatus").and_then(Value::as_str) == Some("READY");
     let network_mode = obj
         .get("Networks")
@@ -84,7 +96,7 @@ pub fn read(path: &Path) -> Result<MetadataFile, String> {
 /// Why a READY file gave no host: the field is missing, or present but invalid.
 pub(crate) fn no_host_reason(doc: &MetadataFile) -> String {
     match &doc.invalid_host {
-        Some(why) => format!("READY but HostPrivateIPv4Address is invalid ({why})"),
+        Some(why) => format!("READY but {why}"),
         None => READY_WITHOUT_HOST.to_string(),
     }
 }
@@ -194,7 +206,11 @@ mod tests {
         assert_eq!(parse(both).expect("parses").host, Some(IpAddr::from([10, 0, 0, 1])));
         for bad in [r#""::""#, r#""ff02::1""#, r#""10.0.0.1""#, r#""2600::g""#, "7", "null"] {
             let doc = format!(r#"{{"HostIPv6Address": {bad}}}"#);
-            assert_eq!(parse(doc.as_bytes()).expect("parses").host, None, "{bad}");
+            let m = parse(doc.as_bytes()).expect("parses");
+            assert_eq!(m.host, None, "{bad}");
+            if bad != "null" {
+                assert!(no_host_reason(&m).contains("HostIPv6Address is invalid"), "{bad}: {m:?}");
+            }
         }
     }
 

@@ -53,6 +53,11 @@ pub fn find(dir: &Path) -> Sockets {
         if !is_socket {
             continue;
         }
+        // The URL that names it is text: a path that is not UTF-8 would be written lossily.
+        if path.to_str().is_none() {
+            found.stale.push(format!("{name}: unusable (its path is not valid UTF-8)"));
+            continue;
+        }
         match probe(&path, kind) {
             Ok(()) | Err(Errno::EAGAIN | Errno::EINPROGRESS) => {
                 if kind == libc::SOCK_STREAM {
