@@ -536,7 +536,14 @@ else
 
     # The long option, and an Agent trace socket: DD_TRACE_AGENT_URL must reach the worker too.
     mkdir -p "$work/sockets-apm"
-    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$work/sockets-apm/apm.socket"
+    # A live Agent socket (bound and listening): ddboot probes each socket and a dead one (bound,
+    # never listened on) is stale.
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(16)
+open(sys.argv[2], "w").close(); time.sleep(600)' "$work/sockets-apm/apm.socket" "$work/apm.ready" &
+    apm_listener=$!
+    pids+=("$apm_listener")
+    for _ in $(seq 250); do [ -e "$work/apm.ready" ] && break; sleep 0.02; done
     if start_fpm fpm-sock "$work/sockets-apm" -- --inject php -- php-fpm8.2 -F -R --fpm-config="$e2e/php/pool.conf"; then
       fpm_evidence
       fcgi fpm-sock
@@ -550,6 +557,7 @@ else
       show fpm-sock
     fi
     stop_fpm
+    kill "$apm_listener" 2>/dev/null || true
 
     # The official php:*-fpm image's layout: php-fpm.conf says include=etc/php-fpm.d/*.conf, a
     # path php-fpm resolves against its prefix (/usr/local there; -p here), not the cwd.
