@@ -42,7 +42,8 @@ for t in "${targets[@]}"; do
   mv -f "$out.tmp" "$out"
   artifacts+=("$out")
 done
-(cd dist && sha256sum "${artifacts[@]#dist/}" >SHA256SUMS)
+# Every artifact of this version in dist/, so a one-target build keeps the other's line.
+(cd dist && sha256sum "ddboot-$version-"*-linux-musl >SHA256SUMS)
 echo "== dist (version $version)" >&2
 for a in "${artifacts[@]}"; do
   printf '%-45s %9d bytes (%s KiB)\n' "$a" "$(stat -c %s "$a")" "$(( $(stat -c %s "$a") / 1024 ))" >&2
