@@ -17,7 +17,7 @@ use clap::Parser;
     about = "Resolve the Datadog Agent's address on Amazon ECS, export DD_AGENT_HOST and the \
              unified service tags, then exec PROGRAM (which keeps ddboot's PID).",
     override_usage = "ddboot [OPTIONS] [--] PROGRAM [ARGS]...\n       ddboot --explain [--json] [-- PROGRAM [ARGS]...]\n       ddboot --print-env\n       ddboot --install DIR",
-    after_help = "Environment: DDBOOT_TIMEOUT, DDBOOT_STRICT, DDBOOT_SOCKET_DIR, DDBOOT_INJECT, \
+    after_help = "Environment: DDBOOT_TIMEOUT, DDBOOT_STRICT, DDBOOT_QUIET, DDBOOT_SOCKET_DIR, DDBOOT_INJECT, \
                   DDBOOT_JAVA_AGENT, DDBOOT_INIT, DDBOOT_INIT_GROUP, ECS_CONTAINER_METADATA_FILE, \
                   ECS_CONTAINER_METADATA_URI_V4, AWS_EC2_METADATA_SERVICE_ENDPOINT, \
                   AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, AWS_EC2_METADATA_DISABLED, \
@@ -32,7 +32,7 @@ pub struct Cli {
     #[arg(long)]
     pub strict: bool,
 
-    /// Do not print the line that reports the resolved host
+    /// Do not print the line that reports the resolved host [env: DDBOOT_QUIET]
     #[arg(short, long)]
     pub quiet: bool,
 

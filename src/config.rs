@@ -161,6 +161,7 @@ impl Config {
             _ => DEFAULT_TIMEOUT,
         };
         let strict = cli.strict || env_bool(env, "DDBOOT_STRICT", true)?.unwrap_or(false);
+        let quiet = cli.quiet || env_bool(env, "DDBOOT_QUIET", true)?.unwrap_or(false);
 
         let file_var = match platform_str(env, "ECS_CONTAINER_METADATA_FILE") {
             Ok(v) => v.map(PathBuf::from),
@@ -218,7 +219,7 @@ impl Config {
             command: cli.command,
             timeout,
             strict,
-            quiet: cli.quiet,
+            quiet,
             metadata_file,
             imds: imds_config(cli.imds_endpoint.as_deref(), env, &mut ignored)?,
             task_metadata,
@@ -397,6 +398,10 @@ mod tests {
         assert_eq!(config(&["x"], &[("DDBOOT_STRICT", "TRUE")]).map(|c| c.strict), Ok(true));
         assert_eq!(config(&["x"], &[("DDBOOT_STRICT", "1")]).map(|c| c.strict), Ok(true));
         assert_eq!(config(&["--strict", "x"], &[("DDBOOT_STRICT", "false")]).map(|c| c.strict), Ok(true));
+        assert_eq!(config(&["x"], &[("DDBOOT_QUIET", "true")]).map(|c| c.quiet), Ok(true));
+        assert_eq!(config(&["-q", "x"], &[("DDBOOT_QUIET", "0")]).map(|c| c.quiet), Ok(true));
+        assert_eq!(config(&["x"], &[("DDBOOT_QUIET", "")]).map(|c| c.quiet), Ok(false));
+        assert_eq!(config(&["x"], &[("DDBOOT_QUIET", "loud")]).map_err(|e| e.exit_code()), Err(64));
         let e = config(&["x"], &[("DDBOOT_STRICT", "maybe")]).unwrap_err();
         assert!(e.to_string().contains("DDBOOT_STRICT"));
     }
@@ -495,7 +500,7 @@ mod tests {
                 assert!(matches!(c.imds, Imds::Disabled(_)), "{name}: never the default endpoint");
             }
         }
-        for name in ["DDBOOT_TIMEOUT", "DDBOOT_INJECT", "DDBOOT_STRICT"] {
+        for name in ["DDBOOT_TIMEOUT", "DDBOOT_INJECT", "DDBOOT_STRICT", "DDBOOT_QUIET"] {
             let env = Environ::from_pairs([(OsString::from(name), bad("auto"))]);
             let e = Config::new(cli(&["x"]).expect("cli"), &env).expect_err(name);
             assert_eq!(e.exit_code(), 64, "{name}");
