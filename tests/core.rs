@@ -73,7 +73,7 @@ fn quiet_silences_the_status_line() {
         f.assert_code(0).assert_app_host("10.0.5.5");
         assert_eq!(f.stderr, "", "{flag}: {f:?}");
     }
-    // The variable, for images whose ENTRYPOINT is fixed; the app does not inherit it as a change.
+    // The variable, for images whose ENTRYPOINT is fixed.
     let f = Ddboot::new().metadata_file(&file).env("DDBOOT_QUIET", "true").args(ENV_DUMP).run();
     f.assert_code(0).assert_app_host("10.0.5.5");
     assert_eq!(f.stderr, "", "DDBOOT_QUIET=true: {f:?}");
