@@ -536,7 +536,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     echo
     sed -n '/^podman stop -t/,$p' "$work/container-init.txt" | grep -v '^e2e-container-init:'
     echo
-    grep -E 'SIGTERM during resolution|stopped in' "$work/container-init.txt" | tail -n 1 | sed 's/^ *//; s/^/Stop during resolution (ddboot as PID 1, 5 s deadline, stop at 1 s): /'
+    grep 'container teardown included' "$work/container-init.txt" | tail -n 1 | sed 's/^ *//; s/^/Stop during resolution (ddboot as PID 1, 5 s deadline, stop at 1 s, the app never started): /'
     echo
   fi
   echo "## Start storm"
