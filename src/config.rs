@@ -18,7 +18,6 @@ use crate::duration;
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::http::Endpoint;
-use crate::inject;
 use crate::output::escape_bytes;
 
 /// The IMDS endpoint used when nothing overrides it.
@@ -59,6 +58,65 @@ pub enum Imds {
     Disabled(String),
 }
 
+/// What `--inject` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InjectMode {
+    Off,
+    Auto,
+    Force(Runtime),
+}
+
+impl InjectMode {
+    /// Parses `off`, `auto`, or a runtime's name (any case).
+    pub(crate) fn parse(text: &str) -> Result<InjectMode, String> {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "off" | "" => Ok(InjectMode::Off),
+            "auto" => Ok(InjectMode::Auto),
+            _ => Runtime::ALL.into_iter().find(|r| r.name() == t).map(InjectMode::Force).ok_or_else(|| {
+                let names: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+                format!("{text:?} is not one of off, auto, {}", names.join(", "))
+            }),
+        }
+    }
+
+    /// The name `--explain --json` shows: `off`, `auto` or the runtime's.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            InjectMode::Off => "off",
+            InjectMode::Auto => "auto",
+            InjectMode::Force(r) => r.name(),
+        }
+    }
+}
+
+/// A language runtime ddboot can load a tracer into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runtime {
+    Python,
+    Node,
+    Java,
+    Dotnet,
+    Php,
+    Ruby,
+}
+
+impl Runtime {
+    pub(crate) const ALL: [Runtime; 6] =
+        [Runtime::Python, Runtime::Node, Runtime::Java, Runtime::Dotnet, Runtime::Php, Runtime::Ruby];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Runtime::Python => "python",
+            Runtime::Node => "node",
+            Runtime::Java => "java",
+            Runtime::Dotnet => "dotnet",
+            Runtime::Php => "php",
+            Runtime::Ruby => "ruby",
+        }
+    }
+}
+
 /// A platform or AWS variable whose value ddboot ignored (fail-open), and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ignored {
@@ -97,7 +155,7 @@ pub struct Config {
     pub socket_dir: PathBuf,
     pub tags: TagFlags,
     /// `--inject` / `DDBOOT_INJECT`.
-    pub inject: inject::Mode,
+    pub(crate) inject: InjectMode,
     /// `--java-agent` / `DDBOOT_JAVA_AGENT`.
     pub java_agent: Option<PathBuf>,
     /// `--init` / `--init-group` (`DDBOOT_INIT`, `DDBOOT_INIT_GROUP`): how the app is run.
@@ -160,7 +218,7 @@ impl Config {
             }
             _ => DEFAULT_TIMEOUT,
         };
-        let strict = cli.strict || env_bool(env, "DDBOOT_STRICT", true)?.unwrap_or(false);
+        let strict = cli.strict || env_bool(env, "DDBOOT_STRICT")?.unwrap_or(false);
 
         let file_var = match platform_str(env, "ECS_CONTAINER_METADATA_FILE") {
             Ok(v) => v.map(PathBuf::from),
@@ -194,17 +252,17 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_DIR));
 
         let inject = match (&cli.inject, own_str(env, "DDBOOT_INJECT")?) {
-            (Some(flag), _) => inject::Mode::parse(flag).map_err(|e| usage("--inject", &e))?,
-            (None, Some(var)) => inject::Mode::parse(var).map_err(|e| usage("DDBOOT_INJECT", &e))?,
-            (None, None) => inject::Mode::Off,
+            (Some(flag), _) => InjectMode::parse(flag).map_err(|e| usage("--inject", &e))?,
+            (None, Some(var)) => InjectMode::parse(var).map_err(|e| usage("DDBOOT_INJECT", &e))?,
+            (None, None) => InjectMode::Off,
         };
         let java_agent = cli
             .java_agent
             .or_else(|| env.get("DDBOOT_JAVA_AGENT").filter(|v| !v.is_empty()).map(PathBuf::from));
 
         // Each variable is checked even when a flag decides; --init-group implies --init.
-        let init_var = env_bool(env, "DDBOOT_INIT", true)?.unwrap_or(false);
-        let group_var = env_bool(env, "DDBOOT_INIT_GROUP", true)?.unwrap_or(false);
+        let init_var = env_bool(env, "DDBOOT_INIT")?.unwrap_or(false);
+        let group_var = env_bool(env, "DDBOOT_INIT_GROUP")?.unwrap_or(false);
         let app_mode = if cli.init_group || (!cli.init && group_var) {
             AppMode::InitGroup
         } else if cli.init || init_var || group_var {
@@ -322,16 +380,16 @@ fn own_str<'e>(env: &'e Environ, name: &str) -> Result<Option<&'e str>, Error> {
     }
 }
 
-/// Reads one of ddboot's own boolean variables: `true`/`false` in any case (and `1`/`0` when
-/// `numeric` is set); unset or empty is `None`; anything else is a usage error naming it.
-fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Error> {
+/// Reads one of ddboot's own boolean variables: `true`/`false` in any case, or `1`/`0`; unset or
+/// empty is `None`; anything else is a usage error naming it.
+fn env_bool(env: &Environ, name: &str) -> Result<Option<bool>, Error> {
     let Some(value) = own_str(env, name)?.map(str::trim) else { return Ok(None) };
     match value {
         "" => Ok(None),
         v if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
         v if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        "1" if numeric => Ok(Some(true)),
-        "0" if numeric => Ok(Some(false)),
+        "1" => Ok(Some(true)),
+        "0" => Ok(Some(false)),
         v => Err(usage(name, &format!("{v:?} is not true or false"))),
     }
 }
@@ -491,7 +549,7 @@ mod tests {
 
     #[test]
     fn inject_mode_from_flag_or_variable() {
-        use crate::inject::{Mode, Runtime};
+        use super::{InjectMode as Mode, Runtime};
         assert_eq!(config(&["x"], &[]).map(|c| c.inject), Ok(Mode::Off));
         assert_eq!(config(&["x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject), Ok(Mode::Auto));
         let c = config(&["--inject", "java", "x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject);

@@ -1,11 +1,69 @@
-//! A snapshot of the environment ddboot inherited, and the child environment built from it.
+//! A snapshot of the environment ddboot inherited, the changes made to it, and the child
+//! environment built from both.
 //!
 //! ddboot never calls `set_var`: it reads the process environment once into an [`Environ`], every
-//! decision reads that snapshot (so tests can pass any environment they like), and the app's
-//! environment is the snapshot with the planned changes applied, handed to `execve` as is.
+//! decision reads that snapshot (so tests can pass any environment they like), each decision is a
+//! [`Change`] that says where its value came from ([`Origin`]), and the app's environment is the
+//! snapshot with the changes applied, handed to `execve` as is.
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::os::unix::ffi::OsStrExt;
+
+/// One change to the app's environment, with where its value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) name: String,
+    /// `None` removes the variable.
+    pub(crate) value: Option<String>,
+    pub(crate) origin: Origin,
+}
+
+impl Change {
+    /// Sets `name` to `value`.
+    pub(crate) fn set(name: &str, value: impl Into<String>, origin: Origin) -> Change {
+        Change { name: name.into(), value: Some(value.into()), origin }
+    }
+}
+
+/// Where a value of the app's environment comes from; rendered as the reports show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The source that resolved the Agent's host, by name (`imdsv2`, `metadata-file` …).
+    Source(&'static str),
+    /// An inherited empty `DD_AGENT_HOST` removed: no host was resolved.
+    NoHost,
+    /// An Agent socket found in the socket directory.
+    Socket,
+    /// A `--dd-*` flag, by name (`--dd-env`).
+    Flag(&'static str),
+    /// Inherited from ddboot's environment, left untouched.
+    Inherited,
+    /// A container label, by its full name (`com.datadoghq.tags.env`).
+    Label(String),
+    /// The tag of the container's image.
+    ImageTag,
+    /// Nothing gives a value.
+    Unset,
+    /// Tracer injection.
+    Inject,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Source(name) => f.write_str(name),
+            Origin::NoHost => f.write_str("empty, no host resolved"),
+            Origin::Socket => f.write_str("socket"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+            Origin::Inherited => f.write_str("inherited"),
+            Origin::Label(label) => write!(f, "label {label}"),
+            Origin::ImageTag => f.write_str("image tag"),
+            Origin::Unset => f.write_str("unset"),
+            Origin::Inject => f.write_str("inject"),
+        }
+    }
+}
 
 /// The search path execvp uses when `PATH` is unset.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -22,8 +80,9 @@ impl Environ {
         Self { vars: std::env::vars_os().collect() }
     }
 
-    /// An environment made of the given pairs (used by tests and by the planner).
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    /// An environment made of the given pairs (for tests).
+    #[cfg(test)]
+    pub(crate) fn from_pairs<I, K, V>(pairs: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<OsString>,
@@ -60,6 +119,18 @@ impl Environ {
     /// All variables, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+    }
+
+    /// This environment with `changes` applied, in order.
+    pub(crate) fn with(&self, changes: &[Change]) -> Environ {
+        let mut env = self.clone();
+        for change in changes {
+            match &change.value {
+                Some(v) => env.set(&change.name, v.as_str()),
+                None => env.unset(&change.name),
+            }
+        }
+        env
     }
 
     /// This environment with `name` set to `value` (every earlier occurrence removed).

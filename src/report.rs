@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use crate::config::AppMode;
+use crate::config::InjectMode;
 use crate::duration::human;
-use crate::inject::{Mode, Probe};
+use crate::inject::Probe;
 use crate::output::{clip, escape};
 use crate::plan::Plan;
 use crate::resolve::Findings;
@@ -62,7 +63,7 @@ pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) ->
 }
 
 /// The human `--explain` report.
-pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String {
+pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> String {
     let mut out = String::from("Resolution\n");
     for a in &findings.attempts {
         let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
@@ -99,15 +100,15 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String 
     out.push_str("\nService tags\n");
     for t in &plan.tags {
         let value = t.value.as_deref().map_or_else(|| "-".into(), escape);
-        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin));
+        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin.to_string()));
     }
-    if tracer.mode != Mode::Off {
+    if mode != InjectMode::Off {
         out.push_str("\nTracer\n");
-        let _ = writeln!(out, "  runtime            {}", tracer.runtime.map_or("none", |r| r.name()));
-        if !tracer.detected_by.is_empty() {
-            let _ = writeln!(out, "  detected by        {}", escape(&tracer.detected_by));
+        let _ = writeln!(out, "  runtime            {}", tracer.runtime().map_or("none", |r| r.name()));
+        if let Some(detected_by) = tracer.detected_by() {
+            let _ = writeln!(out, "  detected by        {}", escape(detected_by));
         }
-        match (&tracer.tracer, &tracer.skipped) {
+        match (tracer.tracer(), tracer.skipped()) {
             (Some(t), _) => {
                 let _ = writeln!(out, "  injecting          {}", escape(&t.describe()));
             }
@@ -116,7 +117,7 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String 
             }
             (None, None) => {}
         }
-        if let Some(note) = &tracer.note {
+        if let Some(note) = tracer.note() {
             let _ = writeln!(out, "  note               {}", escape(note));
         }
         for (path, text) in &plan.files {
@@ -132,8 +133,8 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String 
     }
     for c in &plan.changes {
         let _ = match &c.value {
-            Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin)),
-            None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin)),
+            Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin.to_string())),
+            None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin.to_string())),
         };
     }
     if !plan.argv.is_empty() {
@@ -145,7 +146,7 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String 
 }
 
 /// The `--explain --json` object.
-pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
+pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> Value {
     let attempts: Vec<Value> = findings
         .attempts
         .iter()
@@ -162,11 +163,11 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
     let mut origins = Map::new();
     for c in &plan.changes {
         env.insert(c.name.clone(), c.value.clone().map_or(Value::Null, Value::String));
-        origins.insert(c.name.clone(), Value::String(c.origin.clone()));
+        origins.insert(c.name.clone(), Value::String(c.origin.to_string()));
     }
     let mut tags = Map::new();
     for t in &plan.tags {
-        tags.insert(t.name.to_string(), json!({ "value": t.value, "origin": t.origin }));
+        tags.insert(t.name.to_string(), json!({ "value": t.value, "origin": t.origin.to_string() }));
     }
     let p = &findings.platform;
     let path = |s: &Option<std::path::PathBuf>| s.as_ref().map(|p| p.display().to_string());
@@ -191,17 +192,13 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
         },
         "command": command,
         "inject": {
-            "mode": match tracer.mode {
-                Mode::Off => "off".to_string(),
-                Mode::Auto => "auto".to_string(),
-                Mode::Force(r) => r.name().to_string(),
-            },
-            "runtime": tracer.runtime.map(|r| r.name()),
-            "detected_by": (!tracer.detected_by.is_empty()).then_some(&tracer.detected_by),
-            "tracer": tracer.tracer.as_ref().map(|t| t.describe()),
-            "tracer_path": tracer.tracer.as_ref().and_then(|t| t.path()).map(|p| p.display().to_string()),
-            "skipped": tracer.skipped,
-            "note": tracer.note,
+            "mode": mode.name(),
+            "runtime": tracer.runtime().map(|r| r.name()),
+            "detected_by": tracer.detected_by(),
+            "tracer": tracer.tracer().map(|t| t.describe()),
+            "tracer_path": tracer.tracer().and_then(|t| t.path()).map(|p| p.display().to_string()),
+            "skipped": tracer.skipped(),
+            "note": tracer.note(),
             "files": plan.files.iter().map(|(p, t)| json!({"path": p.display().to_string(), "contents": t})).collect::<Vec<_>>(),
         },
     })

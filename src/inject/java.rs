@@ -35,9 +35,5 @@ pub(super) fn probe(ctx: &Context<'_>, configured: Option<&Path>) -> Found {
 
 pub(super) fn apply(jar: &Path, argv: &[OsString], env: &Environ) -> Injection {
     let option = format!("-javaagent:{}", jar.display());
-    Injection {
-        argv: argv.to_vec(),
-        changes: vec![append_option(env, "JAVA_TOOL_OPTIONS", &option)],
-        files: Vec::new(),
-    }
+    Injection { argv: argv.to_vec(), changes: vec![append_option(env, "JAVA_TOOL_OPTIONS", &option)] }
 }

@@ -21,57 +21,8 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::environ::Environ;
-use crate::plan::Change;
-
-/// What `--inject` asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Off,
-    Auto,
-    Force(Runtime),
-}
-
-impl Mode {
-    /// Parses `off`, `auto`, `python`, `node`, `java`, `dotnet`, `php`, `ruby` (any case).
-    pub fn parse(text: &str) -> Result<Mode, String> {
-        let t = text.trim().to_ascii_lowercase();
-        match t.as_str() {
-            "off" | "" => Ok(Mode::Off),
-            "auto" => Ok(Mode::Auto),
-            _ => Runtime::ALL.into_iter().find(|r| r.name() == t).map(Mode::Force).ok_or_else(|| {
-                format!("{text:?} is not one of off, auto, python, node, java, dotnet, php, ruby")
-            }),
-        }
-    }
-}
-
-/// A language runtime ddboot can load a tracer into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    Python,
-    Node,
-    Java,
-    Dotnet,
-    Php,
-    Ruby,
-}
-
-impl Runtime {
-    pub const ALL: [Runtime; 6] =
-        [Runtime::Python, Runtime::Node, Runtime::Java, Runtime::Dotnet, Runtime::Php, Runtime::Ruby];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Python => "python",
-            Runtime::Node => "node",
-            Runtime::Java => "java",
-            Runtime::Dotnet => "dotnet",
-            Runtime::Php => "php",
-            Runtime::Ruby => "ruby",
-        }
-    }
-}
+pub(crate) use crate::config::{InjectMode as Mode, Runtime};
+use crate::environ::{Change, Environ, Origin};
 
 /// The tracer a probe found, ready to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,48 +86,112 @@ impl Tracer {
     }
 }
 
-/// What the probe found.
+/// What the probe found: no runtime, a runtime and why nothing is injected, or a runtime and its
+/// tracer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    pub mode: Mode,
-    /// The runtime detected (or forced), if any.
-    pub runtime: Option<Runtime>,
-    /// How the runtime was recognised: `basename`, `shebang …`, `--inject`.
-    pub detected_by: String,
-    /// The tracer to load; `None` with `skipped` saying why.
-    pub tracer: Option<Tracer>,
-    /// Why nothing is injected (not detected, already injected, tracer missing…).
-    pub skipped: Option<String>,
-    /// A warning to print once (tracer missing where one was expected).
-    pub warning: Option<String>,
-    /// Anything else worth reporting.
-    pub note: Option<String>,
+pub(crate) enum Probe {
+    /// Nothing to inject into (`--inject off`, no PROGRAM, no runtime recognised): why.
+    NoRuntime(String),
+    /// A runtime, but no tracer will be loaded.
+    Skipped {
+        runtime: Runtime,
+        /// How the runtime was recognised: `program name …`, `shebang interpreter …`, `--inject`.
+        detected_by: String,
+        why: String,
+        skip: Skip,
+    },
+    /// A runtime and the tracer to load.
+    Found {
+        runtime: Runtime,
+        detected_by: String,
+        tracer: Tracer,
+        /// Anything else worth reporting.
+        note: Option<String>,
+    },
+}
+
+/// Why a recognised runtime gets no tracer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Already injected (by the user or Datadog's own injectors): nothing to say.
+    AlreadyThere,
+    /// The tracer is not there: warn once, run the app unchanged.
+    Missing,
 }
 
 impl Probe {
+    /// The runtime detected (or forced), if any.
+    pub(crate) fn runtime(&self) -> Option<Runtime> {
+        match self {
+            Probe::NoRuntime(_) => None,
+            Probe::Skipped { runtime, .. } | Probe::Found { runtime, .. } => Some(*runtime),
+        }
+    }
+
+    /// How the runtime was recognised, if one was.
+    pub(crate) fn detected_by(&self) -> Option<&str> {
+        match self {
+            Probe::NoRuntime(_) => None,
+            Probe::Skipped { detected_by, .. } | Probe::Found { detected_by, .. } => Some(detected_by),
+        }
+    }
+
+    /// The tracer to load, if any.
+    pub(crate) fn tracer(&self) -> Option<&Tracer> {
+        match self {
+            Probe::Found { tracer, .. } => Some(tracer),
+            _ => None,
+        }
+    }
+
+    /// Why nothing is injected (not detected, already injected, tracer missing…).
+    pub(crate) fn skipped(&self) -> Option<&str> {
+        match self {
+            Probe::NoRuntime(why) | Probe::Skipped { why, .. } => Some(why),
+            Probe::Found { .. } => None,
+        }
+    }
+
+    /// The warning to print once: a tracer missing where one was expected.
+    pub(crate) fn warning(&self) -> Option<String> {
+        match self {
+            Probe::Skipped { why, skip: Skip::Missing, .. } => {
+                Some(format!("ddboot: warning: {why}; starting the app without a tracer"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Anything else worth reporting.
+    pub(crate) fn note(&self) -> Option<&str> {
+        match self {
+            Probe::Found { note, .. } => note.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The generated files the tracer needs (the PHP-FPM overlay), with their text for the app's
+    /// environment `env`.
+    pub(crate) fn files(&self, env: &Environ) -> Vec<(PathBuf, String)> {
+        match self.tracer() {
+            Some(Tracer::PhpFpm { overlay: Some(o) }) => vec![(o.config.clone(), php::overlay_text(o, env))],
+            _ => Vec::new(),
+        }
+    }
+
     /// The same probe without generated files (the PHP-FPM overlay), for when they cannot be
-    /// written.
-    pub fn without_files(mut self) -> Probe {
-        if let Some(Tracer::PhpFpm { overlay }) = &mut self.tracer {
+    /// written; `why`, when given, is noted for `--explain`.
+    pub(crate) fn without_files(mut self, why: Option<&str>) -> Probe {
+        if let Probe::Found { tracer: Tracer::PhpFpm { overlay }, note, .. } = &mut self {
             *overlay = None;
+            if let Some(why) = why {
+                *note = Some(match note.take() {
+                    Some(note) => format!("{note}; {why}"),
+                    None => why.to_string(),
+                });
+            }
         }
         self
-    }
-
-    /// [`Probe::without_files`], noting why: what `--explain` reports when the start would fall
-    /// back.
-    pub(crate) fn without_files_because(self, why: &str) -> Probe {
-        let mut probe = self.without_files();
-        probe.note = Some(match probe.note.take() {
-            Some(note) => format!("{note}; {why}"),
-            None => why.to_string(),
-        });
-        probe
-    }
-
-    fn none(mode: Mode, runtime: Option<Runtime>, detected_by: String, why: String, warn: bool) -> Probe {
-        let warning = warn.then(|| format!("ddboot: warning: {why}; starting the app without a tracer"));
-        Probe { mode, runtime, detected_by, tracer: None, skipped: Some(why), warning, note: None }
     }
 }
 
@@ -185,18 +200,16 @@ impl Probe {
 pub struct Injection {
     pub argv: Vec<OsString>,
     pub changes: Vec<Change>,
-    /// Files to write before the exec (path, contents): the PHP-FPM overlay.
-    pub files: Vec<(PathBuf, String)>,
 }
 
-/// Looks at PROGRAM and the filesystem. `env` is the app's environment (after ddboot's other
-/// changes), `cwd` the working directory.
+/// Looks at PROGRAM and the filesystem. `env` is the inherited environment (ddboot's own changes
+/// touch none of the variables a probe reads), `cwd` the working directory.
 pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Environ, cwd: &Path) -> Probe {
     let Some(program) = argv.first() else {
-        return Probe::none(mode, None, String::new(), "no PROGRAM".into(), false);
+        return Probe::NoRuntime("no PROGRAM".into());
     };
     if mode == Mode::Off {
-        return Probe::none(mode, None, String::new(), "--inject off".into(), false);
+        return Probe::NoRuntime("--inject off".into());
     }
     let program_path = locate(program, env, cwd);
     let shebang = program_path.as_deref().and_then(shebang_interpreter);
@@ -206,7 +219,7 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
     };
     let Some((runtime, detected_by)) = detected else {
         let why = format!("no known runtime in {:?} (name or shebang)", program.to_string_lossy());
-        return Probe::none(mode, None, String::new(), why, false);
+        return Probe::NoRuntime(why);
     };
     let ctx = Context {
         argv,
@@ -225,7 +238,7 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
     if runtime != Runtime::Php
         && let Some(why) = already::everywhere(env, Path::new(ld_so_preload))
     {
-        return Probe::none(mode, Some(runtime), detected_by, why, false);
+        return Probe::Skipped { runtime, detected_by, why, skip: Skip::AlreadyThere };
     }
     let found = match runtime {
         Runtime::Python => python::probe(&ctx),
@@ -241,24 +254,16 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
                 "the ddtrace extension was not found in the usual places; the variables are passed anyway"
                     .to_string()
             });
-            Probe {
-                mode,
-                runtime: Some(runtime),
-                detected_by,
-                tracer: Some(tracer),
-                skipped: None,
-                warning: None,
-                note,
-            }
+            Probe::Found { runtime, detected_by, tracer, note }
         }
-        Found::AlreadyThere(why) => Probe::none(mode, Some(runtime), detected_by, why, false),
-        Found::Missing(why) => Probe::none(mode, Some(runtime), detected_by, why, true),
+        Found::AlreadyThere(why) => Probe::Skipped { runtime, detected_by, why, skip: Skip::AlreadyThere },
+        Found::Missing(why) => Probe::Skipped { runtime, detected_by, why, skip: Skip::Missing },
     }
 }
 
 /// Turns a probe into argv and environment changes. Pure.
-pub fn apply(probe: &Probe, argv: &[OsString], env: &Environ) -> Injection {
-    let Some(tracer) = &probe.tracer else {
+pub(crate) fn apply(probe: &Probe, argv: &[OsString], env: &Environ) -> Injection {
+    let Some(tracer) = probe.tracer() else {
         return Injection { argv: argv.to_vec(), ..Injection::default() };
     };
     match tracer {
@@ -412,7 +417,7 @@ fn append_option(env: &Environ, name: &str, option: &str) -> Change {
         Some(existing) => format!("{existing} {option}"),
         None => option.to_string(),
     };
-    Change { name: name.into(), value: Some(value), origin: "inject".into() }
+    Change::set(name, value, Origin::Inject)
 }
 
 #[cfg(test)]
@@ -517,38 +522,35 @@ mod tests {
             (&["bundle", "exec", "puma"], &[("RUBYOPT", "-rdatadog/auto_instrument")]),
         ] {
             let p = probed(argv, env);
-            assert!(p.tracer.is_none(), "{argv:?}: {p:?}");
-            assert!(p.warning.is_none(), "already injected is not worth a warning: {argv:?}");
-            assert!(p.skipped.is_some_and(|why| why.contains("already")), "{argv:?}");
+            assert!(p.tracer().is_none(), "{argv:?}: {p:?}");
+            assert!(p.warning().is_none(), "already injected is not worth a warning: {argv:?}");
+            assert!(p.skipped().is_some_and(|why| why.contains("already")), "{argv:?}");
         }
     }
 
     #[test]
     fn php_fpm_workers_get_the_variables_even_under_ssi() {
         let p = probed(&["php-fpm8.2", "-F"], &[("LD_PRELOAD", SSI_LAUNCHER)]);
-        assert!(matches!(p.tracer, Some(Tracer::PhpFpm { .. })), "{p:?}");
+        assert!(matches!(p.tracer(), Some(Tracer::PhpFpm { .. })), "{p:?}");
         let p = probed(&["apache2", "-DFOREGROUND"], &[("DD_INJECT_SENDER_TYPE", "docker")]);
-        assert_eq!(p.tracer, Some(Tracer::Apache), "{p:?}");
+        assert_eq!(p.tracer(), Some(&Tracer::Apache), "{p:?}");
     }
 
     #[test]
     fn a_missing_tracer_warns_and_changes_nothing() {
         let p = probed(&["python3", "app.py"], &[("PATH", "/nonexistent")]);
-        assert_eq!(p.runtime, Some(Runtime::Python));
-        assert!(p.warning.as_deref().is_some_and(|w| w.contains("Python tracer not found")), "{p:?}");
+        assert_eq!(p.runtime(), Some(Runtime::Python));
+        assert!(p.warning().as_deref().is_some_and(|w| w.contains("Python tracer not found")), "{p:?}");
         let injection = apply(&p, &os(&["python3", "app.py"]), &Environ::default());
         assert_eq!(injection, Injection { argv: os(&["python3", "app.py"]), ..Injection::default() });
     }
 
     #[test]
     fn python_prefixes_ddtrace_run_and_uwsgi_imports_the_bootstrap() {
-        let probe_with = |tracer| Probe {
-            mode: Mode::Auto,
-            runtime: Some(Runtime::Python),
+        let probe_with = |tracer| Probe::Found {
+            runtime: Runtime::Python,
             detected_by: String::new(),
-            tracer: Some(tracer),
-            skipped: None,
-            warning: None,
+            tracer,
             note: None,
         };
         let run = probe_with(Tracer::DdtraceRun(PathBuf::from("/venv/bin/ddtrace-run")));

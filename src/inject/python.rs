@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Context, Found, Injection, Tracer, shown, versioned};
 use crate::environ::Environ;
-use crate::plan::Change;
+use crate::environ::{Change, Origin};
 
 /// Where Datadog's injectors put ddtrace (admission controller, serverless-init).
 const INJECTOR_DIRS: [&str; 2] = ["/datadog-lib", "/dd_tracer/python"];
@@ -157,11 +157,7 @@ pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Inject
             if let Some(existing) = env.get_str("PYTHONPATH").filter(|v| !v.is_empty()) {
                 parts.push(existing.to_string());
             }
-            changes.push(Change {
-                name: "PYTHONPATH".into(),
-                value: Some(parts.join(":")),
-                origin: "inject".into(),
-            });
+            changes.push(Change::set("PYTHONPATH", parts.join(":"), Origin::Inject));
         }
         _ => {
             out.extend_from_slice(argv);
@@ -171,7 +167,7 @@ pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Inject
             }
         }
     }
-    Injection { argv: out, changes, ..Injection::default() }
+    Injection { argv: out, changes }
 }
 
 #[cfg(test)]
@@ -234,19 +230,19 @@ mod tests {
         let run = t.0.join("venv/bin/ddtrace-run");
         let env = [("PATH", "/nonexistent")];
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &env);
-        assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
         let script = t.file("app/app.py", &format!("#!{}\nprint(1)\n", python.display()), 0o755);
         for mode in [Mode::Auto, Mode::Force(Runtime::Python)] {
             let p = probed(mode, &[&script.display().to_string()], &env);
-            assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run.clone())), "{mode:?}: {p:?}");
+            assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{mode:?}: {p:?}");
         }
         // A console script (gunicorn) names its venv's Python in its shebang.
         let gunicorn = t.file("venv/bin/gunicorn", &format!("#!{}\n", python.display()), 0o755);
         let p = probed(Mode::Auto, &[&gunicorn.display().to_string(), "app:app"], &env);
-        assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
         // A bare name: the ddtrace-run beside the python PATH resolves it to.
         let p = probed(Mode::Auto, &["python", "app.py"], &[("PATH", &t.path("venv/bin"))]);
-        assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run)), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run)), "{p:?}");
     }
 
     #[test]
@@ -256,11 +252,11 @@ mod tests {
         let system = t.venv("usr", false, false);
         let path = format!("{}:{}", t.path("venv/bin"), t.path("usr/bin"));
         let p = probed(Mode::Auto, &[&system.display().to_string(), "app.py"], &[("PATH", &path)]);
-        assert_eq!(p.tracer, None, "{p:?}");
+        assert_eq!(p.tracer().cloned(), None, "{p:?}");
         let argv = os(&[&system.display().to_string(), "app.py"]);
         let injection = super::super::apply(&p, &argv, &Environ::default());
         assert_eq!((injection.argv, injection.changes), (argv, vec![]), "left unwrapped");
-        let warning = p.warning.expect("a warning");
+        let warning = p.warning().expect("a warning");
         assert!(warning.contains(&format!("interpreter {}", system.display())), "{warning}");
         assert!(!warning.contains("on PATH"), "{warning}");
     }
@@ -270,7 +266,7 @@ mod tests {
         let t = Tree::new("nl");
         let python = t.file("a\nb/bin/python3", "", 0o755);
         let p = probed(Mode::Auto, &[&python.display().to_string()], &[("PATH", "/nonexistent")]);
-        let warning = p.warning.expect("warning");
+        let warning = p.warning().expect("warning");
         assert!(!warning.contains('\n') && warning.contains("a\\nb/bin/python3"), "{warning}");
     }
 
@@ -280,7 +276,11 @@ mod tests {
         let python = t.venv("venv", false, true);
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &[("PYTHONPATH", "/app")]);
         let bootstrap = t.0.join("venv/lib/python3.11/site-packages/ddtrace/bootstrap");
-        assert_eq!(p.tracer, Some(Tracer::PythonPath { bootstrap: bootstrap.clone(), root: None }), "{p:?}");
+        assert_eq!(
+            p.tracer().cloned(),
+            Some(Tracer::PythonPath { bootstrap: bootstrap.clone(), root: None }),
+            "{p:?}"
+        );
         let env = Environ::from_pairs([("PYTHONPATH", "/app")]);
         let got = super::super::apply(&p, &os(&["python", "app.py"]), &env);
         assert_eq!(got.argv, os(&["python", "app.py"]));
@@ -291,7 +291,7 @@ mod tests {
         let vendor = t.path("vendor");
         let p = probed(Mode::Auto, &[&bare.display().to_string()], &[("PYTHONPATH", &vendor)]);
         let bootstrap = t.0.join("vendor/ddtrace/bootstrap");
-        assert_eq!(p.tracer, Some(Tracer::PythonPath { bootstrap, root: None }), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::PythonPath { bootstrap, root: None }), "{p:?}");
     }
 
     #[test]
@@ -330,6 +330,6 @@ mod tests {
             &[&uwsgi.display().to_string(), "--ini", "a.ini"],
             &[("PATH", "/nonexistent")],
         );
-        assert_eq!(p.tracer, Some(Tracer::UwsgiImport), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::UwsgiImport), "{p:?}");
     }
 }

@@ -125,11 +125,7 @@ fn version_key(version: &str) -> Vec<u64> {
 
 pub(super) fn apply(auto_instrument: &Path, argv: &[OsString], env: &Environ) -> Injection {
     let option = format!("-r{}", auto_instrument.display());
-    Injection {
-        argv: argv.to_vec(),
-        changes: vec![append_option(env, "RUBYOPT", &option)],
-        files: Vec::new(),
-    }
+    Injection { argv: argv.to_vec(), changes: vec![append_option(env, "RUBYOPT", &option)] }
 }
 
 #[cfg(test)]
@@ -194,7 +190,11 @@ mod tests {
         );
         let p =
             probed(Mode::Auto, &[ruby.display().to_string(), "app.rb".into()], &[("PATH", "/nonexistent")]);
-        assert_eq!(p.tracer, Some(Tracer::RubyAutoInstrument(newest.join(AUTO_INSTRUMENT))), "{p:?}");
+        assert_eq!(
+            p.tracer().cloned(),
+            Some(Tracer::RubyAutoInstrument(newest.join(AUTO_INSTRUMENT))),
+            "{p:?}"
+        );
         let got =
             super::super::apply(&p, &[OsString::from("ruby")], &Environ::from_pairs([("RUBYOPT", "-W0")]));
         assert_eq!(got.changes[0].name, "RUBYOPT");
@@ -210,15 +210,15 @@ mod tests {
         let home = t.0.join("gemhome").display().to_string();
         let argv = [bundle.display().to_string(), "exec".into(), "puma".into()];
         let p = probed(Mode::Auto, &argv, &[("GEM_HOME", &home)]);
-        assert_eq!(p.detected_by, "program name bundle");
-        assert_eq!(p.tracer, Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
+        assert_eq!(p.detected_by(), Some("program name bundle"));
+        assert_eq!(p.tracer().cloned(), Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
         // BUNDLE_PATH's ruby/X.Y.0 layout, for the ABI the interpreter's name gives.
         let t2 = Tree::new("bundle-path");
         t2.gem("vendor/ruby/3.0.0", "9.0.0");
         let gem = t2.gem("vendor/ruby/3.1.0", "2.1.0");
         let vendor = t2.0.join("vendor").display().to_string();
         let p = probed(Mode::Auto, &argv, &[("BUNDLE_PATH", &vendor)]);
-        assert_eq!(p.tracer, Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
     }
 
     #[test]
@@ -228,8 +228,8 @@ mod tests {
         let argv = [ruby.display().to_string(), "app.rb".into()];
         for mode in [Mode::Auto, Mode::Force(Runtime::Ruby)] {
             let p = probed(mode, &argv, &[("PATH", "/nonexistent")]);
-            assert_eq!(p.tracer, None);
-            let warning = p.warning.clone().expect("warning");
+            assert_eq!(p.tracer().cloned(), None);
+            let warning = p.warning().clone().expect("warning");
             assert!(warning.contains(&format!("interpreter {}", ruby.display())), "{warning}");
             let os: Vec<OsString> = argv.iter().map(OsString::from).collect();
             let got = super::super::apply(&p, &os, &Environ::default());
