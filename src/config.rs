@@ -21,17 +21,17 @@ use crate::http::Endpoint;
 use crate::output::escape_bytes;
 
 /// The IMDS endpoint used when nothing overrides it.
-pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
+pub(crate) const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
 /// The IMDS endpoint of `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`.
-pub const IPV6_IMDS_ENDPOINT: &str = "http://[fd00:ec2::254]";
+pub(crate) const IPV6_IMDS_ENDPOINT: &str = "http://[fd00:ec2::254]";
 /// The default global deadline.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Where the Datadog Agent puts its sockets by default.
-pub const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
+pub(crate) const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
 
 /// What ddboot does once it knows the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Exec PROGRAM.
     Run,
     /// Print the report (text or JSON) and exit.
@@ -44,7 +44,7 @@ pub enum Mode {
 
 /// Whether and where to ask the EC2 instance metadata service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Imds {
+pub(crate) enum Imds {
     Enabled {
         endpoint: Endpoint,
         /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
@@ -119,61 +119,87 @@ impl Runtime {
 
 /// A platform or AWS variable whose value ddboot ignored (fail-open), and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ignored {
-    pub variable: &'static str,
+pub(crate) struct Ignored {
+    pub(crate) variable: &'static str,
     /// What is wrong and what ddboot does instead, e.g. `"ftp://x": … ; IMDS is skipped`.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl Ignored {
     /// The one warning line printed for it.
-    pub fn warning(&self) -> String {
+    pub(crate) fn warning(&self) -> String {
         format!("ddboot: warning: ignoring {}: {}", self.variable, self.why)
     }
 }
 
 /// Values given by --dd-env, --dd-service, --dd-version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TagFlags {
-    pub env: Option<String>,
-    pub service: Option<String>,
-    pub version: Option<String>,
+pub(crate) struct TagFlags {
+    pub(crate) env: Option<String>,
+    pub(crate) service: Option<String>,
+    pub(crate) version: Option<String>,
+}
+
+/// One unified service tag: its variable, its flag, its `com.datadoghq.tags.*` key, and the
+/// flag's value.
+pub(crate) struct TagFlag<'a> {
+    pub(crate) name: &'static str,
+    pub(crate) flag: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) value: &'a Option<String>,
+}
+
+impl TagFlags {
+    /// DD_ENV, DD_SERVICE, DD_VERSION in this order.
+    pub(crate) fn each(&self) -> [TagFlag<'_>; 3] {
+        [
+            TagFlag { name: "DD_ENV", flag: "--dd-env", key: "env", value: &self.env },
+            TagFlag { name: "DD_SERVICE", flag: "--dd-service", key: "service", value: &self.service },
+            TagFlag { name: "DD_VERSION", flag: "--dd-version", key: "version", value: &self.version },
+        ]
+    }
+
+    /// Whether a tag is given neither by its flag nor by an inherited non-empty variable: only the
+    /// task metadata (a label, the image tag) can then give it.
+    pub(crate) fn wanted(&self, env: &Environ) -> bool {
+        self.each().iter().any(|t| t.value.is_none() && env.non_empty(t.name).is_none())
+    }
 }
 
 /// Everything ddboot was asked to do, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub mode: Mode,
+pub(crate) struct Config {
+    pub(crate) mode: Mode,
     /// PROGRAM and its arguments, byte for byte; may be empty only in a debug mode.
-    pub command: Vec<OsString>,
-    pub timeout: Duration,
-    pub strict: bool,
-    pub quiet: bool,
-    pub metadata_file: Option<PathBuf>,
-    pub imds: Imds,
-    pub task_metadata: Option<Endpoint>,
-    pub socket_dir: PathBuf,
-    pub tags: TagFlags,
+    pub(crate) command: Vec<OsString>,
+    pub(crate) timeout: Duration,
+    pub(crate) strict: bool,
+    pub(crate) quiet: bool,
+    pub(crate) metadata_file: Option<PathBuf>,
+    pub(crate) imds: Imds,
+    pub(crate) task_metadata: Option<Endpoint>,
+    pub(crate) socket_dir: PathBuf,
+    pub(crate) tags: TagFlags,
     /// `--inject` / `DDBOOT_INJECT`.
     pub(crate) inject: InjectMode,
     /// `--java-agent` / `DDBOOT_JAVA_AGENT`.
-    pub java_agent: Option<PathBuf>,
+    pub(crate) java_agent: Option<PathBuf>,
     /// `--init` / `--init-group` (`DDBOOT_INIT`, `DDBOOT_INIT_GROUP`): how the app is run.
-    pub app_mode: AppMode,
+    pub(crate) app_mode: AppMode,
     /// Platform and AWS variables with a bad value, ignored with a warning each.
-    pub ignored: Vec<Ignored>,
+    pub(crate) ignored: Vec<Ignored>,
 }
 
 impl Config {
     /// Why the variable `name` was ignored, if it was.
-    pub fn ignored(&self, name: &str) -> Option<&Ignored> {
+    pub(crate) fn ignored(&self, name: &str) -> Option<&Ignored> {
         self.ignored.iter().find(|i| i.variable == name)
     }
 }
 
 /// How ddboot runs the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppMode {
+pub(crate) enum AppMode {
     /// `execve`: the app takes ddboot's PID (the default).
     Exec,
     /// `--init`: ddboot forks and stays as init; signals go to the app's process.
@@ -183,7 +209,7 @@ pub enum AppMode {
 }
 
 impl AppMode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             AppMode::Exec => "exec",
             AppMode::Init => "init",
@@ -194,7 +220,7 @@ impl AppMode {
 
 impl Config {
     /// Merges the parsed command line with the inherited environment and checks every value.
-    pub fn new(cli: Cli, env: &Environ) -> Result<Config, Error> {
+    pub(crate) fn new(cli: Cli, env: &Environ) -> Result<Config, Error> {
         let mode = if let Some(dir) = cli.install.clone() {
             Mode::Install(dir)
         } else if cli.explain {

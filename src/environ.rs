@@ -66,17 +66,17 @@ impl fmt::Display for Origin {
 }
 
 /// The search path execvp uses when `PATH` is unset.
-pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+pub(crate) const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// The inherited environment, in its original order, byte for byte.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Environ {
+pub(crate) struct Environ {
     vars: Vec<(OsString, OsString)>,
 }
 
 impl Environ {
     /// Snapshot of this process's environment.
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         Self { vars: std::env::vars_os().collect() }
     }
 
@@ -92,32 +92,37 @@ impl Environ {
     }
 
     /// The value of `name`, as `getenv` would return it (the first occurrence).
-    pub fn get(&self, name: &str) -> Option<&OsStr> {
+    pub(crate) fn get(&self, name: &str) -> Option<&OsStr> {
         self.vars.iter().find(|(k, _)| k.as_bytes() == name.as_bytes()).map(|(_, v)| v.as_os_str())
     }
 
     /// The value of `name` when it is set and valid UTF-8.
-    pub fn get_str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(OsStr::to_str)
     }
 
     /// The value of `name` when it is set, valid UTF-8 and not empty after trimming.
-    pub fn non_empty(&self, name: &str) -> Option<&str> {
+    pub(crate) fn non_empty(&self, name: &str) -> Option<&str> {
         self.get_str(name).filter(|v| !v.trim().is_empty())
     }
 
     /// Whether `name` is present at all (even with an empty value).
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
     /// The directories to search for programs: `PATH`, or what execvp uses without one.
-    pub fn search_path(&self) -> &OsStr {
+    pub(crate) fn search_path(&self) -> &OsStr {
         self.get("PATH").filter(|p| !p.is_empty()).unwrap_or(OsStr::new(DEFAULT_PATH))
     }
 
+    /// Where the search path finds the executable `name`, relative directories taken from `cwd`.
+    pub(crate) fn which(&self, name: &OsStr, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+        which::which_in(name, Some(self.search_path()), cwd).ok()
+    }
+
     /// All variables, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
     }
 
@@ -134,13 +139,13 @@ impl Environ {
     }
 
     /// This environment with `name` set to `value` (every earlier occurrence removed).
-    pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
+    pub(crate) fn set(&mut self, name: &str, value: impl Into<OsString>) {
         self.unset(name);
         self.vars.push((name.into(), value.into()));
     }
 
     /// This environment without any occurrence of `name`.
-    pub fn unset(&mut self, name: &str) {
+    pub(crate) fn unset(&mut self, name: &str) {
         self.vars.retain(|(k, _)| k.as_bytes() != name.as_bytes());
     }
 }

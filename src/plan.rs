@@ -13,7 +13,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::{Config, TagFlag};
 use crate::environ::{Change, Environ, Origin};
 use crate::inject::{self, Probe};
 use crate::resolve::Findings;
@@ -132,28 +132,26 @@ fn unix_url(path: &Path) -> String {
 fn tags(config: &Config, env: &Environ, findings: &Findings) -> Vec<Tag> {
     let container = findings.container.as_ref();
     let image_tag = container.and_then(|c| c.image.as_deref()).and_then(image_tag).filter(|v| usable(v));
-    [
-        ("DD_ENV", "--dd-env", "env", &config.tags.env),
-        ("DD_SERVICE", "--dd-service", "service", &config.tags.service),
-        ("DD_VERSION", "--dd-version", "version", &config.tags.version),
-    ]
-    .into_iter()
-    .map(|(name, flag, key, flag_value)| {
-        let label = container.and_then(|c| c.tag_label(key)).map(str::trim).filter(|v| usable(v));
-        let (value, origin) = if let Some(v) = flag_value {
-            (Some(v.clone()), Origin::Flag(flag))
-        } else if let Some(v) = env.non_empty(name) {
-            (Some(v.to_string()), Origin::Inherited)
-        } else if let Some(v) = label {
-            (Some(v.to_string()), Origin::Label(format!("{TAG_LABEL_PREFIX}{key}")))
-        } else if let (Some(v), "DD_VERSION") = (&image_tag, name) {
-            (Some(v.clone()), Origin::ImageTag)
-        } else {
-            (None, Origin::Unset)
-        };
-        Tag { name, value, origin }
-    })
-    .collect()
+    config
+        .tags
+        .each()
+        .into_iter()
+        .map(|TagFlag { name, flag, key, value: flag_value }| {
+            let label = container.and_then(|c| c.tag_label(key)).map(str::trim).filter(|v| usable(v));
+            let (value, origin) = if let Some(v) = flag_value {
+                (Some(v.clone()), Origin::Flag(flag))
+            } else if let Some(v) = env.non_empty(name) {
+                (Some(v.to_string()), Origin::Inherited)
+            } else if let Some(v) = label {
+                (Some(v.to_string()), Origin::Label(format!("{TAG_LABEL_PREFIX}{key}")))
+            } else if let (Some(v), "DD_VERSION") = (&image_tag, name) {
+                (Some(v.clone()), Origin::ImageTag)
+            } else {
+                (None, Origin::Unset)
+            };
+            Tag { name, value, origin }
+        })
+        .collect()
 }
 
 /// A tag value from metadata must be non-empty and free of control characters.

@@ -17,7 +17,7 @@ use crate::resolve::Findings;
 use crate::source::Outcome;
 
 /// `ddboot: DD_AGENT_HOST=10.0.1.43 (metadata-file, 0.2 ms)`.
-pub fn status_line(findings: &Findings) -> Option<String> {
+pub(crate) fn status_line(findings: &Findings) -> Option<String> {
     let r = findings.resolved.as_ref()?;
     let what = match &r.host {
         Some(host) => format!("DD_AGENT_HOST={host}"),
@@ -27,11 +27,11 @@ pub fn status_line(findings: &Findings) -> Option<String> {
 }
 
 /// The most characters of one line of the fail-open warning.
-pub const WARNING_LINE_MAX: usize = 160;
+pub(crate) const WARNING_LINE_MAX: usize = 160;
 
 /// The warning printed when no host was found: one line (at most [`WARNING_LINE_MAX`]
 /// characters, once escaped) per source that did not answer and why, then one summary line.
-pub fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
+pub(crate) fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
     let mut lines: Vec<String> = findings
         .attempts
         .iter()
@@ -63,7 +63,7 @@ pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) ->
 }
 
 /// The human `--explain` report.
-pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> String {
+pub(crate) fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> String {
     let mut out = String::from("Resolution\n");
     for a in &findings.attempts {
         let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
@@ -146,7 +146,7 @@ pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: Inje
 }
 
 /// The `--explain --json` object.
-pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> Value {
+pub(crate) fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> Value {
     let attempts: Vec<Value> = findings
         .attempts
         .iter()
@@ -205,7 +205,7 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mode: Inje
 }
 
 /// The `--explain` lines on ddboot's PID and how it would run the app.
-pub fn process_text(pid: u32, mode: AppMode) -> String {
+pub(crate) fn process_text(pid: u32, mode: AppMode) -> String {
     let pid1 = if pid == 1 { "yes".to_string() } else { format!("no (PID {pid})") };
     let how = match mode {
         AppMode::Exec => "exec: the app takes ddboot's PID and gets signals directly",
@@ -218,7 +218,7 @@ pub fn process_text(pid: u32, mode: AppMode) -> String {
 }
 
 /// The `process` object of `--explain --json`.
-pub fn process_json(pid: u32, mode: AppMode) -> Value {
+pub(crate) fn process_json(pid: u32, mode: AppMode) -> Value {
     json!({ "pid": pid, "pid1": pid == 1, "app_mode": mode.name() })
 }
 
@@ -227,7 +227,7 @@ fn millis(d: std::time::Duration) -> f64 {
 }
 
 /// `export NAME='value'` / `unset NAME` lines for `eval`.
-pub fn print_env(plan: &Plan) -> String {
+pub(crate) fn print_env(plan: &Plan) -> String {
     let mut out = String::new();
     for c in &plan.changes {
         let _ = match &c.value {
@@ -239,7 +239,7 @@ pub fn print_env(plan: &Plan) -> String {
 }
 
 /// Single-quotes `s` for a POSIX shell: every byte literal, `'` written as `'\''`.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -8,7 +8,7 @@ use super::{Context, Found, Injection, Tracer};
 use crate::environ::{Change, Origin};
 
 /// The CLSID of Datadog's CLR profiler.
-pub const PROFILER_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
+pub(crate) const PROFILER_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
 const PROFILER_SO: &str = "Datadog.Trace.ClrProfiler.Native.so";
 const HOMES: [&str; 3] = ["/opt/datadog", "/datadog-lib", "/dd_tracer/dotnet"];
 

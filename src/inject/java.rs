@@ -9,7 +9,7 @@ use super::{Context, Found, Injection, Tracer, append_option};
 use crate::environ::Environ;
 
 /// Where Datadog's packages and injectors put the agent.
-pub const LOCATIONS: [&str; 3] =
+pub(crate) const LOCATIONS: [&str; 3] =
     ["/opt/datadog/dd-java-agent.jar", "/datadog-lib/dd-java-agent.jar", "/dd_tracer/java/dd-java-agent.jar"];
 
 pub(super) fn probe(ctx: &Context<'_>, configured: Option<&Path>) -> Found {

@@ -26,7 +26,7 @@ use crate::environ::{Change, Environ, Origin};
 
 /// The tracer a probe found, ready to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tracer {
+pub(crate) enum Tracer {
     /// Prefix argv with this `ddtrace-run` (the one beside the app's interpreter).
     DdtraceRun(PathBuf),
     /// No `ddtrace-run` beside the interpreter, but ddtrace is there: prepend its bootstrap
@@ -52,7 +52,7 @@ pub enum Tracer {
 
 impl Tracer {
     /// A short name for reports.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Tracer::DdtraceRun(p) => format!("ddtrace-run at {}", p.display()),
             Tracer::PythonPath { bootstrap, .. } => {
@@ -72,7 +72,7 @@ impl Tracer {
     }
 
     /// The file that proves the tracer is there, for reports.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match self {
             Tracer::DdtraceRun(p)
             | Tracer::NodeInit(p)
@@ -197,14 +197,20 @@ impl Probe {
 
 /// What injection changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Injection {
-    pub argv: Vec<OsString>,
-    pub changes: Vec<Change>,
+pub(crate) struct Injection {
+    pub(crate) argv: Vec<OsString>,
+    pub(crate) changes: Vec<Change>,
 }
 
 /// Looks at PROGRAM and the filesystem. `env` is the inherited environment (ddboot's own changes
 /// touch none of the variables a probe reads), `cwd` the working directory.
-pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Environ, cwd: &Path) -> Probe {
+pub(crate) fn probe(
+    mode: Mode,
+    java_agent: Option<&Path>,
+    argv: &[OsString],
+    env: &Environ,
+    cwd: &Path,
+) -> Probe {
     let Some(program) = argv.first() else {
         return Probe::NoRuntime("no PROGRAM".into());
     };
@@ -311,10 +317,9 @@ impl Context<'_> {
         self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
     }
 
-    /// PROGRAM looked up in the app's PATH.
+    /// `name` looked up in the app's PATH.
     fn which(&self, name: &str) -> Option<PathBuf> {
-        let path = self.env.search_path();
-        which::which_in(name, Some(path), self.cwd).ok()
+        self.env.which(OsStr::new(name), self.cwd)
     }
 
     /// The interpreter that will run the app, for runtimes whose tracer must match it (Python's
@@ -353,11 +358,7 @@ fn shown(path: &Path) -> String {
 
 /// PROGRAM's path: as given (from `cwd`) when it contains a `/`, else where `PATH` finds it.
 fn locate(program: &OsStr, env: &Environ, cwd: &Path) -> Option<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        Some(cwd.join(program))
-    } else {
-        which::which_in(program, Some(env.search_path()), cwd).ok()
-    }
+    if program.as_bytes().contains(&b'/') { Some(cwd.join(program)) } else { env.which(program, cwd) }
 }
 
 /// The runtime a basename belongs to.

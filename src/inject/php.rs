@@ -18,7 +18,7 @@ use super::{Context, Found, Injection, Tracer};
 use crate::environ::Environ;
 
 /// Datadog variables and the ddtrace INI settings that mirror them.
-pub const VARIABLES: [(&str, &str); 6] = [
+pub(crate) const VARIABLES: [(&str, &str); 6] = [
     ("DD_AGENT_HOST", "datadog.agent_host"),
     ("DD_ENV", "datadog.env"),
     ("DD_SERVICE", "datadog.service"),
@@ -34,13 +34,13 @@ const MAX_CONFIG_FILES: usize = 256;
 
 /// A generated PHP-FPM configuration that wraps the user's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     /// Where the overlay is written.
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     /// The user's configuration it includes.
-    pub original: PathBuf,
+    pub(crate) original: PathBuf,
     /// The pools found in it.
-    pub pools: Vec<String>,
+    pub(crate) pools: Vec<String>,
     /// Where in argv the user's configuration path is (replaced by the overlay's).
     pub(crate) argv_index: ConfigArg,
 }
@@ -95,7 +95,7 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
 }
 
 /// Whether the ddtrace extension is installed in one of the usual places.
-pub fn extension_present() -> bool {
+pub(crate) fn extension_present() -> bool {
     let dirs = ["/usr/lib/php", "/usr/local/lib/php/extensions", "/opt/datadog/dd-library"];
     dirs.iter().any(|d| contains_file(Path::new(d), "ddtrace.so", 3))
 }
@@ -235,7 +235,7 @@ fn present(env: &Environ) -> Vec<(&'static str, &'static str, String)> {
 }
 
 /// The overlay's text: include the original, then re-open each pool with `env[…]` lines.
-pub fn overlay_text(overlay: &Overlay, env: &Environ) -> String {
+pub(crate) fn overlay_text(overlay: &Overlay, env: &Environ) -> String {
     let mut text = format!(
         "; Written by ddboot: includes {} and passes the Datadog variables to the workers.\ninclude = {}\n",
         overlay.original.display(),
