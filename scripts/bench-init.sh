@@ -12,10 +12,10 @@
 # Needs root (PID namespaces) and python3. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/target-dir.sh
 bin=${1:-${DDBOOT_BIN:-}}
 if [ -z "$bin" ]; then
-  cargo build -q --release --locked --target x86_64-unknown-linux-musl
-  bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/ddboot
+  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
 fi
 bin=$(realpath "$bin")
 work=$(mktemp -d)

@@ -38,13 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() { # check DESCRIPTION CONDITION...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "  ok   $what"; else failed=$((failed + 1)); echo "  FAIL $what"; fi
-}
-contains() { [[ $1 == *"$2"* ]]; }
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+. scripts/lib/check.sh
 
 echo "== image: distroless-style rootfs with the static musl ddboot"
 rootfs=$work/rootfs
