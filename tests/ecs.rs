@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use mockmeta::{Behaviour, CONTAINER_PATH, Mock, Put, TASK_PATH, TaskMeta};
 use serde_json::{Value, json};
 
@@ -285,53 +285,6 @@ impl Finished {
     }
 }
 
-/// A unique temp directory, removed on drop.
-struct TempDir(PathBuf);
-
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-impl TempDir {
-    fn new() -> Self {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-ecs-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.join(name);
-        std::fs::write(&p, contents).expect("write temp file");
-        p
-    }
-
-    /// Binds a Unix socket at `<dir>/<name>` as the Agent does (kept alive by the caller): a
-    /// datagram socket for `dsd.socket`, a stream listener otherwise. ddboot probes each one.
-    fn socket(&self, name: &str) -> Box<dyn std::any::Any> {
-        if name == "dsd.socket" {
-            Box::new(
-                std::os::unix::net::UnixDatagram::bind(self.join(name)).expect("bind Unix datagram socket"),
-            )
-        } else {
-            Box::new(UnixListener::bind(self.join(name)).expect("bind Unix socket"))
-        }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn fixture(name: &str) -> String {
     let path = Path::new(FIXTURES).join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -555,7 +508,7 @@ fn task_metadata_failures_are_recorded_and_ignored() {
 #[test]
 fn task_metadata_hanging_until_the_deadline_is_reported_failed() {
     let dir = TempDir::new();
-    let file = dir.write("bridge.json", &metadata_file(None, Some("bridge"), true));
+    let file = dir.write("bridge.json", metadata_file(None, Some("bridge"), true));
     let tm = task_mock("{}", "{}", TaskMeta::Hang);
     let imds = imds_ok();
     for round in 0..5 {
@@ -577,7 +530,7 @@ fn task_metadata_hanging_until_the_deadline_is_reported_failed() {
 #[test]
 fn task_metadata_runs_concurrently_with_the_metadata_file() {
     let dir = TempDir::new();
-    let file = dir.write("ready.json", &metadata_file(Some(FILE_IP), Some("bridge"), true));
+    let file = dir.write("ready.json", metadata_file(Some(FILE_IP), Some("bridge"), true));
     let tm = task_mock(
         &fixture("ec2-bridge-container.json"),
         &fixture("ec2-bridge-task.json"),
@@ -602,7 +555,7 @@ fn task_metadata_runs_concurrently_with_the_metadata_file() {
 #[test]
 fn metadata_file_polling_does_not_wait_for_the_task_metadata() {
     let dir = TempDir::new();
-    let file = dir.write("early.json", &metadata_file(None, None, false));
+    let file = dir.write("early.json", metadata_file(None, None, false));
     let tm = task_mock(
         &fixture("ec2-bridge-container.json"),
         &fixture("ec2-bridge-task.json"),
@@ -902,7 +855,7 @@ fn assert_gateway(report: &Value, case: &str) {
 #[test]
 fn bridge_falls_back_to_the_default_gateway() {
     let dir = TempDir::new();
-    let file = dir.write("bridge.json", &metadata_file(None, Some("bridge"), true));
+    let file = dir.write("bridge.json", metadata_file(None, Some("bridge"), true));
     for (from_task_metadata, imds_refused) in [(true, false), (true, true), (false, false), (false, true)] {
         let case =
             format!("network mode from task metadata: {from_task_metadata}, IMDS refused: {imds_refused}");
@@ -927,7 +880,7 @@ fn bridge_falls_back_to_the_default_gateway() {
 #[test]
 fn bridge_learnt_while_polling_the_metadata_file_allows_the_gateway() {
     let dir = TempDir::new();
-    let file = dir.write("early.json", &metadata_file(None, None, false));
+    let file = dir.write("early.json", metadata_file(None, None, false));
     let ready = metadata_file(None, Some("bridge"), true);
     let replacement = {
         let file = file.clone();
@@ -951,7 +904,7 @@ fn bridge_learnt_while_polling_the_metadata_file_allows_the_gateway() {
 #[test]
 fn awsvpc_never_falls_back_to_the_gateway() {
     let dir = TempDir::new();
-    let file = dir.write("awsvpc.json", &metadata_file(None, Some("awsvpc"), true));
+    let file = dir.write("awsvpc.json", metadata_file(None, Some("awsvpc"), true));
     for from_task_metadata in [true, false] {
         let imds = imds_400();
         let tm = fixture_mock("ec2-awsvpc");
@@ -974,7 +927,7 @@ fn awsvpc_never_falls_back_to_the_gateway() {
 
 /// A command whose host comes from a READY metadata file, so only the tags are at stake.
 fn tags_cmd(dir: &TempDir, tm: &Mock) -> Ddboot {
-    let file = dir.write("ready.json", &metadata_file(Some(FILE_IP), Some("bridge"), true));
+    let file = dir.write("ready.json", metadata_file(Some(FILE_IP), Some("bridge"), true));
     Ddboot::new(dir.path()).metadata_file(&file).task_metadata(tm)
 }
 
@@ -1343,7 +1296,7 @@ fn gateway_in_a_network_namespace() {
     ns.ip(&["route", "add", "default", "via", "10.213.0.1", "dev", "d0"]).expect("default route");
 
     let dir = TempDir::new();
-    let file = dir.write("bridge.json", &metadata_file(None, Some("bridge"), true));
+    let file = dir.write("bridge.json", metadata_file(None, Some("bridge"), true));
     let cmd = Ddboot::new(dir.path())
         .launcher(&[ip, "netns", "exec", &ns.name])
         .imds_url("http://127.0.0.1:9")
@@ -1376,7 +1329,7 @@ fn median(v: &mut [f64]) -> f64 {
 fn task_metadata_overhead_is_measured() {
     const RUNS: usize = 50;
     let dir = TempDir::new();
-    let file = dir.write("ready.json", &metadata_file(Some(FILE_IP), Some("bridge"), true));
+    let file = dir.write("ready.json", metadata_file(Some(FILE_IP), Some("bridge"), true));
     let tm = fixture_mock("ec2-bridge");
     let without = Ddboot::new(dir.path()).metadata_file(&file);
     let with = without.clone().task_metadata(&tm);

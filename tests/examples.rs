@@ -28,9 +28,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use mockmeta::{Behaviour, Mock};
 
 use serde_json::{Map, Value, json};
@@ -100,30 +100,6 @@ fn example_files(ext: &str) -> Vec<PathBuf> {
 
 fn file_name(path: &Path) -> String {
     path.file_name().expect("file name").to_string_lossy().into_owned()
-}
-
-/// A temp dir removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-ex-{}-{n}-{tag}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,7 +388,7 @@ struct Image {
 impl Image {
     /// `working_dir` is the container's `workingDirectory` (or the image's WORKDIR).
     fn new(runtime: Runtime, working_dir: Option<&str>) -> Image {
-        let root = TempDir::new("image");
+        let root = TempDir::new();
         let cwd = match working_dir {
             Some(dir) => root.path().join(dir.trim_start_matches('/')),
             None => root.path().to_path_buf(),
@@ -1001,7 +977,7 @@ fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
     for (file, runtime) in BRIDGE_APPS {
         let td = TaskDef::load(file);
         let c = td.app();
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
@@ -1029,7 +1005,7 @@ fn ec2_bridge_go_app_gets_the_environment_only() {
     let td = TaskDef::load(file);
     let c = td.app();
     assert!(!strings(c, "entryPoint").iter().any(|a| a == "--inject"), "{file}: nothing to inject for Go");
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Off, c.get("workingDirectory").and_then(Value::as_str));
@@ -1051,7 +1027,7 @@ fn ec2_apps_prefer_the_ecs_metadata_file() {
     for (file, runtime) in files {
         let td = TaskDef::load(file);
         let c = td.app();
-        let dir = TempDir::new("metadata-file");
+        let dir = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
@@ -1077,7 +1053,7 @@ fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
     let file = "ec2-awsvpc.json";
     let td = TaskDef::load(file);
     let c = td.app();
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, None);
@@ -1109,7 +1085,7 @@ fn fargate_app_uses_the_sidecar_without_imds() {
     let c = td.app();
     for execution_env in [td.execution_env(), None] {
         let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
@@ -1140,7 +1116,7 @@ fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
     let c = td.app();
     for execution_env in [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")] {
         let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(Runtime::Node, c.get("workingDirectory").and_then(Value::as_str));
@@ -1192,7 +1168,7 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
         for (c, runtime, sockets, source) in cases {
             let what =
                 format!("{file} ({}), sockets {sockets}, AWS_EXECUTION_ENV={execution_env:?}", s(c, "name"));
-            let dir = TempDir::new("sockets");
+            let dir = TempDir::new();
             let _listeners = sockets.then(|| {
                 let apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
                 let dsd = std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket"))
@@ -1247,7 +1223,7 @@ fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
     let td = TaskDef::load(file);
     let c = td.app();
-    let dir = TempDir::new("sockets");
+    let dir = TempDir::new();
     let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
     let _dsd =
         std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
@@ -1277,7 +1253,7 @@ fn socket_variant_falls_back_to_the_host_before_the_agent_is_up() {
     let file = "ec2-bridge-socket.json";
     let td = TaskDef::load(file);
     let c = td.app();
-    let empty = TempDir::new("no-sockets");
+    let empty = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let j = Launch::container(&td, c, empty.path(), &imds).ecs(td.execution_env(), &task_metadata).explain();
@@ -1332,7 +1308,7 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
     );
 
     // The volume: a temp dir standing for /shared in both containers.
-    let volume = TempDir::new("shared");
+    let volume = TempDir::new();
     let out = common::ddboot_command()
         .args(&install_entry[1..2])
         .arg(volume.path())
@@ -1349,7 +1325,7 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
         fs::read(common::ddboot_bin()).expect("read ddboot")
     );
 
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(app, "name"));
     let mut launch =
@@ -1456,7 +1432,7 @@ fn cloudformation_snippet_starts_the_app_through_ddboot() {
         }),
     };
     let c = td.app();
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, None);
@@ -1748,7 +1724,7 @@ fn dockerfile_app_stages_load_their_tracer() {
         let st = df.stage(stage);
         let workdir = st.all("WORKDIR").last().map(|w| (*w).to_string());
         let image = Image::new(runtime, workdir.as_deref());
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let cmd = st.exec_form("CMD");
         let mut launch =

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use mockmeta::{Behaviour, Get, Mock, Put, TaskMeta};
 use serde_json::Value;
 
@@ -43,38 +44,6 @@ const FILE_IP: &str = "10.9.9.9";
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
-
-/// A unique temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-static TEMP_SEQ: AtomicUsize = AtomicUsize::new(0);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let n = TEMP_SEQ.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-faults-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.join(name);
-        fs::write(&path, contents).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // A mode-000 file inside does not stop its removal (the directory is writable).
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A ddboot command that can only reach loopback.
 #[derive(Clone, Debug, Default)]
@@ -130,7 +99,7 @@ impl Ddboot {
         if let Some(url) = &self.endpoint {
             argv.extend(["--imds-endpoint".into(), url.clone()]);
         }
-        argv.extend(["--socket-dir".into(), sockets.0.to_str().expect("UTF-8 temp path").into()]);
+        argv.extend(["--socket-dir".into(), sockets.path().to_str().expect("UTF-8 temp path").into()]);
         argv.extend(self.args.iter().cloned());
         argv.extend(tail.iter().map(|s| s.to_string()));
         for text in argv.iter().chain(self.env.iter().flat_map(|(k, v)| [k, v])) {

@@ -14,7 +14,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use mockmeta::{Behaviour, Get, Mock, Put, Tokens};
@@ -482,29 +481,23 @@ pub fn assert_hygiene(mock: &Mock) {
     }
 }
 
-/// A unique temp directory, removed on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// A unique temp directory (`tempfile`), readable by all (0755: some tests run the app as
+/// another user), removed on drop.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new() -> Self {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-it-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-        TempDir { path }
+        let dir = tempfile::Builder::new().prefix("ddboot-it-").tempdir().expect("create temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
+        TempDir(dir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
+        self.path().join(name)
     }
 
     /// Writes `contents` to `name` (mode 0644) and returns its path.
@@ -514,17 +507,23 @@ impl TempDir {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod temp file");
         p
     }
+
+    /// Binds a Unix socket at `<dir>/<name>` as the Agent does (kept alive by the caller): a
+    /// datagram socket for `dsd.socket`, a stream listener otherwise. ddboot probes each one.
+    pub fn socket(&self, name: &str) -> Box<dyn std::any::Any> {
+        if name == "dsd.socket" {
+            Box::new(
+                std::os::unix::net::UnixDatagram::bind(self.join(name)).expect("bind Unix datagram socket"),
+            )
+        } else {
+            Box::new(std::os::unix::net::UnixListener::bind(self.join(name)).expect("bind Unix socket"))
+        }
+    }
 }
 
 impl Default for TempDir {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
