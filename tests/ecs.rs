@@ -12,14 +12,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{Finished, TempDir};
 use mockmeta::{Behaviour, CONTAINER_PATH, Mock, Put, TASK_PATH, TaskMeta};
 use serde_json::{Value, json};
 
@@ -38,8 +37,6 @@ const MOCK_IP: &str = "10.0.1.43";
 const FILE_IP: &str = "10.9.8.7";
 /// The app that dumps its environment.
 const ENV_DUMP: [&str; 2] = ["/usr/bin/env", "-0"];
-/// Substrings that name a real metadata endpoint; never allowed near ddboot.
-const FORBIDDEN: [&str; 4] = ["169.254.", "fd00:ec2", "[fd00:", "metadata.google"];
 /// Flags only the harness may set, so it can check their values.
 const HARNESS_FLAGS: [&str; 3] = ["--imds-endpoint", "--task-metadata-uri", "--socket-dir"];
 
@@ -166,17 +163,10 @@ impl Ddboot {
         }
         args.extend(self.args.iter().cloned());
         args.extend(extra.iter().map(OsString::from));
-        let everything = env
-            .iter()
-            .flat_map(|(k, v)| [OsString::from(k), OsString::from(v)])
-            .chain(args.iter().cloned())
-            .chain(self.launcher.iter().cloned());
-        for item in everything {
-            let text = item.to_string_lossy();
-            for bad in FORBIDDEN {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
-            }
-        }
+        common::refuse_metadata_addresses(
+            env.iter().flat_map(|(k, v)| [OsString::from(k), OsString::from(v)]).chain(args.iter().cloned()),
+        );
+        common::refuse_metadata_addresses(&self.launcher);
         let mut argv = self.launcher.clone();
         argv.extend(common::ddboot_argv());
         argv.extend(args);
@@ -187,40 +177,7 @@ impl Ddboot {
 
     /// Runs ddboot with `extra` appended, under the watchdog.
     fn run(&self, extra: &[&str]) -> Finished {
-        let mut cmd = self.command(extra);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn ddboot");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
-            v
-        });
-        let err = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = err.read_to_end(&mut v);
-            v
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for ddboot") {
-                break status;
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ddboot did not finish within {WATCHDOG:?}: {self:?}");
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let elapsed = started.elapsed();
-        Finished {
-            status,
-            stdout: out.join().expect("stdout reader"),
-            stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
-            elapsed,
-        }
+        common::run_watched(self.command(extra), WATCHDOG, self)
     }
 
     /// `--explain --json`: the report (exit 0 when resolved, 1 when not).
@@ -246,42 +203,6 @@ impl Ddboot {
         let f = self.run(&extra);
         assert_eq!(f.status.code(), Some(0), "{f:?}");
         f.env()
-    }
-}
-
-/// What a run left behind.
-struct Finished {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl std::fmt::Debug for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Finished")
-            .field("status", &self.status)
-            .field("elapsed", &self.elapsed)
-            .field("stdout", &String::from_utf8_lossy(&self.stdout))
-            .field("stderr", &self.stderr)
-            .finish()
-    }
-}
-
-impl Finished {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("not one JSON value ({e}): {self:?}"))
-    }
-
-    fn env(&self) -> BTreeMap<String, String> {
-        assert!(self.stdout.is_empty() || self.stdout.ends_with(b"\0"), "not an env -0 dump: {self:?}");
-        let mut env = BTreeMap::new();
-        for entry in self.stdout.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-            let entry = String::from_utf8_lossy(entry);
-            let (k, v) = entry.split_once('=').unwrap_or_else(|| panic!("bad env entry {entry:?}"));
-            assert!(env.insert(k.to_string(), v.to_string()).is_none(), "{k} twice: {self:?}");
-        }
-        env
     }
 }
 
@@ -399,31 +320,23 @@ fn tag(report: &Value, name: &str) -> (Option<String>, String) {
     (t["value"].as_str().map(str::to_string), t["origin"].as_str().expect("origin").to_string())
 }
 
-/// The default IPv4 gateway with the lowest metric, read from this process's /proc/net/route.
+/// The default IPv4 gateway with the lowest metric, as iproute2 shows it (`ip -4 route show
+/// default`): an oracle independent of ddboot's own /proc/net/route parser.
 fn default_gateway() -> Option<Ipv4Addr> {
-    let table = std::fs::read_to_string("/proc/net/route").ok()?;
-    let mut best: Option<(u32, Ipv4Addr)> = None;
-    for line in table.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 8 {
-            continue;
-        }
-        let hex = |s: &str| u32::from_str_radix(s, 16).ok();
-        let (Some(dest), Some(gw), Some(flags), Some(mask), Ok(metric)) =
-            (hex(f[1]), hex(f[2]), hex(f[3]), hex(f[7]), f[6].parse::<u32>())
-        else {
-            continue;
-        };
-        // RTF_UP | RTF_GATEWAY, destination and mask 0.0.0.0.
-        if dest != 0 || mask != 0 || flags & 0x3 != 0x3 || gw == 0 {
-            continue;
-        }
-        let ip = Ipv4Addr::from(gw.to_ne_bytes());
-        if best.is_none_or(|(m, _)| metric < m) {
-            best = Some((metric, ip));
-        }
-    }
-    best.map(|(_, ip)| ip)
+    let ip = ip_command().expect("the ip command (iproute2) is needed");
+    let out = Command::new(ip).args(["-4", "route", "show", "default"]).output().expect("run ip route");
+    assert!(out.status.success(), "ip -4 route show default: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |key: &str| words.iter().position(|w| *w == key).and_then(|i| words.get(i + 1));
+            let gw = after("via")?.parse::<Ipv4Addr>().ok()?;
+            let metric = after("metric").and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+            Some((metric, gw))
+        })
+        .min_by_key(|(metric, _)| *metric)
+        .map(|(_, gw)| gw)
 }
 
 /// The lines of a text report with runs of spaces collapsed.
@@ -1271,23 +1184,14 @@ fn run_ip(ip: &str, args: &[&str]) -> Result<(), String> {
 /// source gets DD_AGENT_HOST=10.213.0.1 from the route table.
 #[test]
 fn gateway_in_a_network_namespace() {
-    let Some(ip) = ip_command() else {
-        eprintln!("note: skipping gateway_in_a_network_namespace: no ip command");
-        return;
-    };
-    let ns = match Netns::create(ip) {
-        Ok(ns) => ns,
-        Err(e) => {
-            eprintln!("note: skipping gateway_in_a_network_namespace (root needed): {e}");
-            return;
-        }
-    };
+    // Needs root and iproute2: without them the test fails rather than passing on nothing.
+    let ip = ip_command().expect("the ip command (iproute2) is needed");
+    let ns = Netns::create(ip).unwrap_or_else(|e| panic!("a network namespace (root needed): {e}"));
     ns.ip(&["link", "set", "lo", "up"]).expect("lo up");
     // A dummy interface; where the kernel has none, a veth pair with both ends in the namespace.
     if let Err(dummy) = ns.ip(&["link", "add", "d0", "type", "dummy"]) {
         if let Err(veth) = ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]) {
-            eprintln!("note: skipping gateway_in_a_network_namespace (no dummy or veth): {dummy}; {veth}");
-            return;
+            panic!("neither a dummy nor a veth interface: {dummy}; {veth}");
         }
         ns.ip(&["link", "set", "d1", "up"]).expect("d1 up");
     }

@@ -23,12 +23,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TempDir;
 use mockmeta::{Behaviour, Mock};
@@ -603,41 +602,18 @@ impl Launch {
                 assert!(v.starts_with("http://127.0.0.1:"), "harness: {k}={v} is not loopback");
             }
         }
-        for text in self.env.iter().flat_map(|(k, v)| [k, v]).chain(&args) {
-            for bad in FORBIDDEN {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
-            }
-        }
+        common::refuse_metadata_addresses(self.env.iter().flat_map(|(k, v)| [k, v]).chain(&args));
 
         let runner = common::ddboot_runner();
-        let mut child = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()))
-            .args(runner.iter().skip(1))
+        let mut cmd = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()));
+        cmd.args(runner.iter().skip(1))
             .args(runner.first().map(|_| &self.binary))
             .args(&args)
             .env_clear()
             .envs(&self.env)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: cannot start {}: {e}", self.binary.display()));
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what}: ddboot ran longer than {WATCHDOG:?}");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read stdout");
-        child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+            .current_dir(&self.cwd);
+        let f = common::run_watched(cmd, WATCHDOG, &what);
+        let (status, stdout, stderr) = (f.status, f.stdout_text(), &f.stderr);
         assert!(
             status.success(),
             "{what}: ddboot --explain exited {status}\n{stdout}\n{stderr}\nargs {args:?}"

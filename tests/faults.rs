@@ -102,11 +102,7 @@ impl Ddboot {
         argv.extend(["--socket-dir".into(), sockets.path().to_str().expect("UTF-8 temp path").into()]);
         argv.extend(self.args.iter().cloned());
         argv.extend(tail.iter().map(|s| s.to_string()));
-        for text in argv.iter().chain(self.env.iter().flat_map(|(k, v)| [k, v])) {
-            for bad in ["169.254.", "fd00:ec2", "[fd00:"] {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: a real metadata endpoint");
-            }
-        }
+        common::refuse_metadata_addresses(argv.iter().chain(self.env.iter().flat_map(|(k, v)| [k, v])));
         let mut cmd = common::ddboot_command();
         cmd.args(&argv).env_clear().env("PATH", "/usr/bin:/bin");
         for (k, v) in &self.env {
@@ -130,40 +126,8 @@ impl Ddboot {
 
     fn spawn(&self, tail: &[&str]) -> Finished {
         let sockets = TempDir::new();
-        let mut cmd = self.command(&sockets, tail);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn ddboot");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let code = loop {
-            if let Some(status) = child.try_wait().expect("wait for ddboot") {
-                break status.code();
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ddboot hung: still running after {WATCHDOG:?}: {self:?}");
-            }
-            thread::sleep(Duration::from_millis(2));
-        };
-        let elapsed = started.elapsed();
-        Finished {
-            code,
-            stdout: out.join().expect("stdout reader"),
-            stderr: err.join().expect("stderr reader"),
-            elapsed,
-        }
+        let f = common::run_watched(self.command(&sockets, tail), WATCHDOG, self);
+        Finished { code: f.code(), stdout: f.stdout_text(), stderr: f.stderr, elapsed: f.elapsed }
     }
 }
 

@@ -237,14 +237,9 @@ impl Ddboot {
     pub fn command(&self) -> Command {
         let env = self.final_env();
         let args = self.ddboot_args();
-        let forbidden = ["169.254.", "fd00:ec2", "[fd00:", "metadata.google"];
-        let everything = env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter());
-        for item in everything {
-            let text = item.to_string_lossy();
-            for bad in forbidden {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
-            }
-        }
+        refuse_metadata_addresses(
+            env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter()),
+        );
         let mut argv: Vec<OsString> = self.launcher.clone();
         match &self.shell {
             Some(script) => {
@@ -260,41 +255,60 @@ impl Ddboot {
 
     /// Runs the command to completion (stdin from /dev/null), under the watchdog.
     pub fn run(&self) -> Finished {
-        let mut cmd = self.command();
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn ddboot");
-        let pid = child.id();
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out = std::thread::spawn(move || {
+        run_watched(self.command(), WATCHDOG, self)
+    }
+}
+
+/// The one runner: `cmd` to completion (stdin from /dev/null, stdout and stderr captured), under
+/// a watchdog: a run longer than `watchdog` is killed and the test fails, showing `what`.
+pub fn run_watched(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::Debug) -> Finished {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {what:?}: {e}"));
+    let pid = child.id();
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
             let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
+            let _ = r.read_to_end(&mut v);
             v
-        });
-        let err = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = err.read_to_end(&mut v);
-            v
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for ddboot") {
-                break status;
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ddboot did not finish within {WATCHDOG:?}: {self:?}");
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let elapsed = started.elapsed();
-        Finished {
-            status,
-            stdout: out.join().expect("stdout reader"),
-            stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
-            elapsed,
-            pid,
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().expect("stdout")));
+    let err = read_all(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if started.elapsed() > watchdog {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {watchdog:?}: {what:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let elapsed = started.elapsed();
+    Finished {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
+        elapsed,
+        pid,
+    }
+}
+
+/// Substrings that name a real metadata endpoint; never allowed near ddboot.
+pub const FORBIDDEN: [&str; 4] = ["169.254.", "fd00:ec2", "[fd00:", "metadata.google"];
+
+/// The one loopback guard: panics when any argument or variable names a real metadata endpoint.
+pub fn refuse_metadata_addresses<I, S>(items: I)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    for item in items {
+        let text = item.as_ref().to_string_lossy();
+        for bad in FORBIDDEN {
+            assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
         }
     }
 }
