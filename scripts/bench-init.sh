@@ -13,11 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/target-dir.sh
-bin=${1:-${DDBOOT_BIN:-}}
-if [ -z "$bin" ]; then
-  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
-fi
-bin=$(realpath "$bin")
+. scripts/lib/musl-bin.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '{"MetadataFileStatus": "READY", "HostPrivateIPv4Address": "10.9.8.7"}\n' >"$work/ready.json"

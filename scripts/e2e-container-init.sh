@@ -17,11 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/lib/target-dir.sh
-bin=${1:-${DDBOOT_BIN:-}}
-if [ -z "$bin" ]; then
-  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
-fi
-bin=$(realpath "$bin")
+. scripts/lib/musl-bin.sh
 stop_timeout=${STOP_TIMEOUT:-30}
 python=/usr/bin/python3.11
 node=/usr/bin/node

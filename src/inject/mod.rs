@@ -421,6 +421,36 @@ fn append_option(env: &Environ, name: &str, option: &str) -> Change {
     Change::set(name, value, Origin::Inject)
 }
 
+/// A throwaway directory tree for the runtime probes' tests (venvs, gems, interpreters).
+#[cfg(test)]
+struct Tree(tempfile::TempDir);
+
+#[cfg(test)]
+impl Tree {
+    fn new() -> Tree {
+        Tree(tempfile::Builder::new().prefix("ddboot-inject-").tempdir().expect("tree"))
+    }
+
+    fn join(&self, rel: &str) -> PathBuf {
+        self.0.path().join(rel)
+    }
+
+    /// `rel` as text.
+    fn path(&self, rel: &str) -> String {
+        self.join(rel).display().to_string()
+    }
+
+    /// Writes `text` at `rel` (parents created) with `mode`.
+    fn file(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

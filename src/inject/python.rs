@@ -172,46 +172,19 @@ pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Inject
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Mode, Runtime, probe as probe_all};
+    use super::super::{Mode, Runtime, Tree, probe as probe_all};
     use super::*;
 
-    /// A throwaway filesystem: venvs, a "system" Python and injector directories.
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new(tag: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("ddboot-py-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("tree");
-            Tree(dir)
+    /// A venv at `rel` with python, and optionally ddtrace-run and the package.
+    fn venv(t: &Tree, rel: &str, run: bool, package: bool) -> PathBuf {
+        let python = t.file(&format!("{rel}/bin/python"), "", 0o755);
+        if run {
+            t.file(&format!("{rel}/bin/ddtrace-run"), "#!/bin/sh\n", 0o755);
         }
-        fn file(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
-            let path = self.0.join(rel);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-            std::fs::write(&path, text).expect("write");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-            path
+        if package {
+            t.file(&format!("{rel}/lib/python3.11/site-packages/{BOOTSTRAP}"), "", 0o644);
         }
-        /// A venv at `rel` with python, and optionally ddtrace-run and the package.
-        fn venv(&self, rel: &str, run: bool, package: bool) -> PathBuf {
-            let python = self.file(&format!("{rel}/bin/python"), "", 0o755);
-            if run {
-                self.file(&format!("{rel}/bin/ddtrace-run"), "#!/bin/sh\n", 0o755);
-            }
-            if package {
-                self.file(&format!("{rel}/lib/python3.11/site-packages/{BOOTSTRAP}"), "", 0o644);
-            }
-            python
-        }
-        fn path(&self, rel: &str) -> String {
-            self.0.join(rel).display().to_string()
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        python
     }
 
     fn os(v: &[&str]) -> Vec<OsString> {
@@ -225,9 +198,9 @@ mod tests {
 
     #[test]
     fn the_venv_named_by_path_or_shebang_is_used_while_not_on_path() {
-        let t = Tree::new("named");
-        let python = t.venv("venv", true, true);
-        let run = t.0.join("venv/bin/ddtrace-run");
+        let t = Tree::new();
+        let python = venv(&t, "venv", true, true);
+        let run = t.join("venv/bin/ddtrace-run");
         let env = [("PATH", "/nonexistent")];
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &env);
         assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
@@ -247,9 +220,9 @@ mod tests {
 
     #[test]
     fn another_environments_ddtrace_run_is_never_paired_with_the_named_interpreter() {
-        let t = Tree::new("pair");
-        t.venv("venv", true, true);
-        let system = t.venv("usr", false, false);
+        let t = Tree::new();
+        venv(&t, "venv", true, true);
+        let system = venv(&t, "usr", false, false);
         let path = format!("{}:{}", t.path("venv/bin"), t.path("usr/bin"));
         let p = probed(Mode::Auto, &[&system.display().to_string(), "app.py"], &[("PATH", &path)]);
         assert_eq!(p.tracer().cloned(), None, "{p:?}");
@@ -263,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_warning_is_one_line_whatever_the_path() {
-        let t = Tree::new("nl");
+        let t = Tree::new();
         let python = t.file("a\nb/bin/python3", "", 0o755);
         let p = probed(Mode::Auto, &[&python.display().to_string()], &[("PATH", "/nonexistent")]);
         let warning = p.warning().expect("warning");
@@ -272,10 +245,10 @@ mod tests {
 
     #[test]
     fn ddtrace_without_ddtrace_run_goes_into_pythonpath() {
-        let t = Tree::new("pp");
-        let python = t.venv("venv", false, true);
+        let t = Tree::new();
+        let python = venv(&t, "venv", false, true);
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &[("PYTHONPATH", "/app")]);
-        let bootstrap = t.0.join("venv/lib/python3.11/site-packages/ddtrace/bootstrap");
+        let bootstrap = t.join("venv/lib/python3.11/site-packages/ddtrace/bootstrap");
         assert_eq!(
             p.tracer().cloned(),
             Some(Tracer::PythonPath { bootstrap: bootstrap.clone(), root: None }),
@@ -286,11 +259,11 @@ mod tests {
         assert_eq!(got.argv, os(&["python", "app.py"]));
         assert_eq!(got.changes[0].value, Some(format!("{}:/app", bootstrap.display())));
         // ddtrace in a PYTHONPATH directory: importable already, only the bootstrap is added.
-        let bare = t.venv("bare", false, false);
+        let bare = venv(&t, "bare", false, false);
         t.file(&format!("vendor/{BOOTSTRAP}"), "", 0o644);
         let vendor = t.path("vendor");
         let p = probed(Mode::Auto, &[&bare.display().to_string()], &[("PYTHONPATH", &vendor)]);
-        let bootstrap = t.0.join("vendor/ddtrace/bootstrap");
+        let bootstrap = t.join("vendor/ddtrace/bootstrap");
         assert_eq!(p.tracer().cloned(), Some(Tracer::PythonPath { bootstrap, root: None }), "{p:?}");
     }
 
@@ -310,20 +283,20 @@ mod tests {
 
     #[test]
     fn site_packages_of_an_environment() {
-        let t = Tree::new("site");
-        let python = t.venv("venv", false, true);
+        let t = Tree::new();
+        let python = venv(&t, "venv", false, true);
         t.file("venv/lib/python3.12/site-packages/x", "", 0o644);
         let all = site_packages(&python);
-        assert!(all.contains(&t.0.join("venv/lib/python3.11/site-packages")), "{all:?}");
-        assert!(all.contains(&t.0.join("venv/lib/python3.12/site-packages")), "{all:?}");
-        let only = site_packages(&t.0.join("venv/bin/python3.12"));
+        assert!(all.contains(&t.join("venv/lib/python3.11/site-packages")), "{all:?}");
+        assert!(all.contains(&t.join("venv/lib/python3.12/site-packages")), "{all:?}");
+        let only = site_packages(&t.join("venv/bin/python3.12"));
         assert!(!only.iter().any(|p| p.to_string_lossy().contains("python3.11")), "{only:?}");
     }
 
     #[test]
     fn uwsgi_in_a_venv_imports_the_bootstrap() {
-        let t = Tree::new("uwsgi");
-        t.venv("venv", true, true);
+        let t = Tree::new();
+        venv(&t, "venv", true, true);
         let uwsgi = t.file("venv/bin/uwsgi", "\u{7f}ELF", 0o755);
         let p = probed(
             Mode::Auto,
