@@ -173,6 +173,35 @@ impl Ddboot {
         self.arg("--metadata-file").arg(path)
     }
 
+    /// Agent sockets in `dir` (a temp dir) instead of the missing default directory.
+    pub fn socket_dir(self, dir: &Path) -> Self {
+        assert!(dir.starts_with(std::env::temp_dir()), "harness: the socket dir must be a temp dir");
+        self.env("DDBOOT_SOCKET_DIR", dir)
+    }
+
+    /// `--timeout T`.
+    pub fn timeout(self, t: &str) -> Self {
+        self.arg("--timeout").arg(t)
+    }
+
+    /// `ECS_CONTAINER_METADATA_URI_V4=<mock>/v4/mock-container`.
+    pub fn task_metadata(self, mock: &Mock) -> Self {
+        self.task_metadata_url(&mock.task_metadata_uri())
+    }
+
+    /// `ECS_CONTAINER_METADATA_URI_V4=URL`; the URL must be on loopback.
+    pub fn task_metadata_url(self, url: &str) -> Self {
+        assert!(is_trusted_endpoint(url), "harness: task metadata URI {url:?} is not on loopback");
+        self.env("ECS_CONTAINER_METADATA_URI_V4", url)
+    }
+
+    /// `--task-metadata-uri <mock>/v4/mock-container`.
+    pub fn task_metadata_flag(self, mock: &Mock) -> Self {
+        let url = mock.task_metadata_uri();
+        assert!(is_trusted_endpoint(&url), "harness: task metadata URI {url:?} is not on loopback");
+        self.arg("--task-metadata-uri").arg(url)
+    }
+
     pub fn env(mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.env.push((name.as_ref().to_os_string(), value.as_ref().to_os_string()));
         self
@@ -256,6 +285,36 @@ impl Ddboot {
     /// Runs the command to completion (stdin from /dev/null), under the watchdog.
     pub fn run(&self) -> Finished {
         run_watched(self.command(), WATCHDOG, self)
+    }
+
+    /// Runs ddboot with `extra` appended to its arguments.
+    pub fn run_with(&self, extra: &[&str]) -> Finished {
+        self.clone().args(extra).run()
+    }
+
+    /// `--explain --json`: the report (exit 0 when resolved, 1 when not).
+    pub fn explain(&self) -> Value {
+        let f = self.run_with(&["--explain", "--json"]);
+        let v = f.json();
+        let expected = if v["source"].is_null() { 1 } else { 0 };
+        assert_eq!(f.code(), Some(expected), "{f:?}");
+        v
+    }
+
+    /// `--explain` (text).
+    pub fn explain_text(&self) -> String {
+        let f = self.run_with(&["--explain"]);
+        assert!(matches!(f.code(), Some(0 | 1)), "{f:?}");
+        String::from_utf8(f.stdout).expect("UTF-8 report")
+    }
+
+    /// Runs the app `env -0` (quietly) and returns the environment it got.
+    pub fn app_env(&self) -> BTreeMap<String, String> {
+        let mut extra = vec!["--quiet", "--"];
+        extra.extend(ENV_DUMP);
+        let f = self.run_with(&extra);
+        f.assert_code(0);
+        f.env()
     }
 }
 
