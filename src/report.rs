@@ -3,7 +3,7 @@
 //!
 //! Rendering is pure (functions return strings); the caller decides where they go.
 
-use std::fmt::Write as _;
+use std::fmt;
 
 use serde_json::{Map, Value, json};
 
@@ -64,85 +64,100 @@ pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) ->
 
 /// The human `--explain` report.
 pub(crate) fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> String {
-    let mut out = String::from("Resolution\n");
-    for a in &findings.attempts {
-        let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
-        let _ = writeln!(
-            out,
-            "  {:<14} {:<8} {:>9}  {}",
-            a.source.name(),
-            a.outcome.name(),
-            elapsed,
-            escape(&a.detail)
-        );
-    }
-    let _ = match &findings.resolved {
-        Some(r) => writeln!(
-            out,
-            "\nAgent host: {} (from {}, {})",
-            escape(r.host.as_deref().unwrap_or("none needed (Unix sockets)")),
-            r.source,
-            human(findings.elapsed)
-        ),
-        None => writeln!(out, "\nAgent host: not resolved ({})", human(findings.elapsed)),
-    };
-    let p = &findings.platform;
-    let unknown = |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".into(), escape);
-    out.push_str("\nPlatform\n");
-    let _ = writeln!(out, "  AWS_EXECUTION_ENV  {}", unknown(&p.execution_env));
-    let _ = writeln!(out, "  launch type        {}", unknown(&p.launch_type));
-    let _ = writeln!(out, "  network mode       {}", unknown(&p.network_mode));
-    let _ = writeln!(out, "  agent              {}", p.agent.map_or("unknown", |a| a.name()));
-    if let Some(name) = &p.agent_container {
-        let _ = writeln!(out, "  agent container    {}", escape(name));
-    }
-    let _ = writeln!(out, "  sockets            {}", escape(&p.sockets.describe()));
-    out.push_str("\nService tags\n");
-    for t in &plan.tags {
-        let value = t.value.as_deref().map_or_else(|| "-".into(), escape);
-        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin.to_string()));
-    }
-    if mode != InjectMode::Off {
-        out.push_str("\nTracer\n");
-        let _ = writeln!(out, "  runtime            {}", tracer.runtime().map_or("none", |r| r.name()));
-        if let Some(detected_by) = tracer.detected_by() {
-            let _ = writeln!(out, "  detected by        {}", escape(detected_by));
+    Explain { findings, plan, tracer, mode }.to_string()
+}
+
+/// The human `--explain` report, rendered by its `Display`.
+struct Explain<'a> {
+    findings: &'a Findings,
+    plan: &'a Plan,
+    tracer: &'a Probe,
+    mode: InjectMode,
+}
+
+impl fmt::Display for Explain<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Explain { findings, plan, tracer, mode } = *self;
+        out.write_str("Resolution\n")?;
+        for a in &findings.attempts {
+            let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
+            writeln!(
+                out,
+                "  {:<14} {:<8} {:>9}  {}",
+                a.source.name(),
+                a.outcome.name(),
+                elapsed,
+                escape(&a.detail)
+            )?;
         }
-        match (tracer.tracer(), tracer.skipped()) {
-            (Some(t), _) => {
-                let _ = writeln!(out, "  injecting          {}", escape(&t.describe()));
+        match &findings.resolved {
+            Some(r) => writeln!(
+                out,
+                "\nAgent host: {} (from {}, {})",
+                escape(r.host.as_deref().unwrap_or("none needed (Unix sockets)")),
+                r.source,
+                human(findings.elapsed)
+            ),
+            None => writeln!(out, "\nAgent host: not resolved ({})", human(findings.elapsed)),
+        }?;
+        let p = &findings.platform;
+        let unknown = |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".into(), escape);
+        out.write_str("\nPlatform\n")?;
+        writeln!(out, "  AWS_EXECUTION_ENV  {}", unknown(&p.execution_env))?;
+        writeln!(out, "  launch type        {}", unknown(&p.launch_type))?;
+        writeln!(out, "  network mode       {}", unknown(&p.network_mode))?;
+        writeln!(out, "  agent              {}", p.agent.map_or("unknown", |a| a.name()))?;
+        if let Some(name) = &p.agent_container {
+            writeln!(out, "  agent container    {}", escape(name))?;
+        }
+        writeln!(out, "  sockets            {}", escape(&p.sockets.describe()))?;
+        out.write_str("\nService tags\n")?;
+        for t in &plan.tags {
+            let value = t.value.as_deref().map_or_else(|| "-".into(), escape);
+            writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin.to_string()))?;
+        }
+        if mode != InjectMode::Off {
+            out.write_str("\nTracer\n")?;
+            writeln!(out, "  runtime            {}", tracer.runtime().map_or("none", |r| r.name()))?;
+            if let Some(detected_by) = tracer.detected_by() {
+                writeln!(out, "  detected by        {}", escape(detected_by))?;
             }
-            (None, Some(why)) => {
-                let _ = writeln!(out, "  not injecting      {}", escape(why));
+            match (tracer.tracer(), tracer.skipped()) {
+                (Some(t), _) => {
+                    writeln!(out, "  injecting          {}", escape(&t.describe()))?;
+                }
+                (None, Some(why)) => {
+                    writeln!(out, "  not injecting      {}", escape(why))?;
+                }
+                (None, None) => {}
             }
-            (None, None) => {}
-        }
-        if let Some(note) = tracer.note() {
-            let _ = writeln!(out, "  note               {}", escape(note));
-        }
-        for (path, text) in &plan.files {
-            let _ = writeln!(out, "  file {}:", escape(&path.display().to_string()));
-            for line in text.lines() {
-                let _ = writeln!(out, "    {}", escape(line));
+            if let Some(note) = tracer.note() {
+                writeln!(out, "  note               {}", escape(note))?;
+            }
+            for (path, text) in &plan.files {
+                writeln!(out, "  file {}:", escape(&path.display().to_string()))?;
+                for line in text.lines() {
+                    writeln!(out, "    {}", escape(line))?;
+                }
             }
         }
+        out.write_str("\nEnvironment changes\n")?;
+        if plan.changes.is_empty() {
+            out.write_str("  (none)\n")?;
+        }
+        for c in &plan.changes {
+            match &c.value {
+                Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin.to_string())),
+                None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin.to_string())),
+            }?;
+        }
+        if !plan.argv.is_empty() {
+            let argv: Vec<String> =
+                plan.argv.iter().map(|a| escape(&shell_quote(&a.to_string_lossy()))).collect();
+            writeln!(out, "\nCommand\n  {}", argv.join(" "))?;
+        }
+        Ok(())
     }
-    out.push_str("\nEnvironment changes\n");
-    if plan.changes.is_empty() {
-        out.push_str("  (none)\n");
-    }
-    for c in &plan.changes {
-        let _ = match &c.value {
-            Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin.to_string())),
-            None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin.to_string())),
-        };
-    }
-    if !plan.argv.is_empty() {
-        let argv: Vec<String> =
-            plan.argv.iter().map(|a| escape(&shell_quote(&a.to_string_lossy()))).collect();
-        let _ = writeln!(out, "\nCommand\n  {}", argv.join(" "));
-    }
-    out
 }
 
 /// The `--explain --json` object.
@@ -228,14 +243,22 @@ fn millis(d: std::time::Duration) -> f64 {
 
 /// `export NAME='value'` / `unset NAME` lines for `eval`.
 pub(crate) fn print_env(plan: &Plan) -> String {
-    let mut out = String::new();
-    for c in &plan.changes {
-        let _ = match &c.value {
-            Some(v) => writeln!(out, "export {}={}", c.name, shell_quote(v)),
-            None => writeln!(out, "unset {}", c.name),
-        };
+    PrintEnv(plan).to_string()
+}
+
+/// The `--print-env` lines, rendered by its `Display`.
+struct PrintEnv<'a>(&'a Plan);
+
+impl fmt::Display for PrintEnv<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.0.changes {
+            match &c.value {
+                Some(v) => writeln!(out, "export {}={}", c.name, shell_quote(v))?,
+                None => writeln!(out, "unset {}", c.name)?,
+            }
+        }
+        Ok(())
     }
-    out
 }
 
 /// Single-quotes `s` for a POSIX shell: every byte literal, `'` written as `'\''`.
