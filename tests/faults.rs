@@ -2,7 +2,7 @@
 //! metadata file and the task metadata endpoint, each asserting which source ddboot chose (or
 //! that it found none), a generous bound on time that catches hangs, and that the app still ran.
 //! The `install_*` rows need root (`unshare --pid`), as CI has; the others run as any user.
-//! Every ddboot here starts with a clean environment, an empty `--socket-dir`, and either
+//! Every ddboot here starts with a clean environment, an empty socket directory (`DDBOOT_SOCKET_DIR`), and either
 //! `--imds-endpoint` pointing at a `mockmeta` server on 127.0.0.1 or `AWS_EC2_METADATA_DISABLED=true`,
 //! so nothing leaves the machine. `docs/reliability.md` lists every row; the last test keeps that
 //! table and the tests in step.
@@ -45,13 +45,10 @@ const FILE_IP: &str = "10.9.9.9";
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-/// A ddboot command that can only reach loopback.
-#[derive(Clone, Debug, Default)]
-struct Ddboot {
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    endpoint: Option<String>,
-}
+/// A ddboot command that can only reach loopback: the harness's one builder (tests/common), in
+/// this file's words; each run gets an empty socket directory of its own.
+#[derive(Clone, Debug)]
+struct Ddboot(common::Ddboot);
 
 impl Ddboot {
     /// IMDS at `mock`, through `--imds-endpoint`.
@@ -61,54 +58,25 @@ impl Ddboot {
 
     fn imds_url(url: &str) -> Ddboot {
         assert!(url.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {url:?}");
-        Ddboot { endpoint: Some(url.to_string()), ..Ddboot::default() }
+        Ddboot(common::Ddboot::new().imds_endpoint(url))
     }
 
     /// No IMDS at all (`AWS_EC2_METADATA_DISABLED=true`).
     fn no_imds() -> Ddboot {
-        Ddboot::default().env("AWS_EC2_METADATA_DISABLED", "true")
+        Ddboot(common::Ddboot::new().env("AWS_EC2_METADATA_DISABLED", "true"))
     }
 
-    fn env(mut self, name: &str, value: &str) -> Ddboot {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    fn arg(mut self, arg: impl Into<String>) -> Ddboot {
-        self.args.push(arg.into());
-        self
+    fn arg(self, arg: impl Into<String>) -> Ddboot {
+        Ddboot(self.0.arg(arg.into()))
     }
 
     fn metadata_file(self, path: &Path) -> Ddboot {
-        self.arg("--metadata-file").arg(path.to_str().expect("UTF-8 temp path"))
+        Ddboot(self.0.metadata_file(path))
     }
 
     fn task_metadata(self, uri: &str) -> Ddboot {
         assert!(uri.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {uri:?}");
         self.arg("--task-metadata-uri").arg(uri)
-    }
-
-    /// The checked command, with an empty socket directory that lives as long as `sockets`.
-    fn command(&self, sockets: &TempDir, tail: &[&str]) -> Command {
-        let disabled = self.env.iter().any(|(k, v)| k == "AWS_EC2_METADATA_DISABLED" && v == "true");
-        assert!(
-            self.endpoint.is_some() || disabled,
-            "harness: a run without a loopback IMDS endpoint must set AWS_EC2_METADATA_DISABLED=true"
-        );
-        let mut argv: Vec<String> = Vec::new();
-        if let Some(url) = &self.endpoint {
-            argv.extend(["--imds-endpoint".into(), url.clone()]);
-        }
-        argv.extend(["--socket-dir".into(), sockets.path().to_str().expect("UTF-8 temp path").into()]);
-        argv.extend(self.args.iter().cloned());
-        argv.extend(tail.iter().map(|s| s.to_string()));
-        common::refuse_metadata_addresses(argv.iter().chain(self.env.iter().flat_map(|(k, v)| [k, v])));
-        let mut cmd = common::ddboot_command();
-        cmd.args(&argv).env_clear().env("PATH", "/usr/bin:/bin");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
     }
 
     /// Runs `ddboot … -- APP` under the watchdog.
@@ -126,7 +94,7 @@ impl Ddboot {
 
     fn spawn(&self, tail: &[&str]) -> Finished {
         let sockets = TempDir::new();
-        let f = common::run_watched(self.command(&sockets, tail), WATCHDOG, self);
+        let f = self.0.clone().socket_dir(sockets.path()).run_with(tail);
         Finished { code: f.code(), stdout: f.stdout_text(), stderr: f.stderr, elapsed: f.elapsed }
     }
 }
