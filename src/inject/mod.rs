@@ -346,6 +346,15 @@ impl Context<'_> {
     }
 }
 
+/// The entries of `dir` whose names `keep` accepts, sorted; none when it cannot be read.
+fn entries_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<PathBuf> =
+        entries.flatten().filter(|e| keep(&e.file_name().to_string_lossy())).map(|e| e.path()).collect();
+    found.sort();
+    found
+}
+
 /// Whether `name` is `prefix` followed by an optional version (`python`, `python3.12`).
 fn versioned(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix).is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit() || b == b'.'))

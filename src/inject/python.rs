@@ -121,19 +121,10 @@ fn site_packages(interpreter: &Path) -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     for lib in libs {
-        let Ok(entries) = std::fs::read_dir(&lib) else { continue };
-        let mut dirs: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                match version {
-                    Some(v) => n.strip_prefix("python") == Some(v),
-                    None => versioned(&n, "python") && n != "python",
-                }
-            })
-            .map(|e| e.path())
-            .collect();
-        dirs.sort();
+        let dirs = super::entries_named(&lib, |n| match version {
+            Some(v) => n.strip_prefix("python") == Some(v),
+            None => versioned(n, "python") && n != "python",
+        });
         for dir in dirs {
             out.push(dir.join("site-packages"));
             out.push(dir.join("dist-packages"));

@@ -75,18 +75,10 @@ fn gem_roots(ruby: &Path, env: &Environ, cwd: &Path) -> Vec<PathBuf> {
         }
     }
     for dir in versioned_dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                n.starts_with(|c: char| c.is_ascii_digit())
-                    && abi.as_ref().is_none_or(|abi| n.starts_with(abi.as_str()))
-            })
-            .map(|e| e.path())
-            .collect();
-        found.sort();
-        roots.extend(found);
+        roots.extend(super::entries_named(&dir, |n| {
+            n.starts_with(|c: char| c.is_ascii_digit())
+                && abi.as_ref().is_none_or(|abi| n.starts_with(abi.as_str()))
+        }));
     }
     roots.dedup();
     roots
