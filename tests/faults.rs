@@ -763,7 +763,14 @@ impl<'a> Raw<'a> {
 
     fn run(&self) -> Finished {
         let plug = |p: Plug| match p {
-            Plug::Pipe | Plug::ReaderGone => Stdio::piped(),
+            Plug::Pipe => Stdio::piped(),
+            // The read end is closed before ddboot starts: its first write must meet EPIPE (a
+            // read end dropped after the spawn raced ddboot's write under load).
+            Plug::ReaderGone => {
+                let (reader, writer) = std::io::pipe().expect("pipe");
+                drop(reader);
+                Stdio::from(writer)
+            }
             Plug::DevFull => {
                 Stdio::from(fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full"))
             }
@@ -773,7 +780,7 @@ impl<'a> Raw<'a> {
         let started = Instant::now();
         let mut child = cmd.spawn().expect("spawn ddboot");
         let reader = |r: Option<Box<dyn Read + Send>>, plug: Plug| {
-            let r = if plug == Plug::Pipe { r } else { None }; // ReaderGone: dropped here
+            let r = if plug == Plug::Pipe { r } else { None };
             thread::spawn(move || {
                 let mut v = Vec::new();
                 if let Some(mut r) = r {
