@@ -12,12 +12,8 @@
 # Needs root (PID namespaces) and python3. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-${DDBOOT_BIN:-}}
-if [ -z "$bin" ]; then
-  cargo build -q --release --locked --target x86_64-unknown-linux-musl
-  bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/ddboot
-fi
-bin=$(realpath "$bin")
+. scripts/lib/target-dir.sh
+. scripts/lib/musl-bin.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '{"MetadataFileStatus": "READY", "HostPrivateIPv4Address": "10.9.8.7"}\n' >"$work/ready.json"

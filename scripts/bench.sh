@@ -27,6 +27,7 @@ set -euo pipefail
 invoked_from=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
+. scripts/lib/target-dir.sh
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
 
@@ -65,7 +66,7 @@ echo "== building (static ddboot, mockmeta)" >&2
 if [ $smoke = yes ] && [ -z "${MOCKMETA:-}" ]; then
   # Timings are not asserted in smoke mode: the debug mock (built by cargo test) is enough.
   cargo build --locked -q -p mockmeta >&2
-  MOCKMETA=$(. scripts/lib/target-dir.sh && echo "$target_dir")/debug/mockmeta
+  MOCKMETA=$target_dir/debug/mockmeta
 fi
 build_all
 echo "== building the release binaries (scripts/release.sh: static musl, x86_64 and aarch64)" >&2
@@ -120,12 +121,12 @@ printf 'int main(void) { return 0; }\n' | cc -static -Os -x c -o "$static_true" 
 
 baselines=''
 if [ $smoke = no ]; then
-  echo "== size baselines (scripts/bench/sizes, target/bench-sizes)" >&2
+  echo "== size baselines (scripts/bench/sizes, $target_dir/bench-sizes)" >&2
   cp -r scripts/bench/sizes "$work/sizes"
   cp Cargo.lock "$work/sizes/Cargo.lock"
   (cd "$work/sizes" && RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-    CARGO_TARGET_DIR="$root/target/bench-sizes" cargo build -q --release --target "$TRIPLE" --bins >&2)
-  baselines=$root/target/bench-sizes/$TRIPLE/release
+    CARGO_TARGET_DIR="$target_dir/bench-sizes" cargo build -q --release --target "$TRIPLE" --bins >&2)
+  baselines=$target_dir/bench-sizes/$TRIPLE/release
 fi
 
 # The documented recipes, with the IMDS address replaced by the mock's URL.
@@ -256,13 +257,13 @@ size_bytes=$(stat -c %s "$DDBOOT")
 
 bloat_json=
 if [ $smoke = no ]; then
-  echo "== cargo bloat --crates (unstripped copy in target/bench-bloat)" >&2
+  echo "== cargo bloat --crates (unstripped copy in $target_dir/bench-bloat)" >&2
   if ! command -v cargo-bloat >/dev/null 2>&1; then cargo install --locked cargo-bloat >&2; fi
   # Same flags as scripts/build-static.sh, but not stripped (cargo-bloat needs the symbols) and
-  # in its own target dir so the static binary in target/ is left alone.
+  # in its own target dir so the static binary is left alone.
   bloat_json=$work/bloat.json
   RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_PROFILE_RELEASE_STRIP=false \
-    CARGO_TARGET_DIR="$root/target/bench-bloat" \
+    CARGO_TARGET_DIR="$target_dir/bench-bloat" \
     cargo bloat --release --locked --target "$TRIPLE" -p ddboot --crates -n 0 --message-format json \
     >"$bloat_json" 2>"$work/bloat.err" || { cat "$work/bloat.err" >&2; exit 1; }
 fi
@@ -287,7 +288,7 @@ if [ $smoke = no ] && command -v perf >/dev/null 2>&1 && [ -n "$bloat_json" ]; t
   # Where the metadata-file path's time goes: perf over 500 runs of the unstripped build (same
   # code as the static binary, with symbols). The process is called ddboot until its execve.
   echo "== perf profile of the metadata-file path" >&2
-  unstripped=$root/target/bench-bloat/$TRIPLE/release/ddboot
+  unstripped=$target_dir/bench-bloat/$TRIPLE/release/ddboot
   cat >"$work/loop.sh" <<LOOP
 i=0
 while [ \$i -lt 500 ]; do "$unstripped" --socket-dir "$work/sockets" -q -- /bin/true; i=\$((i + 1)); done

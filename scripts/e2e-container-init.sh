@@ -16,11 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=${1:-${DDBOOT_BIN:-}}
-if [ -z "$bin" ]; then
-  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
-fi
-bin=$(realpath "$bin")
+. scripts/lib/target-dir.sh
+. scripts/lib/musl-bin.sh
 stop_timeout=${STOP_TIMEOUT:-30}
 python=/usr/bin/python3.11
 node=/usr/bin/node
@@ -39,12 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() { # check DESCRIPTION CONDITION...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "  ok   $what"; else failed=$((failed + 1)); echo "  FAIL $what"; fi
-}
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+. scripts/lib/check.sh
 
 echo "== image: static ddboot, Python 3, Node.js, tini"
 rootfs=$work/rootfs

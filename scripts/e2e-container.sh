@@ -15,12 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/target-dir.sh
-
-bin=${1:-${DDBOOT_BIN:-}}
-if [ -z "$bin" ]; then
-  bin=$(RELEASE_TARGETS=x86_64-unknown-linux-musl scripts/release.sh | tail -n 1)
-fi
-bin=$(realpath "$bin")
+. scripts/lib/musl-bin.sh
 stop_timeout=${STOP_TIMEOUT:-10}
 cargo build -q --locked -p mockmeta
 mockmeta="$target_dir/debug/mockmeta"
@@ -39,13 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() { # check DESCRIPTION CONDITION...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "  ok   $what"; else failed=$((failed + 1)); echo "  FAIL $what"; fi
-}
-contains() { [[ $1 == *"$2"* ]]; }
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+. scripts/lib/check.sh
 
 echo "== image: distroless-style rootfs with the static musl ddboot"
 rootfs=$work/rootfs

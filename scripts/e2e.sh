@@ -33,9 +33,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. scripts/lib/target-dir.sh
 e2e=$root/scripts/e2e
 cache=${E2E_CACHE:-$root/.cache/e2e}
-bin=$root/target/debug
+bin=$target_dir/debug
 export CARGO_TERM_COLOR=never
 
 # Pinned client versions: the cache is reinstalled when one of these changes.

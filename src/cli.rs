@@ -23,78 +23,78 @@ use clap::Parser;
                   AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, AWS_EC2_METADATA_DISABLED, \
                   AWS_EC2_METADATA_V1_DISABLED, AWS_EXECUTION_ENV. Flags win over variables."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Global deadline for every lookup, e.g. 500ms or 2s [env: DDBOOT_TIMEOUT] [default: 1s]
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
 
     /// Exit 69 instead of starting the app when no agent host is found [env: DDBOOT_STRICT]
     #[arg(long)]
-    pub strict: bool,
+    pub(crate) strict: bool,
 
     /// Do not print the line that reports the resolved host [env: DDBOOT_QUIET]
     #[arg(short, long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// ECS container metadata file [env: ECS_CONTAINER_METADATA_FILE]
     #[arg(long, value_name = "PATH")]
-    pub metadata_file: Option<PathBuf>,
+    pub(crate) metadata_file: Option<PathBuf>,
 
     /// EC2 instance metadata endpoint [env: AWS_EC2_METADATA_SERVICE_ENDPOINT] [default: http://169.254.169.254]
     #[arg(long, value_name = "URL")]
-    pub imds_endpoint: Option<String>,
+    pub(crate) imds_endpoint: Option<String>,
 
     /// ECS task metadata endpoint v4 [env: ECS_CONTAINER_METADATA_URI_V4]
     #[arg(long, value_name = "URL")]
-    pub task_metadata_uri: Option<String>,
+    pub(crate) task_metadata_uri: Option<String>,
 
     /// Directory holding the Agent's apm.socket and dsd.socket [env: DDBOOT_SOCKET_DIR] [default: /var/run/datadog]
     #[arg(long, value_name = "DIR")]
-    pub socket_dir: Option<PathBuf>,
+    pub(crate) socket_dir: Option<PathBuf>,
 
     /// Export DD_ENV (wins over an inherited value)
     #[arg(long, value_name = "ENV")]
-    pub dd_env: Option<String>,
+    pub(crate) dd_env: Option<String>,
 
     /// Export DD_SERVICE (wins over an inherited value)
     #[arg(long, value_name = "SERVICE")]
-    pub dd_service: Option<String>,
+    pub(crate) dd_service: Option<String>,
 
     /// Export DD_VERSION (wins over an inherited value)
     #[arg(long, value_name = "VERSION")]
-    pub dd_version: Option<String>,
+    pub(crate) dd_version: Option<String>,
 
     /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php, ruby [env: DDBOOT_INJECT] [default: off]
     #[arg(long, value_name = "MODE")]
-    pub inject: Option<String>,
+    pub(crate) inject: Option<String>,
 
     /// The dd-java-agent.jar to load with --inject (java) [env: DDBOOT_JAVA_AGENT]
     #[arg(long, value_name = "JAR")]
-    pub java_agent: Option<PathBuf>,
+    pub(crate) java_agent: Option<PathBuf>,
 
     /// Copy this executable to DIR/ddboot (atomically, mode 0755) and exit: for init containers
     #[arg(long, value_name = "DIR", conflicts_with_all = ["explain", "print_env", "command"])]
-    pub install: Option<PathBuf>,
+    pub(crate) install: Option<PathBuf>,
 
     /// Stay as PID 1: fork, forward signals to the app, reap zombies, exit as the app did [env: DDBOOT_INIT]
     #[arg(long)]
-    pub init: bool,
+    pub(crate) init: bool,
 
     /// Like --init, but forward signals to the app's whole process group [env: DDBOOT_INIT_GROUP]
     #[arg(long)]
-    pub init_group: bool,
+    pub(crate) init_group: bool,
 
     /// Print what ddboot found and would do, then exit (0 resolved, 1 not); runs nothing
     #[arg(long)]
-    pub explain: bool,
+    pub(crate) explain: bool,
 
     /// With --explain: print one JSON object instead of the report
     #[arg(long, requires = "explain")]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Print `export`/`unset` lines for `eval "$(ddboot --print-env)"`, then exit
     #[arg(long, conflicts_with = "explain")]
-    pub print_env: bool,
+    pub(crate) print_env: bool,
 
     /// The program to run and its arguments, passed through byte for byte
     #[arg(
@@ -102,7 +102,7 @@ pub struct Cli {
         trailing_var_arg = true,
         value_parser = clap::value_parser!(OsString)
     )]
-    pub command: Vec<OsString>,
+    pub(crate) command: Vec<OsString>,
 }
 
 #[cfg(test)]

@@ -18,21 +18,20 @@ use crate::duration;
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::http::Endpoint;
-use crate::inject;
 use crate::output::{clip, escape_bytes, quote};
 
 /// The IMDS endpoint used when nothing overrides it.
-pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
+pub(crate) const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
 /// The IMDS endpoint of `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`.
-pub const IPV6_IMDS_ENDPOINT: &str = "http://[fd00:ec2::254]";
+pub(crate) const IPV6_IMDS_ENDPOINT: &str = "http://[fd00:ec2::254]";
 /// The default global deadline.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Where the Datadog Agent puts its sockets by default.
-pub const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
+pub(crate) const DEFAULT_SOCKET_DIR: &str = "/var/run/datadog";
 
 /// What ddboot does once it knows the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Exec PROGRAM.
     Run,
     /// Print the report (text or JSON) and exit.
@@ -45,7 +44,7 @@ pub enum Mode {
 
 /// Whether and where to ask the EC2 instance metadata service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Imds {
+pub(crate) enum Imds {
     Enabled {
         endpoint: Endpoint,
         /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
@@ -59,63 +58,148 @@ pub enum Imds {
     Disabled(String),
 }
 
+/// What `--inject` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InjectMode {
+    Off,
+    Auto,
+    Force(Runtime),
+}
+
+impl InjectMode {
+    /// Parses `off`, `auto`, or a runtime's name (any case).
+    pub(crate) fn parse(text: &str) -> Result<InjectMode, String> {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "off" | "" => Ok(InjectMode::Off),
+            "auto" => Ok(InjectMode::Auto),
+            _ => Runtime::ALL.into_iter().find(|r| r.name() == t).map(InjectMode::Force).ok_or_else(|| {
+                let names: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
+                format!("{text:?} is not one of off, auto, {}", names.join(", "))
+            }),
+        }
+    }
+
+    /// The name `--explain --json` shows: `off`, `auto` or the runtime's.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            InjectMode::Off => "off",
+            InjectMode::Auto => "auto",
+            InjectMode::Force(r) => r.name(),
+        }
+    }
+}
+
+/// A language runtime ddboot can load a tracer into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runtime {
+    Python,
+    Node,
+    Java,
+    Dotnet,
+    Php,
+    Ruby,
+}
+
+impl Runtime {
+    pub(crate) const ALL: [Runtime; 6] =
+        [Runtime::Python, Runtime::Node, Runtime::Java, Runtime::Dotnet, Runtime::Php, Runtime::Ruby];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Runtime::Python => "python",
+            Runtime::Node => "node",
+            Runtime::Java => "java",
+            Runtime::Dotnet => "dotnet",
+            Runtime::Php => "php",
+            Runtime::Ruby => "ruby",
+        }
+    }
+}
+
 /// A platform or AWS variable whose value ddboot ignored (fail-open), and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ignored {
-    pub variable: &'static str,
+pub(crate) struct Ignored {
+    pub(crate) variable: &'static str,
     /// What is wrong and what ddboot does instead, e.g. `"ftp://x": … ; IMDS is skipped`.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl Ignored {
     /// The one warning line printed for it.
-    pub fn warning(&self) -> String {
+    pub(crate) fn warning(&self) -> String {
         format!("ddboot: warning: ignoring {}: {}", self.variable, self.why)
     }
 }
 
 /// Values given by --dd-env, --dd-service, --dd-version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TagFlags {
-    pub env: Option<String>,
-    pub service: Option<String>,
-    pub version: Option<String>,
+pub(crate) struct TagFlags {
+    pub(crate) env: Option<String>,
+    pub(crate) service: Option<String>,
+    pub(crate) version: Option<String>,
+}
+
+/// One unified service tag: its variable, its flag, its `com.datadoghq.tags.*` key, and the
+/// flag's value.
+pub(crate) struct TagFlag<'a> {
+    pub(crate) name: &'static str,
+    pub(crate) flag: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) value: &'a Option<String>,
+}
+
+impl TagFlags {
+    /// DD_ENV, DD_SERVICE, DD_VERSION in this order.
+    pub(crate) fn each(&self) -> [TagFlag<'_>; 3] {
+        [
+            TagFlag { name: "DD_ENV", flag: "--dd-env", key: "env", value: &self.env },
+            TagFlag { name: "DD_SERVICE", flag: "--dd-service", key: "service", value: &self.service },
+            TagFlag { name: "DD_VERSION", flag: "--dd-version", key: "version", value: &self.version },
+        ]
+    }
+
+    /// Whether a tag is given neither by its flag nor by an inherited non-empty variable: only the
+    /// task metadata (a label, the image tag) can then give it.
+    pub(crate) fn wanted(&self, env: &Environ) -> bool {
+        self.each().iter().any(|t| t.value.is_none() && env.non_empty(t.name).is_none())
+    }
 }
 
 /// Everything ddboot was asked to do, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub mode: Mode,
+pub(crate) struct Config {
+    pub(crate) mode: Mode,
     /// PROGRAM and its arguments, byte for byte; may be empty only in a debug mode.
-    pub command: Vec<OsString>,
-    pub timeout: Duration,
-    pub strict: bool,
-    pub quiet: bool,
-    pub metadata_file: Option<PathBuf>,
-    pub imds: Imds,
-    pub task_metadata: Option<Endpoint>,
-    pub socket_dir: PathBuf,
-    pub tags: TagFlags,
+    pub(crate) command: Vec<OsString>,
+    pub(crate) timeout: Duration,
+    pub(crate) strict: bool,
+    pub(crate) quiet: bool,
+    pub(crate) metadata_file: Option<PathBuf>,
+    pub(crate) imds: Imds,
+    pub(crate) task_metadata: Option<Endpoint>,
+    pub(crate) socket_dir: PathBuf,
+    pub(crate) tags: TagFlags,
     /// `--inject` / `DDBOOT_INJECT`.
-    pub inject: inject::Mode,
+    pub(crate) inject: InjectMode,
     /// `--java-agent` / `DDBOOT_JAVA_AGENT`.
-    pub java_agent: Option<PathBuf>,
+    pub(crate) java_agent: Option<PathBuf>,
     /// `--init` / `--init-group` (`DDBOOT_INIT`, `DDBOOT_INIT_GROUP`): how the app is run.
-    pub app_mode: AppMode,
+    pub(crate) app_mode: AppMode,
     /// Platform and AWS variables with a bad value, ignored with a warning each.
-    pub ignored: Vec<Ignored>,
+    pub(crate) ignored: Vec<Ignored>,
 }
 
 impl Config {
     /// Why the variable `name` was ignored, if it was.
-    pub fn ignored(&self, name: &str) -> Option<&Ignored> {
+    pub(crate) fn ignored(&self, name: &str) -> Option<&Ignored> {
         self.ignored.iter().find(|i| i.variable == name)
     }
 }
 
 /// How ddboot runs the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppMode {
+pub(crate) enum AppMode {
     /// `execve`: the app takes ddboot's PID (the default).
     Exec,
     /// `--init`: ddboot forks and stays as init; signals go to the app's process.
@@ -125,7 +209,7 @@ pub enum AppMode {
 }
 
 impl AppMode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             AppMode::Exec => "exec",
             AppMode::Init => "init",
@@ -136,7 +220,7 @@ impl AppMode {
 
 impl Config {
     /// Merges the parsed command line with the inherited environment and checks every value.
-    pub fn new(cli: Cli, env: &Environ) -> Result<Config, Error> {
+    pub(crate) fn new(cli: Cli, env: &Environ) -> Result<Config, Error> {
         let mode = if let Some(dir) = cli.install.clone() {
             Mode::Install(dir)
         } else if cli.explain {
@@ -160,8 +244,8 @@ impl Config {
             }
             _ => DEFAULT_TIMEOUT,
         };
-        let strict = cli.strict || env_bool(env, "DDBOOT_STRICT", true)?.unwrap_or(false);
-        let quiet = cli.quiet || env_bool(env, "DDBOOT_QUIET", true)?.unwrap_or(false);
+        let strict = cli.strict || env_bool(env, "DDBOOT_STRICT")?.unwrap_or(false);
+        let quiet = cli.quiet || env_bool(env, "DDBOOT_QUIET")?.unwrap_or(false);
 
         let file_var = match platform_str(env, "ECS_CONTAINER_METADATA_FILE") {
             Ok(v) => v.map(PathBuf::from),
@@ -195,17 +279,17 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET_DIR));
 
         let inject = match (&cli.inject, own_str(env, "DDBOOT_INJECT")?) {
-            (Some(flag), _) => inject::Mode::parse(flag).map_err(|e| usage("--inject", &e))?,
-            (None, Some(var)) => inject::Mode::parse(var).map_err(|e| usage("DDBOOT_INJECT", &e))?,
-            (None, None) => inject::Mode::Off,
+            (Some(flag), _) => InjectMode::parse(flag).map_err(|e| usage("--inject", &e))?,
+            (None, Some(var)) => InjectMode::parse(var).map_err(|e| usage("DDBOOT_INJECT", &e))?,
+            (None, None) => InjectMode::Off,
         };
         let java_agent = cli
             .java_agent
             .or_else(|| env.get("DDBOOT_JAVA_AGENT").filter(|v| !v.is_empty()).map(PathBuf::from));
 
         // Each variable is checked even when a flag decides; --init-group implies --init.
-        let init_var = env_bool(env, "DDBOOT_INIT", true)?.unwrap_or(false);
-        let group_var = env_bool(env, "DDBOOT_INIT_GROUP", true)?.unwrap_or(false);
+        let init_var = env_bool(env, "DDBOOT_INIT")?.unwrap_or(false);
+        let group_var = env_bool(env, "DDBOOT_INIT_GROUP")?.unwrap_or(false);
         let app_mode = if cli.init_group || (!cli.init && group_var) {
             AppMode::InitGroup
         } else if cli.init || init_var || group_var {
@@ -336,16 +420,16 @@ fn own_str<'e>(env: &'e Environ, name: &str) -> Result<Option<&'e str>, Error> {
     }
 }
 
-/// Reads one of ddboot's own boolean variables: `true`/`false` in any case (and `1`/`0` when
-/// `numeric` is set); unset or empty is `None`; anything else is a usage error naming it.
-fn env_bool(env: &Environ, name: &str, numeric: bool) -> Result<Option<bool>, Error> {
+/// Reads one of ddboot's own boolean variables: `true`/`false` in any case, or `1`/`0`; unset or
+/// empty is `None`; anything else is a usage error naming it.
+fn env_bool(env: &Environ, name: &str) -> Result<Option<bool>, Error> {
     let Some(value) = own_str(env, name)?.map(str::trim) else { return Ok(None) };
     match value {
         "" => Ok(None),
         v if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
         v if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        "1" if numeric => Ok(Some(true)),
-        "0" if numeric => Ok(Some(false)),
+        "1" => Ok(Some(true)),
+        "0" => Ok(Some(false)),
         v => Err(usage(name, &format!("{v:?} is not true or false"))),
     }
 }
@@ -510,7 +594,7 @@ mod tests {
 
     #[test]
     fn inject_mode_from_flag_or_variable() {
-        use crate::inject::{Mode, Runtime};
+        use super::{InjectMode as Mode, Runtime};
         assert_eq!(config(&["x"], &[]).map(|c| c.inject), Ok(Mode::Off));
         assert_eq!(config(&["x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject), Ok(Mode::Auto));
         let c = config(&["--inject", "java", "x"], &[("DDBOOT_INJECT", "auto")]).map(|c| c.inject);

@@ -10,7 +10,7 @@ use std::fmt;
 
 /// Why ddboot stopped without running the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
+pub(crate) enum Error {
     /// Bad flags, a bad environment variable, or no PROGRAM: exit 64 (EX_USAGE).
     Usage(String),
     /// No agent host could be resolved and `--strict` was given: exit 69 (EX_UNAVAILABLE).
@@ -28,7 +28,7 @@ pub enum Error {
 
 impl Error {
     /// The process exit code for this error, following sysexits(3) and the shell's 126/127.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 64,
             Error::Unresolved(_) => 69,

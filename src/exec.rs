@@ -20,7 +20,7 @@ use crate::environ::Environ;
 use crate::error::Error;
 
 /// Executes `argv` with `env`. Returns only on failure, with the 126/127 error to exit with.
-pub fn exec(argv: &[OsString], env: &Environ) -> Error {
+pub(crate) fn exec(argv: &[OsString], env: &Environ) -> Error {
     match Prepared::new(argv, env) {
         Ok(prepared) => prepared.exec(),
         Err(e) => e,
@@ -128,9 +128,9 @@ pub(crate) fn find_program(program: &OsStr, env: &Environ) -> Result<PathBuf, Er
     }
     let search = env.search_path();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    match which::which_in(program, Some(search), &cwd) {
-        Ok(path) => Ok(path),
-        Err(_) => {
+    match env.which(program, &cwd) {
+        Some(path) => Ok(path),
+        None => {
             // `which` only returns executable files; a file that is there but not executable is
             // the shell's 126, not 127.
             let present = std::env::split_paths(search).any(|dir| cwd.join(dir).join(program).is_file());

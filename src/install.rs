@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 const NAME_ATTEMPTS: usize = 8;
 
 /// Copies the running executable into `dir`; returns the installed path.
-pub fn install(dir: &Path) -> Result<PathBuf, String> {
+pub(crate) fn install(dir: &Path) -> Result<PathBuf, String> {
     let source =
         std::env::current_exe().map_err(|e| format!("cannot locate ddboot's own executable: {e}"))?;
     install_from(&source, dir)

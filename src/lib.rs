@@ -1,30 +1,40 @@
 //! ddboot: resolve the Datadog Agent's address on Amazon ECS, export it with the unified service
 //! tags, then `execve` the app so it keeps ddboot's PID.
 //!
-//! The flow is linear and each stage lives in its own module: [`cli`] parses flags, [`config`]
-//! validates them with the environment, [`resolve`] runs the [`source`]s under one deadline,
-//! [`plan`] turns config and findings into environment changes and argv (pure), [`report`]
-//! renders what is printed, and [`exec`] replaces the process (or, under `--init`, `init` forks
-//! and stays as PID 1). `signals` holds ddboot's own dispositions from the first instruction to
-//! the exec. [`run`] strings them together.
+//! The flow is one way, and [`run`] is that line, step by step: `cli` parses flags, `config`
+//! checks them with the environment, `resolve` runs the `source`s under one deadline, `inject`
+//! probes PROGRAM for a tracer, `plan::exports` computes the Agent's address and the service
+//! tags, the status line is announced (`--strict` stops here), `effects` writes the files a
+//! tracer needs (the PHP-FPM overlay, the only write before the app starts), `plan` turns all of
+//! it into the app's argv and environment (pure, once), `report` renders what is printed, and
+//! `exec` replaces the process (or, under `--init`, `init` forks and stays as PID 1). `signals`
+//! holds ddboot's own dispositions from the first instruction to the exec. Each module uses only
+//! modules before it in this line, and `environ`, `error`, `output`, `file`, `duration`, `http`
+//! below all of them.
 
-pub mod cli;
-pub mod config;
+pub(crate) mod cli;
+pub(crate) mod config;
 pub mod duration;
-pub mod environ;
-pub mod error;
-pub mod exec;
+mod effects;
+pub(crate) mod environ;
+pub(crate) mod error;
+pub(crate) mod exec;
 pub(crate) mod file;
 pub mod http;
 mod init;
-pub mod inject;
-pub mod install;
+pub(crate) mod inject;
+pub(crate) mod install;
 pub mod output;
-pub mod plan;
-pub mod report;
-pub mod resolve;
+pub(crate) mod plan;
+pub(crate) mod report;
+pub(crate) mod resolve;
 mod signals;
 pub mod source;
+
+// `duration`, `http`, `output` and `source` are public only for the fuzz targets (`fuzz/`), which
+// call their parsers (`duration::parse`, `http::Endpoint::parse`, `output::escape`,
+// `source::parse_ipv4`, `source::metadata_file::parse`, `source::gateway::parse_default_gateway`,
+// `source::task_metadata::TaskMetadata`) and the HTTP client; nothing else is an API.
 
 use std::time::Instant;
 
@@ -56,7 +66,8 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     }
 }
 
-/// Resolves, plans, then prints or execs.
+/// The pipeline, one way: resolve, probe the tracer, announce, write the tracer's files, plan
+/// once, then report or start the app.
 fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Error> {
     if let Mode::Install(dir) = &config.mode {
         let path = install::install(dir).map_err(Error::CantCreate)?;
@@ -70,72 +81,88 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
     config.ignored.iter().for_each(|i| diag(&i.warning()));
     let findings = resolve::resolve(config, env, started);
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
-    let mut tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
-    let mut plan = plan::plan(config, env, &findings, &tracer);
-    if let Mode::Explain { json } = config.mode {
-        // Predict the start exactly: the files it would write must be writable, or it falls back.
-        if let Err(e) = plan.probe_files() {
-            tracer = tracer.without_files_because(&format!("{e}; {FILES_FALLBACK}"));
-            plan = plan::plan(config, env, &findings, &tracer);
+    let tracer = inject::probe(config.inject, config.java_agent.as_deref(), &config.command, env, &cwd);
+    let exports = plan::exports(config, env, &findings);
+    announce(config, &findings)?;
+    let written = effects::write_files(tracer, &exports.child_env(env), &config.mode);
+    let plan = plan::plan(&config.command, env, exports, &written.tracer);
+    match config.mode {
+        Mode::Explain { json } => explain(config, &findings, &plan, &written.tracer, json),
+        Mode::PrintEnv => {
+            output::stdout(&report::print_env(&plan))?;
+            Ok(0)
         }
-        let pid = std::process::id();
-        let text = if json {
-            let mut report = report::explain_json(&findings, &plan, &tracer);
-            report["process"] = report::process_json(pid, config.app_mode);
-            format!("{report}\n")
-        } else {
-            report::explain_text(&findings, &plan, &tracer) + &report::process_text(pid, config.app_mode)
-        };
-        return Ok(match output::stdout(&text)? {
-            Written::ReaderGone => 0,
-            Written::All => i32::from(findings.resolved.is_none()),
-        });
+        Mode::Run | Mode::Install(_) => {
+            written.tracer.warning().iter().chain(&written.warning).for_each(|w| diag(w));
+            drop((written, findings));
+            start(config.app_mode, plan, env)
+        }
     }
-    // --print-env and the exec: the same status line or warning, the same --strict exit.
+}
+
+/// The status line or the unresolved warning (`--print-env`, the start); under `--strict`, an
+/// unresolved host ends here with 69. `--explain` reports instead.
+fn announce(config: &Config, findings: &resolve::Findings) -> Result<(), Error> {
     let in_mode = match config.app_mode {
         AppMode::Exec => String::new(),
         mode => format!("; {} mode", mode.name()),
     };
-    match report::status_line(&findings) {
-        Some(line) if !config.quiet && config.mode == Mode::Run => diag(&format!("{line}{in_mode}")),
-        Some(_) => {}
-        None if config.mode == Mode::PrintEnv => {
-            report::unresolved_print_env_warning(&findings, config.strict).iter().for_each(|l| diag(l));
-            if config.strict {
-                return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
-            }
+    match (&config.mode, report::status_line(findings)) {
+        (Mode::Explain { .. } | Mode::Install(_), _) => return Ok(()),
+        (Mode::Run, Some(line)) if !config.quiet => diag(&format!("{line}{in_mode}")),
+        (_, Some(_)) => {}
+        (Mode::PrintEnv, None) => {
+            report::unresolved_print_env_warning(findings, config.strict).iter().for_each(|l| diag(l));
         }
-        None => {
-            let mut lines = report::unresolved_warning(&findings, config.strict);
+        (Mode::Run, None) => {
+            let mut lines = report::unresolved_warning(findings, config.strict);
             if let Some(summary) = lines.last_mut() {
                 summary.push_str(&in_mode);
             }
             lines.iter().for_each(|l| diag(l));
-            if config.strict {
-                return Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()));
-            }
         }
     }
-    if config.mode == Mode::PrintEnv {
-        output::stdout(&report::print_env(&plan))?;
-        return Ok(0);
+    match findings.resolved {
+        None if config.strict => {
+            Err(Error::Unresolved("no Datadog Agent host (--strict): exiting 69".into()))
+        }
+        _ => Ok(()),
     }
-    if let Some(warning) = &tracer.warning {
-        diag(warning);
-    }
-    if let Err(e) = plan.write_files() {
-        diag(&format!("ddboot: warning: {e}; {FILES_FALLBACK}"));
-        tracer = tracer.without_files();
-        plan = plan::plan(config, env, &findings, &tracer);
-    }
-    let target = match config.app_mode {
+}
+
+/// The `--explain` report; exits 1 when no host was resolved.
+fn explain(
+    config: &Config,
+    findings: &resolve::Findings,
+    plan: &plan::Plan,
+    tracer: &inject::Probe,
+    json: bool,
+) -> Result<i32, Error> {
+    let pid = std::process::id();
+    let text = if json {
+        let mut report = report::explain_json(findings, plan, tracer, config.inject);
+        report["process"] = report::process_json(pid, config.app_mode);
+        format!("{report}\n")
+    } else {
+        report::explain_text(findings, plan, tracer, config.inject)
+            + &report::process_text(pid, config.app_mode)
+    };
+    Ok(match output::stdout(&text)? {
+        Written::ReaderGone => 0,
+        Written::All => i32::from(findings.resolved.is_none()),
+    })
+}
+
+/// Execs the app, or under `--init` forks it and stays as its init.
+fn start(app_mode: AppMode, plan: plan::Plan, env: &Environ) -> Result<i32, Error> {
+    let target = match app_mode {
         AppMode::Exec => return Err(exec::exec(&plan.argv, &plan.child_env(env))),
         AppMode::Init => init::Target::Process,
         AppMode::InitGroup => init::Target::Group,
     };
     // Init mode: everything is printed and the resolution runtime is gone; fork from here.
     let prepared = exec::Prepared::new(&plan.argv, &plan.child_env(env))?;
-    drop((plan, tracer, findings));
+    drop(plan);
     match init::run(&prepared, target) {
         init::Outcome::Exited(code) => Ok(code),
         init::Outcome::ExecFailed(e) => Err(e),
@@ -146,9 +173,6 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
         }
     }
 }
-
-/// What the start does when the PHP-FPM overlay cannot be written (and `--explain` predicts).
-const FILES_FALLBACK: &str = "PHP-FPM workers get only the INI settings";
 
 /// Help and version go to stdout with 0; any other clap error is a one-line usage error (64).
 fn clap_exit(e: &clap::Error) -> i32 {

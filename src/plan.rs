@@ -13,164 +13,78 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::config::Config;
-use crate::environ::Environ;
+use crate::config::{Config, TagFlag};
+use crate::environ::{Change, Environ, Origin};
 use crate::inject::{self, Probe};
 use crate::resolve::Findings;
 use crate::source::Source;
 use crate::source::task_metadata::{TAG_LABEL_PREFIX, image_tag};
 
-/// One change to the app's environment, with where its value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub name: String,
-    /// `None` removes the variable.
-    pub value: Option<String>,
-    /// Why: a source name (`imdsv2`), `flag --dd-env`, `label com.datadoghq.tags.env` …
-    pub origin: String,
-}
-
 /// A unified service tag as the app will see it, and where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag {
-    pub name: &'static str,
-    pub value: Option<String>,
-    /// `flag --dd-env`, `inherited`, `label com.datadoghq.tags.env`, `image tag`, or `unset`.
-    pub origin: String,
+pub(crate) struct Tag {
+    pub(crate) name: &'static str,
+    pub(crate) value: Option<String>,
+    /// A flag, inherited, a label, the image tag, or unset.
+    pub(crate) origin: Origin,
+}
+
+/// What ddboot exports whatever the tracer: the Agent's address and the service tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Exports {
+    /// Changes in the order they are applied.
+    pub(crate) changes: Vec<Change>,
+    /// DD_ENV, DD_SERVICE, DD_VERSION with their origins (also when inherited or unset).
+    pub(crate) tags: Vec<Tag>,
+}
+
+impl Exports {
+    /// The app's environment before any tracer injection.
+    pub(crate) fn child_env(&self, inherited: &Environ) -> Environ {
+        inherited.with(&self.changes)
+    }
 }
 
 /// What will be executed, and with which environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// PROGRAM and its arguments, byte for byte.
-    pub argv: Vec<OsString>,
+    pub(crate) argv: Vec<OsString>,
     /// Changes in the order they are applied.
-    pub changes: Vec<Change>,
+    pub(crate) changes: Vec<Change>,
     /// DD_ENV, DD_SERVICE, DD_VERSION with their origins (also when inherited or unset).
-    pub tags: Vec<Tag>,
-    /// Files to write just before the exec (the PHP-FPM overlay).
-    pub files: Vec<(std::path::PathBuf, String)>,
+    pub(crate) tags: Vec<Tag>,
+    /// The files the app needs (the PHP-FPM overlay), written by the effects step before planning.
+    pub(crate) files: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Plan {
     /// The app's environment: the inherited one with the changes applied.
-    pub fn child_env(&self, inherited: &Environ) -> Environ {
-        let mut env = inherited.clone();
-        for change in &self.changes {
-            match &change.value {
-                Some(v) => env.set(&change.name, v.as_str()),
-                None => env.unset(&change.name),
-            }
-        }
-        env
-    }
-
-    /// Writes the planned files. Each lives in a directory private to ddboot's user (created
-    /// 0700, or reused only when it is a real directory of ours that nobody else can write), and
-    /// is created under its own (random) name with `O_EXCL | O_NOFOLLOW`: a planted symlink or
-    /// file in a shared `/tmp` can neither be followed nor swapped in, and a name that exists
-    /// already is an error, never overwritten. The file stays for the app's lifetime.
-    pub fn write_files(&self) -> Result<(), String> {
-        for (path, text) in &self.files {
-            write_private(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        }
-        Ok(())
+    pub(crate) fn child_env(&self, inherited: &Environ) -> Environ {
+        inherited.with(&self.changes)
     }
 }
 
-impl Plan {
-    /// What `--explain` does instead of [`Plan::write_files`], to predict it: for each file, the
-    /// same directory rules (created 0700 if missing, else a real directory of ours that nobody
-    /// else can write), then a probe file created (`O_EXCL`, no symlink followed) and removed in
-    /// that directory. A directory it created is removed again, so nothing is left behind.
-    pub(crate) fn probe_files(&self) -> Result<(), String> {
-        for (path, _) in &self.files {
-            probe_private(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        }
-        Ok(())
-    }
+/// The plan: the exports, then the tracer injection on top of the environment they make.
+pub(crate) fn plan(argv: &[OsString], env: &Environ, exports: Exports, tracer: &Probe) -> Plan {
+    let app_env = exports.child_env(env);
+    let injection = inject::apply(tracer, argv, &app_env);
+    let mut changes = exports.changes;
+    changes.extend(injection.changes);
+    Plan { argv: injection.argv, changes, tags: exports.tags, files: tracer.files(&app_env) }
 }
 
-fn probe_private(path: &Path) -> std::io::Result<()> {
-    use std::io::{Error, ErrorKind};
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-    let dir = path.parent().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no parent directory"))?;
-    let created = match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => true,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let meta = std::fs::symlink_metadata(dir)?;
-            let ours =
-                meta.is_dir() && meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o077 == 0;
-            if !ours {
-                return Err(Error::other(format!(
-                    "{} exists and is not ddboot's private directory",
-                    dir.display()
-                )));
-            }
-            false
-        }
-        Err(e) => return Err(e),
-    };
-    let probe = dir.join(format!(".ddboot-probe-{}", std::process::id()));
-    let opened = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&probe);
-    let removed = opened.and_then(|file| {
-        drop(file);
-        std::fs::remove_file(&probe)
-    });
-    if created {
-        let _ = std::fs::remove_dir(dir);
-    }
-    removed
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::{Error, ErrorKind, Write};
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-    let dir = path.parent().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no parent directory"))?;
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let meta = std::fs::symlink_metadata(dir)?;
-            let ours =
-                meta.is_dir() && meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o077 == 0;
-            if !ours {
-                return Err(Error::other(format!(
-                    "{} exists and is not ddboot's private directory",
-                    dir.display()
-                )));
-            }
-        }
-        Err(e) => return Err(e),
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)?;
-    file.write_all(text.as_bytes()).inspect_err(|_| {
-        // Only the file this run created.
-        let _ = std::fs::remove_file(path);
-    })
-}
-
-/// Builds the plan: host, sockets and tags first, then the tracer injection on top of the
-/// resulting environment.
-pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe) -> Plan {
+/// Host, sockets and tags, in this order.
+pub(crate) fn exports(config: &Config, env: &Environ, findings: &Findings) -> Exports {
     let mut changes = Vec::new();
     match findings.resolved.as_ref().map(|r| (r.source, r.host.as_deref())) {
         Some((Source::Env, _)) => {}
-        Some((source, Some(host))) => changes.push(set("DD_AGENT_HOST", host, source.name())),
-        Some((_, None)) | None if env.contains("DD_AGENT_HOST") => changes.push(Change {
-            name: "DD_AGENT_HOST".into(),
-            value: None,
-            origin: "empty, no host resolved".into(),
-        }),
+        Some((source, Some(host))) => {
+            changes.push(Change::set("DD_AGENT_HOST", host, Origin::Source(source.name())));
+        }
+        Some((_, None)) | None if env.contains("DD_AGENT_HOST") => {
+            changes.push(Change { name: "DD_AGENT_HOST".into(), value: None, origin: Origin::NoHost });
+        }
         Some((_, None)) | None => {}
     }
     let sockets = &findings.platform.sockets;
@@ -178,7 +92,7 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe)
         if let Some(path) = path
             && env.non_empty(name).is_none()
         {
-            changes.push(set(name, &unix_url(path), "socket"));
+            changes.push(Change::set(name, unix_url(path), Origin::Socket));
         }
     }
     if let Some((source, Some(host))) = findings.resolved.as_ref().map(|r| (r.source, r.host.as_deref()))
@@ -191,24 +105,19 @@ pub fn plan(config: &Config, env: &Environ, findings: &Findings, tracer: &Probe)
         ];
         for (name, url, socket) in urls {
             if socket.is_none() && env.non_empty(name).is_none() {
-                changes.push(set(name, &url, source.name()));
+                changes.push(Change::set(name, url, Origin::Source(source.name())));
             }
         }
     }
     let tags = tags(config, env, findings);
     for tag in &tags {
         if let Some(value) = &tag.value
-            && tag.origin != "inherited"
+            && tag.origin != Origin::Inherited
         {
-            changes.push(set(tag.name, value, &tag.origin));
+            changes.push(Change::set(tag.name, value.as_str(), tag.origin.clone()));
         }
     }
-    let mut plan = Plan { argv: config.command.clone(), changes, tags, files: Vec::new() };
-    let injection = inject::apply(tracer, &plan.argv, &plan.child_env(env));
-    plan.argv = injection.argv;
-    plan.changes.extend(injection.changes);
-    plan.files = injection.files;
-    plan
+    Exports { changes, tags }
 }
 
 /// The Agent's default APM and DogStatsD ports, for the URLs of an IPv6 host.
@@ -223,28 +132,26 @@ fn unix_url(path: &Path) -> String {
 fn tags(config: &Config, env: &Environ, findings: &Findings) -> Vec<Tag> {
     let container = findings.container.as_ref();
     let image_tag = container.and_then(|c| c.image.as_deref()).and_then(image_tag).filter(|v| usable(v));
-    [
-        ("DD_ENV", "--dd-env", "env", &config.tags.env),
-        ("DD_SERVICE", "--dd-service", "service", &config.tags.service),
-        ("DD_VERSION", "--dd-version", "version", &config.tags.version),
-    ]
-    .into_iter()
-    .map(|(name, flag, key, flag_value)| {
-        let label = container.and_then(|c| c.tag_label(key)).map(str::trim).filter(|v| usable(v));
-        let (value, origin) = if let Some(v) = flag_value {
-            (Some(v.clone()), format!("flag {flag}"))
-        } else if let Some(v) = env.non_empty(name) {
-            (Some(v.to_string()), "inherited".to_string())
-        } else if let Some(v) = label {
-            (Some(v.to_string()), format!("label {TAG_LABEL_PREFIX}{key}"))
-        } else if let (Some(v), "DD_VERSION") = (&image_tag, name) {
-            (Some(v.clone()), "image tag".to_string())
-        } else {
-            (None, "unset".to_string())
-        };
-        Tag { name, value, origin }
-    })
-    .collect()
+    config
+        .tags
+        .each()
+        .into_iter()
+        .map(|TagFlag { name, flag, key, value: flag_value }| {
+            let label = container.and_then(|c| c.tag_label(key)).map(str::trim).filter(|v| usable(v));
+            let (value, origin) = if let Some(v) = flag_value {
+                (Some(v.clone()), Origin::Flag(flag))
+            } else if let Some(v) = env.non_empty(name) {
+                (Some(v.to_string()), Origin::Inherited)
+            } else if let Some(v) = label {
+                (Some(v.to_string()), Origin::Label(format!("{TAG_LABEL_PREFIX}{key}")))
+            } else if let (Some(v), "DD_VERSION") = (&image_tag, name) {
+                (Some(v.clone()), Origin::ImageTag)
+            } else {
+                (None, Origin::Unset)
+            };
+            Tag { name, value, origin }
+        })
+        .collect()
 }
 
 /// A tag value from metadata must be non-empty and free of control characters.
@@ -252,14 +159,11 @@ fn usable(v: &str) -> bool {
     !v.is_empty() && !v.chars().any(char::is_control)
 }
 
-fn set(name: &str, value: &str, origin: &str) -> Change {
-    Change { name: name.into(), value: Some(value.into()), origin: origin.into() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::Cli;
+    use crate::config::InjectMode;
     use crate::resolve::{Platform, Resolved};
     use crate::source::socket::Sockets;
     use crate::source::task_metadata::Container;
@@ -268,8 +172,8 @@ mod tests {
     use std::time::Duration;
 
     fn plan(config: &Config, env: &Environ, findings: &Findings) -> Plan {
-        let off = crate::inject::probe(crate::inject::Mode::Off, None, &config.command, env, Path::new("/"));
-        super::plan(config, env, findings, &off)
+        let off = crate::inject::probe(InjectMode::Off, None, &config.command, env, Path::new("/"));
+        super::plan(&config.command, env, exports(config, env, findings), &off)
     }
 
     fn config(args: &[&str]) -> Config {
@@ -288,34 +192,11 @@ mod tests {
     }
 
     #[test]
-    fn files_go_into_a_private_directory_only() {
-        use std::os::unix::fs::PermissionsExt;
-        let base = std::env::temp_dir().join(format!("ddboot-private-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).expect("base");
-        let file = base.join("mine/php-fpm.conf");
-        write_private(&file, "one").expect("first write");
-        assert!(write_private(&file, "two").is_err(), "an existing name is never overwritten");
-        assert_eq!(std::fs::read_to_string(&file).expect("read"), "one");
-        write_private(&base.join("mine/other.conf"), "two").expect("a second file in our own directory");
-        let mode = std::fs::metadata(base.join("mine")).expect("stat").permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
-        // A directory planted by someone else (here: world-writable) or a symlink is refused.
-        std::fs::create_dir(base.join("planted")).expect("planted");
-        std::fs::set_permissions(base.join("planted"), std::fs::Permissions::from_mode(0o777))
-            .expect("chmod");
-        assert!(write_private(&base.join("planted/php-fpm.conf"), "x").is_err());
-        std::os::unix::fs::symlink(base.join("planted"), base.join("link")).expect("symlink");
-        assert!(write_private(&base.join("link/php-fpm.conf"), "x").is_err());
-        let _ = std::fs::remove_dir_all(&base);
-    }
-
-    #[test]
     fn exports_a_resolved_host() {
         let env = Environ::from_pairs([("DD_AGENT_HOST", "")]);
         let p = plan(&config(&[]), &env, &findings(Some(("10.0.0.1", Source::Imdsv2))));
         assert_eq!(p.child_env(&env).get_str("DD_AGENT_HOST"), Some("10.0.0.1"));
-        assert_eq!(p.changes[0].origin, "imdsv2");
+        assert_eq!(p.changes[0].origin.to_string(), "imdsv2");
     }
 
     #[test]
@@ -444,8 +325,9 @@ mod tests {
             f.container = container;
             let env = Environ::from_pairs(env.iter().copied());
             let p = plan(&config(args), &env, &f);
+            let origins: Vec<String> = p.tags.iter().map(|t| t.origin.to_string()).collect();
             let got: Vec<(&str, Option<&str>)> =
-                p.tags.iter().map(|t| (t.origin.as_str(), t.value.as_deref())).collect();
+                origins.iter().map(String::as_str).zip(p.tags.iter().map(|t| t.value.as_deref())).collect();
             assert_eq!(got, expected, "args {args:?}, env {env:?}");
             let child = p.child_env(&env);
             for t in &p.tags {

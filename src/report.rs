@@ -3,20 +3,21 @@
 //!
 //! Rendering is pure (functions return strings); the caller decides where they go.
 
-use std::fmt::Write as _;
+use std::fmt;
 
 use serde_json::{Map, Value, json};
 
 use crate::config::AppMode;
+use crate::config::InjectMode;
 use crate::duration::human;
-use crate::inject::{Mode, Probe};
+use crate::inject::Probe;
 use crate::output::{clip, escape};
 use crate::plan::Plan;
 use crate::resolve::Findings;
 use crate::source::Outcome;
 
 /// `ddboot: DD_AGENT_HOST=10.0.1.43 (metadata-file, 0.2 ms)`.
-pub fn status_line(findings: &Findings) -> Option<String> {
+pub(crate) fn status_line(findings: &Findings) -> Option<String> {
     let r = findings.resolved.as_ref()?;
     let what = match &r.host {
         // An inherited DD_AGENT_HOST can be any size: quote at most a DNS name's length of it.
@@ -27,11 +28,11 @@ pub fn status_line(findings: &Findings) -> Option<String> {
 }
 
 /// The most characters of one line of the fail-open warning.
-pub const WARNING_LINE_MAX: usize = 160;
+pub(crate) const WARNING_LINE_MAX: usize = 160;
 
 /// The warning printed when no host was found: one line (at most [`WARNING_LINE_MAX`]
 /// characters, once escaped) per source that did not answer and why, then one summary line.
-pub fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
+pub(crate) fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
     let consequence =
         if strict { "not starting the app (--strict)" } else { "starting the app without DD_AGENT_HOST" };
     unresolved_lines(findings, consequence)
@@ -62,90 +63,105 @@ fn unresolved_lines(findings: &Findings, consequence: &str) -> Vec<String> {
 }
 
 /// The human `--explain` report.
-pub fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe) -> String {
-    let mut out = String::from("Resolution\n");
-    for a in &findings.attempts {
-        let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
-        let _ = writeln!(
-            out,
-            "  {:<14} {:<8} {:>9}  {}",
-            a.source.name(),
-            a.outcome.name(),
-            elapsed,
-            escape(&a.detail)
-        );
-    }
-    let _ = match &findings.resolved {
-        Some(r) => writeln!(
-            out,
-            "\nAgent host: {} (from {}, {})",
-            escape(r.host.as_deref().unwrap_or("none needed (Unix sockets)")),
-            r.source,
-            human(findings.elapsed)
-        ),
-        None => writeln!(out, "\nAgent host: not resolved ({})", human(findings.elapsed)),
-    };
-    let p = &findings.platform;
-    let unknown = |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".into(), escape);
-    out.push_str("\nPlatform\n");
-    let _ = writeln!(out, "  AWS_EXECUTION_ENV  {}", unknown(&p.execution_env));
-    let _ = writeln!(out, "  launch type        {}", unknown(&p.launch_type));
-    let _ = writeln!(out, "  network mode       {}", unknown(&p.network_mode));
-    let _ = writeln!(out, "  agent              {}", p.agent.map_or("unknown", |a| a.name()));
-    if let Some(name) = &p.agent_container {
-        let _ = writeln!(out, "  agent container    {}", escape(name));
-    }
-    let _ = writeln!(out, "  sockets            {}", escape(&p.sockets.describe()));
-    out.push_str("\nService tags\n");
-    for t in &plan.tags {
-        let value = t.value.as_deref().map_or_else(|| "-".into(), escape);
-        let _ = writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin));
-    }
-    if tracer.mode != Mode::Off {
-        out.push_str("\nTracer\n");
-        let _ = writeln!(out, "  runtime            {}", tracer.runtime.map_or("none", |r| r.name()));
-        if !tracer.detected_by.is_empty() {
-            let _ = writeln!(out, "  detected by        {}", escape(&tracer.detected_by));
+pub(crate) fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> String {
+    Explain { findings, plan, tracer, mode }.to_string()
+}
+
+/// The human `--explain` report, rendered by its `Display`.
+struct Explain<'a> {
+    findings: &'a Findings,
+    plan: &'a Plan,
+    tracer: &'a Probe,
+    mode: InjectMode,
+}
+
+impl fmt::Display for Explain<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Explain { findings, plan, tracer, mode } = *self;
+        out.write_str("Resolution\n")?;
+        for a in &findings.attempts {
+            let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
+            writeln!(
+                out,
+                "  {:<14} {:<8} {:>9}  {}",
+                a.source.name(),
+                a.outcome.name(),
+                elapsed,
+                escape(&a.detail)
+            )?;
         }
-        match (&tracer.tracer, &tracer.skipped) {
-            (Some(t), _) => {
-                let _ = writeln!(out, "  injecting          {}", escape(&t.describe()));
+        match &findings.resolved {
+            Some(r) => writeln!(
+                out,
+                "\nAgent host: {} (from {}, {})",
+                escape(r.host.as_deref().unwrap_or("none needed (Unix sockets)")),
+                r.source,
+                human(findings.elapsed)
+            ),
+            None => writeln!(out, "\nAgent host: not resolved ({})", human(findings.elapsed)),
+        }?;
+        let p = &findings.platform;
+        let unknown = |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".into(), escape);
+        out.write_str("\nPlatform\n")?;
+        writeln!(out, "  AWS_EXECUTION_ENV  {}", unknown(&p.execution_env))?;
+        writeln!(out, "  launch type        {}", unknown(&p.launch_type))?;
+        writeln!(out, "  network mode       {}", unknown(&p.network_mode))?;
+        writeln!(out, "  agent              {}", p.agent.map_or("unknown", |a| a.name()))?;
+        if let Some(name) = &p.agent_container {
+            writeln!(out, "  agent container    {}", escape(name))?;
+        }
+        writeln!(out, "  sockets            {}", escape(&p.sockets.describe()))?;
+        out.write_str("\nService tags\n")?;
+        for t in &plan.tags {
+            let value = t.value.as_deref().map_or_else(|| "-".into(), escape);
+            writeln!(out, "  {:<11} {:<20} ({})", t.name, value, escape(&t.origin.to_string()))?;
+        }
+        if mode != InjectMode::Off {
+            out.write_str("\nTracer\n")?;
+            writeln!(out, "  runtime            {}", tracer.runtime().map_or("none", |r| r.name()))?;
+            if let Some(detected_by) = tracer.detected_by() {
+                writeln!(out, "  detected by        {}", escape(detected_by))?;
             }
-            (None, Some(why)) => {
-                let _ = writeln!(out, "  not injecting      {}", escape(why));
+            match (tracer.tracer(), tracer.skipped()) {
+                (Some(t), _) => {
+                    writeln!(out, "  injecting          {}", escape(&t.describe()))?;
+                }
+                (None, Some(why)) => {
+                    writeln!(out, "  not injecting      {}", escape(why))?;
+                }
+                (None, None) => {}
             }
-            (None, None) => {}
-        }
-        if let Some(note) = &tracer.note {
-            let _ = writeln!(out, "  note               {}", escape(note));
-        }
-        for (path, text) in &plan.files {
-            let _ = writeln!(out, "  file {}:", escape(&path.display().to_string()));
-            for line in text.lines() {
-                let _ = writeln!(out, "    {}", escape(line));
+            if let Some(note) = tracer.note() {
+                writeln!(out, "  note               {}", escape(note))?;
+            }
+            for (path, text) in &plan.files {
+                writeln!(out, "  file {}:", escape(&path.display().to_string()))?;
+                for line in text.lines() {
+                    writeln!(out, "    {}", escape(line))?;
+                }
             }
         }
+        out.write_str("\nEnvironment changes\n")?;
+        if plan.changes.is_empty() {
+            out.write_str("  (none)\n")?;
+        }
+        for c in &plan.changes {
+            match &c.value {
+                Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin.to_string())),
+                None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin.to_string())),
+            }?;
+        }
+        if !plan.argv.is_empty() {
+            let argv: Vec<String> =
+                plan.argv.iter().map(|a| escape(&shell_quote(&a.to_string_lossy()))).collect();
+            writeln!(out, "\nCommand\n  {}", argv.join(" "))?;
+        }
+        Ok(())
     }
-    out.push_str("\nEnvironment changes\n");
-    if plan.changes.is_empty() {
-        out.push_str("  (none)\n");
-    }
-    for c in &plan.changes {
-        let _ = match &c.value {
-            Some(v) => writeln!(out, "  {}={}  ({})", c.name, escape(v), escape(&c.origin)),
-            None => writeln!(out, "  unset {}  ({})", c.name, escape(&c.origin)),
-        };
-    }
-    if !plan.argv.is_empty() {
-        let argv: Vec<String> =
-            plan.argv.iter().map(|a| escape(&shell_quote(&a.to_string_lossy()))).collect();
-        let _ = writeln!(out, "\nCommand\n  {}", argv.join(" "));
-    }
-    out
 }
 
 /// The `--explain --json` object.
-pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
+pub(crate) fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> Value {
     let attempts: Vec<Value> = findings
         .attempts
         .iter()
@@ -162,11 +178,11 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
     let mut origins = Map::new();
     for c in &plan.changes {
         env.insert(c.name.clone(), c.value.clone().map_or(Value::Null, Value::String));
-        origins.insert(c.name.clone(), Value::String(c.origin.clone()));
+        origins.insert(c.name.clone(), Value::String(c.origin.to_string()));
     }
     let mut tags = Map::new();
     for t in &plan.tags {
-        tags.insert(t.name.to_string(), json!({ "value": t.value, "origin": t.origin }));
+        tags.insert(t.name.to_string(), json!({ "value": t.value, "origin": t.origin.to_string() }));
     }
     let p = &findings.platform;
     let path = |s: &Option<std::path::PathBuf>| s.as_ref().map(|p| p.display().to_string());
@@ -191,24 +207,20 @@ pub fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe) -> Value {
         },
         "command": command,
         "inject": {
-            "mode": match tracer.mode {
-                Mode::Off => "off".to_string(),
-                Mode::Auto => "auto".to_string(),
-                Mode::Force(r) => r.name().to_string(),
-            },
-            "runtime": tracer.runtime.map(|r| r.name()),
-            "detected_by": (!tracer.detected_by.is_empty()).then_some(&tracer.detected_by),
-            "tracer": tracer.tracer.as_ref().map(|t| t.describe()),
-            "tracer_path": tracer.tracer.as_ref().and_then(|t| t.path()).map(|p| p.display().to_string()),
-            "skipped": tracer.skipped,
-            "note": tracer.note,
+            "mode": mode.name(),
+            "runtime": tracer.runtime().map(|r| r.name()),
+            "detected_by": tracer.detected_by(),
+            "tracer": tracer.tracer().map(|t| t.describe()),
+            "tracer_path": tracer.tracer().and_then(|t| t.path()).map(|p| p.display().to_string()),
+            "skipped": tracer.skipped(),
+            "note": tracer.note(),
             "files": plan.files.iter().map(|(p, t)| json!({"path": p.display().to_string(), "contents": t})).collect::<Vec<_>>(),
         },
     })
 }
 
 /// The `--explain` lines on ddboot's PID and how it would run the app.
-pub fn process_text(pid: u32, mode: AppMode) -> String {
+pub(crate) fn process_text(pid: u32, mode: AppMode) -> String {
     let pid1 = if pid == 1 { "yes".to_string() } else { format!("no (PID {pid})") };
     let how = match mode {
         AppMode::Exec => "exec: the app takes ddboot's PID and gets signals directly",
@@ -221,7 +233,7 @@ pub fn process_text(pid: u32, mode: AppMode) -> String {
 }
 
 /// The `process` object of `--explain --json`.
-pub fn process_json(pid: u32, mode: AppMode) -> Value {
+pub(crate) fn process_json(pid: u32, mode: AppMode) -> Value {
     json!({ "pid": pid, "pid1": pid == 1, "app_mode": mode.name() })
 }
 
@@ -230,19 +242,27 @@ fn millis(d: std::time::Duration) -> f64 {
 }
 
 /// `export NAME='value'` / `unset NAME` lines for `eval`.
-pub fn print_env(plan: &Plan) -> String {
-    let mut out = String::new();
-    for c in &plan.changes {
-        let _ = match &c.value {
-            Some(v) => writeln!(out, "export {}={}", c.name, shell_quote(v)),
-            None => writeln!(out, "unset {}", c.name),
-        };
+pub(crate) fn print_env(plan: &Plan) -> String {
+    PrintEnv(plan).to_string()
+}
+
+/// The `--print-env` lines, rendered by its `Display`.
+struct PrintEnv<'a>(&'a Plan);
+
+impl fmt::Display for PrintEnv<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.0.changes {
+            match &c.value {
+                Some(v) => writeln!(out, "export {}={}", c.name, shell_quote(v))?,
+                None => writeln!(out, "unset {}", c.name)?,
+            }
+        }
+        Ok(())
     }
-    out
 }
 
 /// Single-quotes `s` for a POSIX shell: every byte literal, `'` written as `'\''`.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -32,24 +32,24 @@ use crate::source::task_metadata::{self, Container, TaskMetadata};
 use crate::source::{Attempt, Journal, Source, gateway, imds};
 
 /// The address sidecar Agents listen on. Not "localhost": Node.js may resolve it to ::1 first.
-pub const SIDECAR_HOST: &str = "127.0.0.1";
+pub(crate) const SIDECAR_HOST: &str = "127.0.0.1";
 /// `AWS_EXECUTION_ENV` on the EC2 launch type: the only value that lets IMDS start at once.
-pub const EC2_EXECUTION_ENV: &str = "AWS_ECS_EC2";
+pub(crate) const EC2_EXECUTION_ENV: &str = "AWS_ECS_EC2";
 /// The task metadata `LaunchType` of ECS Anywhere.
-pub const ANYWHERE_LAUNCH_TYPE: &str = "EXTERNAL";
+pub(crate) const ANYWHERE_LAUNCH_TYPE: &str = "EXTERNAL";
 
 /// The agent and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// An IP address, or whatever non-empty value an inherited DD_AGENT_HOST holds; `None`
     /// when both Unix sockets make a host unnecessary.
-    pub host: Option<String>,
-    pub source: Source,
+    pub(crate) host: Option<String>,
+    pub(crate) source: Source,
 }
 
 /// Which kind of Agent deployment ddboot detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentKind {
+pub(crate) enum AgentKind {
     /// A daemon Agent on the instance, reached through the host's IP (or, on Managed
     /// Instances, the daemon bridge).
     Daemon,
@@ -60,7 +60,7 @@ pub enum AgentKind {
 }
 
 impl AgentKind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             AgentKind::Daemon => "daemon",
             AgentKind::Sidecar => "sidecar",
@@ -71,40 +71,33 @@ impl AgentKind {
 
 /// The ECS shape as detected.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Platform {
+pub(crate) struct Platform {
     /// `AWS_EXECUTION_ENV` (AWS_ECS_EC2, AWS_ECS_FARGATE).
-    pub execution_env: Option<String>,
+    pub(crate) execution_env: Option<String>,
     /// Task metadata `LaunchType` (EC2, FARGATE, MANAGED_INSTANCES, EXTERNAL).
-    pub launch_type: Option<String>,
+    pub(crate) launch_type: Option<String>,
     /// bridge, host, awsvpc, container:…, from the metadata file or the task metadata.
-    pub network_mode: Option<String>,
+    pub(crate) network_mode: Option<String>,
     /// The Agent container found in the task, if any.
-    pub agent_container: Option<String>,
-    pub agent: Option<AgentKind>,
-    pub sockets: Sockets,
+    pub(crate) agent_container: Option<String>,
+    pub(crate) agent: Option<AgentKind>,
+    pub(crate) sockets: Sockets,
 }
 
 /// Everything the sources found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Findings {
-    pub resolved: Option<Resolved>,
-    pub attempts: Vec<Attempt>,
+pub(crate) struct Findings {
+    pub(crate) resolved: Option<Resolved>,
+    pub(crate) attempts: Vec<Attempt>,
     /// Time from ddboot's start to the end of resolution.
-    pub elapsed: Duration,
-    pub platform: Platform,
+    pub(crate) elapsed: Duration,
+    pub(crate) platform: Platform,
     /// This container as the task metadata endpoint described it (labels, image).
-    pub container: Option<Container>,
-}
-
-/// Which service tags still need a value from the task metadata.
-pub fn tags_wanted(config: &Config, env: &Environ) -> bool {
-    [(&config.tags.env, "DD_ENV"), (&config.tags.service, "DD_SERVICE"), (&config.tags.version, "DD_VERSION")]
-        .iter()
-        .any(|(flag, var)| flag.is_none() && env.non_empty(var).is_none())
+    pub(crate) container: Option<Container>,
 }
 
 /// Resolves the agent. `started` is when ddboot started: the deadline counts from there.
-pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> Findings {
+pub(crate) fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> Findings {
     let deadline = Instant::from_std(started + config.timeout);
     let journal = Journal::default();
     let mut platform = Platform {
@@ -155,10 +148,7 @@ pub fn resolve(config: &Config, env: &Environ, started: std::time::Instant) -> F
         deadline,
         journal: &journal,
         need_host: decided.is_none(),
-        task_metadata: config
-            .task_metadata
-            .as_ref()
-            .filter(|_| decided.is_none() || tags_wanted(config, env)),
+        task_metadata: config.task_metadata.as_ref().filter(|_| decided.is_none() || config.tags.wanted(env)),
         managed_env,
         ec2_env: platform.execution_env.as_deref() == Some(EC2_EXECUTION_ENV),
     };

@@ -23,14 +23,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::TempDir;
 use mockmeta::{Behaviour, Mock};
 
 use serde_json::{Map, Value, json};
@@ -100,30 +99,6 @@ fn example_files(ext: &str) -> Vec<PathBuf> {
 
 fn file_name(path: &Path) -> String {
     path.file_name().expect("file name").to_string_lossy().into_owned()
-}
-
-/// A temp dir removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-ex-{}-{n}-{tag}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,7 +387,7 @@ struct Image {
 impl Image {
     /// `working_dir` is the container's `workingDirectory` (or the image's WORKDIR).
     fn new(runtime: Runtime, working_dir: Option<&str>) -> Image {
-        let root = TempDir::new("image");
+        let root = TempDir::new();
         let cwd = match working_dir {
             Some(dir) => root.path().join(dir.trim_start_matches('/')),
             None => root.path().to_path_buf(),
@@ -627,41 +602,18 @@ impl Launch {
                 assert!(v.starts_with("http://127.0.0.1:"), "harness: {k}={v} is not loopback");
             }
         }
-        for text in self.env.iter().flat_map(|(k, v)| [k, v]).chain(&args) {
-            for bad in FORBIDDEN {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
-            }
-        }
+        common::refuse_metadata_addresses(self.env.iter().flat_map(|(k, v)| [k, v]).chain(&args));
 
         let runner = common::ddboot_runner();
-        let mut child = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()))
-            .args(runner.iter().skip(1))
+        let mut cmd = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()));
+        cmd.args(runner.iter().skip(1))
             .args(runner.first().map(|_| &self.binary))
             .args(&args)
             .env_clear()
             .envs(&self.env)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: cannot start {}: {e}", self.binary.display()));
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what}: ddboot ran longer than {WATCHDOG:?}");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read stdout");
-        child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+            .current_dir(&self.cwd);
+        let f = common::run_watched(cmd, WATCHDOG, &what);
+        let (status, stdout, stderr) = (f.status, f.stdout_text(), &f.stderr);
         assert!(
             status.success(),
             "{what}: ddboot --explain exited {status}\n{stdout}\n{stderr}\nargs {args:?}"
@@ -1001,7 +953,7 @@ fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
     for (file, runtime) in BRIDGE_APPS {
         let td = TaskDef::load(file);
         let c = td.app();
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
@@ -1029,7 +981,7 @@ fn ec2_bridge_go_app_gets_the_environment_only() {
     let td = TaskDef::load(file);
     let c = td.app();
     assert!(!strings(c, "entryPoint").iter().any(|a| a == "--inject"), "{file}: nothing to inject for Go");
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Off, c.get("workingDirectory").and_then(Value::as_str));
@@ -1051,7 +1003,7 @@ fn ec2_apps_prefer_the_ecs_metadata_file() {
     for (file, runtime) in files {
         let td = TaskDef::load(file);
         let c = td.app();
-        let dir = TempDir::new("metadata-file");
+        let dir = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
@@ -1077,7 +1029,7 @@ fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
     let file = "ec2-awsvpc.json";
     let td = TaskDef::load(file);
     let c = td.app();
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, None);
@@ -1109,7 +1061,7 @@ fn fargate_app_uses_the_sidecar_without_imds() {
     let c = td.app();
     for execution_env in [td.execution_env(), None] {
         let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
@@ -1140,7 +1092,7 @@ fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
     let c = td.app();
     for execution_env in [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")] {
         let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let task_metadata = td.task_metadata_mock(s(c, "name"));
         let image = Image::new(Runtime::Node, c.get("workingDirectory").and_then(Value::as_str));
@@ -1192,7 +1144,7 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
         for (c, runtime, sockets, source) in cases {
             let what =
                 format!("{file} ({}), sockets {sockets}, AWS_EXECUTION_ENV={execution_env:?}", s(c, "name"));
-            let dir = TempDir::new("sockets");
+            let dir = TempDir::new();
             let _listeners = sockets.then(|| {
                 let apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
                 let dsd = std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket"))
@@ -1247,7 +1199,7 @@ fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
     let td = TaskDef::load(file);
     let c = td.app();
-    let dir = TempDir::new("sockets");
+    let dir = TempDir::new();
     let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
     let _dsd =
         std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
@@ -1277,7 +1229,7 @@ fn socket_variant_falls_back_to_the_host_before_the_agent_is_up() {
     let file = "ec2-bridge-socket.json";
     let td = TaskDef::load(file);
     let c = td.app();
-    let empty = TempDir::new("no-sockets");
+    let empty = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let j = Launch::container(&td, c, empty.path(), &imds).ecs(td.execution_env(), &task_metadata).explain();
@@ -1332,7 +1284,7 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
     );
 
     // The volume: a temp dir standing for /shared in both containers.
-    let volume = TempDir::new("shared");
+    let volume = TempDir::new();
     let out = common::ddboot_command()
         .args(&install_entry[1..2])
         .arg(volume.path())
@@ -1349,7 +1301,7 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
         fs::read(common::ddboot_bin()).expect("read ddboot")
     );
 
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(app, "name"));
     let mut launch =
@@ -1456,7 +1408,7 @@ fn cloudformation_snippet_starts_the_app_through_ddboot() {
         }),
     };
     let c = td.app();
-    let sockets = TempDir::new("sockets");
+    let sockets = TempDir::new();
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, None);
@@ -1748,7 +1700,7 @@ fn dockerfile_app_stages_load_their_tracer() {
         let st = df.stage(stage);
         let workdir = st.all("WORKDIR").last().map(|w| (*w).to_string());
         let image = Image::new(runtime, workdir.as_deref());
-        let sockets = TempDir::new("sockets");
+        let sockets = TempDir::new();
         let imds = imds_mock();
         let cmd = st.exec_form("CMD");
         let mut launch =

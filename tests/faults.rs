@@ -2,7 +2,7 @@
 //! metadata file and the task metadata endpoint, each asserting which source ddboot chose (or
 //! that it found none), a generous bound on time that catches hangs, and that the app still ran.
 //! The `install_*` rows need root (`unshare --pid`), as CI has; the others run as any user.
-//! Every ddboot here starts with a clean environment, an empty `--socket-dir`, and either
+//! Every ddboot here starts with a clean environment, an empty socket directory (`DDBOOT_SOCKET_DIR`), and either
 //! `--imds-endpoint` pointing at a `mockmeta` server on 127.0.0.1 or `AWS_EC2_METADATA_DISABLED=true`,
 //! so nothing leaves the machine. `docs/reliability.md` lists every row; the last test keeps that
 //! table and the tests in step.
@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use mockmeta::{Behaviour, Get, Hostile, Mock, Put, TaskMeta};
 use serde_json::Value;
 
@@ -44,45 +45,10 @@ const FILE_IP: &str = "10.9.9.9";
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-/// A unique temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-static TEMP_SEQ: AtomicUsize = AtomicUsize::new(0);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let n = TEMP_SEQ.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-faults-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.join(name);
-        fs::write(&path, contents).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // A mode-000 file inside does not stop its removal (the directory is writable).
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A ddboot command that can only reach loopback.
-#[derive(Clone, Debug, Default)]
-struct Ddboot {
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    endpoint: Option<String>,
-}
+/// A ddboot command that can only reach loopback: the harness's one builder (tests/common), in
+/// this file's words; each run gets an empty socket directory of its own.
+#[derive(Clone, Debug)]
+struct Ddboot(common::Ddboot);
 
 impl Ddboot {
     /// IMDS at `mock`, through `--imds-endpoint`.
@@ -92,58 +58,25 @@ impl Ddboot {
 
     fn imds_url(url: &str) -> Ddboot {
         assert!(url.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {url:?}");
-        Ddboot { endpoint: Some(url.to_string()), ..Ddboot::default() }
+        Ddboot(common::Ddboot::new().imds_endpoint(url))
     }
 
     /// No IMDS at all (`AWS_EC2_METADATA_DISABLED=true`).
     fn no_imds() -> Ddboot {
-        Ddboot::default().env("AWS_EC2_METADATA_DISABLED", "true")
+        Ddboot(common::Ddboot::new().env("AWS_EC2_METADATA_DISABLED", "true"))
     }
 
-    fn env(mut self, name: &str, value: &str) -> Ddboot {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    fn arg(mut self, arg: impl Into<String>) -> Ddboot {
-        self.args.push(arg.into());
-        self
+    fn arg(self, arg: impl Into<String>) -> Ddboot {
+        Ddboot(self.0.arg(arg.into()))
     }
 
     fn metadata_file(self, path: &Path) -> Ddboot {
-        self.arg("--metadata-file").arg(path.to_str().expect("UTF-8 temp path"))
+        Ddboot(self.0.metadata_file(path))
     }
 
     fn task_metadata(self, uri: &str) -> Ddboot {
         assert!(uri.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {uri:?}");
         self.arg("--task-metadata-uri").arg(uri)
-    }
-
-    /// The checked command, with an empty socket directory that lives as long as `sockets`.
-    fn command(&self, sockets: &TempDir, tail: &[&str]) -> Command {
-        let disabled = self.env.iter().any(|(k, v)| k == "AWS_EC2_METADATA_DISABLED" && v == "true");
-        assert!(
-            self.endpoint.is_some() || disabled,
-            "harness: a run without a loopback IMDS endpoint must set AWS_EC2_METADATA_DISABLED=true"
-        );
-        let mut argv: Vec<String> = Vec::new();
-        if let Some(url) = &self.endpoint {
-            argv.extend(["--imds-endpoint".into(), url.clone()]);
-        }
-        argv.extend(["--socket-dir".into(), sockets.0.to_str().expect("UTF-8 temp path").into()]);
-        argv.extend(self.args.iter().cloned());
-        argv.extend(tail.iter().map(|s| s.to_string()));
-        for text in argv.iter().chain(self.env.iter().flat_map(|(k, v)| [k, v])) {
-            for bad in ["169.254.", "fd00:ec2", "[fd00:"] {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: a real metadata endpoint");
-            }
-        }
-        let mut cmd = common::ddboot_command();
-        cmd.args(&argv).env_clear().env("PATH", "/usr/bin:/bin");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
     }
 
     /// Runs `ddboot … -- APP` under the watchdog.
@@ -161,52 +94,15 @@ impl Ddboot {
 
     fn spawn(&self, tail: &[&str]) -> Finished {
         let sockets = TempDir::new();
-        let mut cmd = self.command(&sockets, tail);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn ddboot");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let mut peak_rss_kib = 0;
-        let code = loop {
-            // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
-            peak_rss_kib = peak_rss_kib.max(high_water_kib(child.id()).unwrap_or(0));
-            if let Some(status) = child.try_wait().expect("wait for ddboot") {
-                break status.code();
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ddboot hung: still running after {WATCHDOG:?}: {self:?}");
-            }
-            thread::sleep(Duration::from_millis(2));
-        };
-        let elapsed = started.elapsed();
+        let f = self.0.clone().socket_dir(sockets.path()).run_with(tail);
         Finished {
-            code,
-            stdout: out.join().expect("stdout reader"),
-            stderr: err.join().expect("stderr reader"),
-            elapsed,
-            peak_rss_kib,
+            code: f.code(),
+            stdout: f.stdout_text(),
+            stderr: f.stderr,
+            elapsed: f.elapsed,
+            peak_rss_kib: f.peak_rss_kib,
         }
     }
-}
-
-/// `VmHWM` (peak resident set size, KiB) of a running process.
-fn high_water_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
-    line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 /// What one run left behind.
@@ -1006,7 +902,14 @@ impl<'a> Raw<'a> {
 
     fn run(&self) -> Finished {
         let plug = |p: Plug| match p {
-            Plug::Pipe | Plug::ReaderGone => Stdio::piped(),
+            Plug::Pipe => Stdio::piped(),
+            // The read end is closed before ddboot starts: its first write must meet EPIPE (a
+            // read end dropped after the spawn raced ddboot's write under load).
+            Plug::ReaderGone => {
+                let (reader, writer) = std::io::pipe().expect("pipe");
+                drop(reader);
+                Stdio::from(writer)
+            }
             Plug::DevFull => {
                 Stdio::from(fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full"))
             }
@@ -1016,7 +919,7 @@ impl<'a> Raw<'a> {
         let started = Instant::now();
         let mut child = cmd.spawn().expect("spawn ddboot");
         let reader = |r: Option<Box<dyn Read + Send>>, plug: Plug| {
-            let r = if plug == Plug::Pipe { r } else { None }; // ReaderGone: dropped here
+            let r = if plug == Plug::Pipe { r } else { None };
             thread::spawn(move || {
                 let mut v = Vec::new();
                 if let Some(mut r) = r {

@@ -14,7 +14,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -355,40 +354,9 @@ impl Topology {
     fn run_in_container<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, argv: &[S]) -> Finished {
         self.verify_isolation();
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.container])
-            .args(argv)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn in the container namespace");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let code = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status.code();
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{argv:?} still running after {WATCHDOG:?}");
-            }
-            thread::sleep(Duration::from_millis(1));
-        };
-        let elapsed = started.elapsed();
-        Finished { code, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr"), elapsed }
+        cmd.args(["netns", "exec", &self.container]).args(argv).env_clear().env("PATH", "/usr/bin:/bin");
+        let f = common::run_watched(cmd, WATCHDOG, &argv);
+        Finished { code: f.code(), stdout: f.stdout_text(), stderr: f.stderr, elapsed: f.elapsed }
     }
 
     /// ddboot with the default endpoint and deadline, an empty socket directory, then the app.

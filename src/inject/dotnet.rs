@@ -5,10 +5,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::{Context, Found, Injection, Tracer};
-use crate::plan::Change;
+use crate::environ::{Change, Origin};
 
 /// The CLSID of Datadog's CLR profiler.
-pub const PROFILER_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
+pub(crate) const PROFILER_CLSID: &str = "{846F5F1C-F9AE-4B07-969E-05C26BC060D8}";
 const PROFILER_SO: &str = "Datadog.Trace.ClrProfiler.Native.so";
 const HOMES: [&str; 3] = ["/opt/datadog", "/datadog-lib", "/dd_tracer/dotnet"];
 
@@ -57,8 +57,7 @@ fn profiler_in(home: &Path) -> Option<PathBuf> {
 }
 
 pub(super) fn apply(home: &Path, profiler: &Path, argv: &[OsString]) -> Injection {
-    let set =
-        |name: &str, value: String| Change { name: name.into(), value: Some(value), origin: "inject".into() };
+    let set = |name: &str, value: String| Change::set(name, value, Origin::Inject);
     Injection {
         argv: argv.to_vec(),
         changes: vec![
@@ -67,6 +66,5 @@ pub(super) fn apply(home: &Path, profiler: &Path, argv: &[OsString]) -> Injectio
             set("CORECLR_PROFILER_PATH", profiler.display().to_string()),
             set("DD_DOTNET_TRACER_HOME", home.display().to_string()),
         ],
-        files: Vec::new(),
     }
 }

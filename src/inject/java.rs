@@ -9,7 +9,7 @@ use super::{Context, Found, Injection, Tracer, append_option};
 use crate::environ::Environ;
 
 /// Where Datadog's packages and injectors put the agent.
-pub const LOCATIONS: [&str; 3] =
+pub(crate) const LOCATIONS: [&str; 3] =
     ["/opt/datadog/dd-java-agent.jar", "/datadog-lib/dd-java-agent.jar", "/dd_tracer/java/dd-java-agent.jar"];
 
 pub(super) fn probe(ctx: &Context<'_>, configured: Option<&Path>) -> Found {
@@ -35,9 +35,5 @@ pub(super) fn probe(ctx: &Context<'_>, configured: Option<&Path>) -> Found {
 
 pub(super) fn apply(jar: &Path, argv: &[OsString], env: &Environ) -> Injection {
     let option = format!("-javaagent:{}", jar.display());
-    Injection {
-        argv: argv.to_vec(),
-        changes: vec![append_option(env, "JAVA_TOOL_OPTIONS", &option)],
-        files: Vec::new(),
-    }
+    Injection { argv: argv.to_vec(), changes: vec![append_option(env, "JAVA_TOOL_OPTIONS", &option)] }
 }

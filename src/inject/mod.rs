@@ -21,61 +21,12 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::environ::Environ;
-use crate::plan::Change;
-
-/// What `--inject` asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Off,
-    Auto,
-    Force(Runtime),
-}
-
-impl Mode {
-    /// Parses `off`, `auto`, `python`, `node`, `java`, `dotnet`, `php`, `ruby` (any case).
-    pub fn parse(text: &str) -> Result<Mode, String> {
-        let t = text.trim().to_ascii_lowercase();
-        match t.as_str() {
-            "off" | "" => Ok(Mode::Off),
-            "auto" => Ok(Mode::Auto),
-            _ => Runtime::ALL.into_iter().find(|r| r.name() == t).map(Mode::Force).ok_or_else(|| {
-                format!("{text:?} is not one of off, auto, python, node, java, dotnet, php, ruby")
-            }),
-        }
-    }
-}
-
-/// A language runtime ddboot can load a tracer into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    Python,
-    Node,
-    Java,
-    Dotnet,
-    Php,
-    Ruby,
-}
-
-impl Runtime {
-    pub const ALL: [Runtime; 6] =
-        [Runtime::Python, Runtime::Node, Runtime::Java, Runtime::Dotnet, Runtime::Php, Runtime::Ruby];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Python => "python",
-            Runtime::Node => "node",
-            Runtime::Java => "java",
-            Runtime::Dotnet => "dotnet",
-            Runtime::Php => "php",
-            Runtime::Ruby => "ruby",
-        }
-    }
-}
+pub(crate) use crate::config::{InjectMode as Mode, Runtime};
+use crate::environ::{Change, Environ, Origin};
 
 /// The tracer a probe found, ready to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tracer {
+pub(crate) enum Tracer {
     /// Prefix argv with this `ddtrace-run` (the one beside the app's interpreter).
     DdtraceRun(PathBuf),
     /// No `ddtrace-run` beside the interpreter, but ddtrace is there: prepend its bootstrap
@@ -101,7 +52,7 @@ pub enum Tracer {
 
 impl Tracer {
     /// A short name for reports.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Tracer::DdtraceRun(p) => format!("ddtrace-run at {}", p.display()),
             Tracer::PythonPath { bootstrap, .. } => {
@@ -121,7 +72,7 @@ impl Tracer {
     }
 
     /// The file that proves the tracer is there, for reports.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match self {
             Tracer::DdtraceRun(p)
             | Tracer::NodeInit(p)
@@ -135,68 +86,136 @@ impl Tracer {
     }
 }
 
-/// What the probe found.
+/// What the probe found: no runtime, a runtime and why nothing is injected, or a runtime and its
+/// tracer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    pub mode: Mode,
-    /// The runtime detected (or forced), if any.
-    pub runtime: Option<Runtime>,
-    /// How the runtime was recognised: `basename`, `shebang …`, `--inject`.
-    pub detected_by: String,
-    /// The tracer to load; `None` with `skipped` saying why.
-    pub tracer: Option<Tracer>,
-    /// Why nothing is injected (not detected, already injected, tracer missing…).
-    pub skipped: Option<String>,
-    /// A warning to print once (tracer missing where one was expected).
-    pub warning: Option<String>,
-    /// Anything else worth reporting.
-    pub note: Option<String>,
+pub(crate) enum Probe {
+    /// Nothing to inject into (`--inject off`, no PROGRAM, no runtime recognised): why.
+    NoRuntime(String),
+    /// A runtime, but no tracer will be loaded.
+    Skipped {
+        runtime: Runtime,
+        /// How the runtime was recognised: `program name …`, `shebang interpreter …`, `--inject`.
+        detected_by: String,
+        why: String,
+        skip: Skip,
+    },
+    /// A runtime and the tracer to load.
+    Found {
+        runtime: Runtime,
+        detected_by: String,
+        tracer: Tracer,
+        /// Anything else worth reporting.
+        note: Option<String>,
+    },
+}
+
+/// Why a recognised runtime gets no tracer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Already injected (by the user or Datadog's own injectors): nothing to say.
+    AlreadyThere,
+    /// The tracer is not there: warn once, run the app unchanged.
+    Missing,
 }
 
 impl Probe {
+    /// The runtime detected (or forced), if any.
+    pub(crate) fn runtime(&self) -> Option<Runtime> {
+        match self {
+            Probe::NoRuntime(_) => None,
+            Probe::Skipped { runtime, .. } | Probe::Found { runtime, .. } => Some(*runtime),
+        }
+    }
+
+    /// How the runtime was recognised, if one was.
+    pub(crate) fn detected_by(&self) -> Option<&str> {
+        match self {
+            Probe::NoRuntime(_) => None,
+            Probe::Skipped { detected_by, .. } | Probe::Found { detected_by, .. } => Some(detected_by),
+        }
+    }
+
+    /// The tracer to load, if any.
+    pub(crate) fn tracer(&self) -> Option<&Tracer> {
+        match self {
+            Probe::Found { tracer, .. } => Some(tracer),
+            _ => None,
+        }
+    }
+
+    /// Why nothing is injected (not detected, already injected, tracer missing…).
+    pub(crate) fn skipped(&self) -> Option<&str> {
+        match self {
+            Probe::NoRuntime(why) | Probe::Skipped { why, .. } => Some(why),
+            Probe::Found { .. } => None,
+        }
+    }
+
+    /// The warning to print once: a tracer missing where one was expected.
+    pub(crate) fn warning(&self) -> Option<String> {
+        match self {
+            Probe::Skipped { why, skip: Skip::Missing, .. } => {
+                Some(format!("ddboot: warning: {why}; starting the app without a tracer"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Anything else worth reporting.
+    pub(crate) fn note(&self) -> Option<&str> {
+        match self {
+            Probe::Found { note, .. } => note.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The generated files the tracer needs (the PHP-FPM overlay), with their text for the app's
+    /// environment `env`.
+    pub(crate) fn files(&self, env: &Environ) -> Vec<(PathBuf, String)> {
+        match self.tracer() {
+            Some(Tracer::PhpFpm { overlay: Some(o) }) => vec![(o.config.clone(), php::overlay_text(o, env))],
+            _ => Vec::new(),
+        }
+    }
+
     /// The same probe without generated files (the PHP-FPM overlay), for when they cannot be
-    /// written.
-    pub fn without_files(mut self) -> Probe {
-        if let Some(Tracer::PhpFpm { overlay }) = &mut self.tracer {
+    /// written; `why`, when given, is noted for `--explain`.
+    pub(crate) fn without_files(mut self, why: Option<&str>) -> Probe {
+        if let Probe::Found { tracer: Tracer::PhpFpm { overlay }, note, .. } = &mut self {
             *overlay = None;
+            if let Some(why) = why {
+                *note = Some(match note.take() {
+                    Some(note) => format!("{note}; {why}"),
+                    None => why.to_string(),
+                });
+            }
         }
         self
-    }
-
-    /// [`Probe::without_files`], noting why: what `--explain` reports when the start would fall
-    /// back.
-    pub(crate) fn without_files_because(self, why: &str) -> Probe {
-        let mut probe = self.without_files();
-        probe.note = Some(match probe.note.take() {
-            Some(note) => format!("{note}; {why}"),
-            None => why.to_string(),
-        });
-        probe
-    }
-
-    fn none(mode: Mode, runtime: Option<Runtime>, detected_by: String, why: String, warn: bool) -> Probe {
-        let warning = warn.then(|| format!("ddboot: warning: {why}; starting the app without a tracer"));
-        Probe { mode, runtime, detected_by, tracer: None, skipped: Some(why), warning, note: None }
     }
 }
 
 /// What injection changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Injection {
-    pub argv: Vec<OsString>,
-    pub changes: Vec<Change>,
-    /// Files to write before the exec (path, contents): the PHP-FPM overlay.
-    pub files: Vec<(PathBuf, String)>,
+pub(crate) struct Injection {
+    pub(crate) argv: Vec<OsString>,
+    pub(crate) changes: Vec<Change>,
 }
 
-/// Looks at PROGRAM and the filesystem. `env` is the app's environment (after ddboot's other
-/// changes), `cwd` the working directory.
-pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Environ, cwd: &Path) -> Probe {
+/// Looks at PROGRAM and the filesystem. `env` is the inherited environment (ddboot's own changes
+/// touch none of the variables a probe reads), `cwd` the working directory.
+pub(crate) fn probe(
+    mode: Mode,
+    java_agent: Option<&Path>,
+    argv: &[OsString],
+    env: &Environ,
+    cwd: &Path,
+) -> Probe {
     let Some(program) = argv.first() else {
-        return Probe::none(mode, None, String::new(), "no PROGRAM".into(), false);
+        return Probe::NoRuntime("no PROGRAM".into());
     };
     if mode == Mode::Off {
-        return Probe::none(mode, None, String::new(), "--inject off".into(), false);
+        return Probe::NoRuntime("--inject off".into());
     }
     let program_path = locate(program, env, cwd);
     let shebang = program_path.as_deref().and_then(shebang_interpreter);
@@ -206,7 +225,7 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
     };
     let Some((runtime, detected_by)) = detected else {
         let why = format!("no known runtime in {:?} (name or shebang)", program.to_string_lossy());
-        return Probe::none(mode, None, String::new(), why, false);
+        return Probe::NoRuntime(why);
     };
     let ctx = Context {
         argv,
@@ -225,7 +244,7 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
     if runtime != Runtime::Php
         && let Some(why) = already::everywhere(env, Path::new(ld_so_preload))
     {
-        return Probe::none(mode, Some(runtime), detected_by, why, false);
+        return Probe::Skipped { runtime, detected_by, why, skip: Skip::AlreadyThere };
     }
     let found = match runtime {
         Runtime::Python => python::probe(&ctx),
@@ -259,24 +278,16 @@ pub fn probe(mode: Mode, java_agent: Option<&Path>, argv: &[OsString], env: &Env
                 "the ddtrace extension was not found in the usual places; the variables are passed anyway"
                     .to_string()
             });
-            Probe {
-                mode,
-                runtime: Some(runtime),
-                detected_by,
-                tracer: Some(tracer),
-                skipped: None,
-                warning: None,
-                note,
-            }
+            Probe::Found { runtime, detected_by, tracer, note }
         }
-        Found::AlreadyThere(why) => Probe::none(mode, Some(runtime), detected_by, why, false),
-        Found::Missing(why) => Probe::none(mode, Some(runtime), detected_by, why, true),
+        Found::AlreadyThere(why) => Probe::Skipped { runtime, detected_by, why, skip: Skip::AlreadyThere },
+        Found::Missing(why) => Probe::Skipped { runtime, detected_by, why, skip: Skip::Missing },
     }
 }
 
 /// Turns a probe into argv and environment changes. Pure.
-pub fn apply(probe: &Probe, argv: &[OsString], env: &Environ) -> Injection {
-    let Some(tracer) = &probe.tracer else {
+pub(crate) fn apply(probe: &Probe, argv: &[OsString], env: &Environ) -> Injection {
+    let Some(tracer) = probe.tracer() else {
         return Injection { argv: argv.to_vec(), ..Injection::default() };
     };
     match tracer {
@@ -335,10 +346,9 @@ impl Context<'_> {
         self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
     }
 
-    /// PROGRAM looked up in the app's PATH.
+    /// `name` looked up in the app's PATH.
     fn which(&self, name: &str) -> Option<PathBuf> {
-        let path = self.env.search_path();
-        which::which_in(name, Some(path), self.cwd).ok()
+        self.env.which(OsStr::new(name), self.cwd)
     }
 
     /// The interpreter that will run the app, for runtimes whose tracer must match it (Python's
@@ -365,6 +375,15 @@ impl Context<'_> {
     }
 }
 
+/// The entries of `dir` whose names `keep` accepts, sorted; none when it cannot be read.
+fn entries_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<PathBuf> =
+        entries.flatten().filter(|e| keep(&e.file_name().to_string_lossy())).map(|e| e.path()).collect();
+    found.sort();
+    found
+}
+
 /// Whether `name` is `prefix` followed by an optional version (`python`, `python3.12`).
 fn versioned(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix).is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
@@ -377,11 +396,7 @@ fn shown(path: &Path) -> String {
 
 /// PROGRAM's path: as given (from `cwd`) when it contains a `/`, else where `PATH` finds it.
 fn locate(program: &OsStr, env: &Environ, cwd: &Path) -> Option<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        Some(cwd.join(program))
-    } else {
-        which::which_in(program, Some(env.search_path()), cwd).ok()
-    }
+    if program.as_bytes().contains(&b'/') { Some(cwd.join(program)) } else { env.which(program, cwd) }
 }
 
 /// The runtime a basename belongs to.
@@ -441,7 +456,37 @@ fn append_option(env: &Environ, name: &str, option: &str) -> Change {
         Some(existing) => format!("{existing} {option}"),
         None => option.to_string(),
     };
-    Change { name: name.into(), value: Some(value), origin: "inject".into() }
+    Change::set(name, value, Origin::Inject)
+}
+
+/// A throwaway directory tree for the runtime probes' tests (venvs, gems, interpreters).
+#[cfg(test)]
+struct Tree(tempfile::TempDir);
+
+#[cfg(test)]
+impl Tree {
+    fn new() -> Tree {
+        Tree(tempfile::Builder::new().prefix("ddboot-inject-").tempdir().expect("tree"))
+    }
+
+    fn join(&self, rel: &str) -> PathBuf {
+        self.0.path().join(rel)
+    }
+
+    /// `rel` as text.
+    fn path(&self, rel: &str) -> String {
+        self.join(rel).display().to_string()
+    }
+
+    /// Writes `text` at `rel` (parents created) with `mode`.
+    fn file(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
 }
 
 #[cfg(test)]
@@ -546,38 +591,35 @@ mod tests {
             (&["bundle", "exec", "puma"], &[("RUBYOPT", "-rdatadog/auto_instrument")]),
         ] {
             let p = probed(argv, env);
-            assert!(p.tracer.is_none(), "{argv:?}: {p:?}");
-            assert!(p.warning.is_none(), "already injected is not worth a warning: {argv:?}");
-            assert!(p.skipped.is_some_and(|why| why.contains("already")), "{argv:?}");
+            assert!(p.tracer().is_none(), "{argv:?}: {p:?}");
+            assert!(p.warning().is_none(), "already injected is not worth a warning: {argv:?}");
+            assert!(p.skipped().is_some_and(|why| why.contains("already")), "{argv:?}");
         }
     }
 
     #[test]
     fn php_fpm_workers_get_the_variables_even_under_ssi() {
         let p = probed(&["php-fpm8.2", "-F"], &[("LD_PRELOAD", SSI_LAUNCHER)]);
-        assert!(matches!(p.tracer, Some(Tracer::PhpFpm { .. })), "{p:?}");
+        assert!(matches!(p.tracer(), Some(Tracer::PhpFpm { .. })), "{p:?}");
         let p = probed(&["apache2", "-DFOREGROUND"], &[("DD_INJECT_SENDER_TYPE", "docker")]);
-        assert_eq!(p.tracer, Some(Tracer::Apache), "{p:?}");
+        assert_eq!(p.tracer(), Some(&Tracer::Apache), "{p:?}");
     }
 
     #[test]
     fn a_missing_tracer_warns_and_changes_nothing() {
         let p = probed(&["python3", "app.py"], &[("PATH", "/nonexistent")]);
-        assert_eq!(p.runtime, Some(Runtime::Python));
-        assert!(p.warning.as_deref().is_some_and(|w| w.contains("Python tracer not found")), "{p:?}");
+        assert_eq!(p.runtime(), Some(Runtime::Python));
+        assert!(p.warning().as_deref().is_some_and(|w| w.contains("Python tracer not found")), "{p:?}");
         let injection = apply(&p, &os(&["python3", "app.py"]), &Environ::default());
         assert_eq!(injection, Injection { argv: os(&["python3", "app.py"]), ..Injection::default() });
     }
 
     #[test]
     fn python_prefixes_ddtrace_run_and_uwsgi_imports_the_bootstrap() {
-        let probe_with = |tracer| Probe {
-            mode: Mode::Auto,
-            runtime: Some(Runtime::Python),
+        let probe_with = |tracer| Probe::Found {
+            runtime: Runtime::Python,
             detected_by: String::new(),
-            tracer: Some(tracer),
-            skipped: None,
-            warning: None,
+            tracer,
             note: None,
         };
         let run = probe_with(Tracer::DdtraceRun(PathBuf::from("/venv/bin/ddtrace-run")));

@@ -68,11 +68,7 @@ fn node_options_quote(value: &str) -> String {
 
 pub(super) fn apply(init: &Path, argv: &[OsString], env: &Environ) -> Injection {
     let option = format!("--require {}", node_options_quote(&init.display().to_string()));
-    Injection {
-        argv: argv.to_vec(),
-        changes: vec![append_option(env, "NODE_OPTIONS", &option)],
-        files: Vec::new(),
-    }
+    Injection { argv: argv.to_vec(), changes: vec![append_option(env, "NODE_OPTIONS", &option)] }
 }
 
 #[cfg(test)]

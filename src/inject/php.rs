@@ -18,7 +18,7 @@ use super::{Context, Found, Injection, Tracer};
 use crate::environ::Environ;
 
 /// Datadog variables and the ddtrace INI settings that mirror them.
-pub const VARIABLES: [(&str, &str); 6] = [
+pub(crate) const VARIABLES: [(&str, &str); 6] = [
     ("DD_AGENT_HOST", "datadog.agent_host"),
     ("DD_ENV", "datadog.env"),
     ("DD_SERVICE", "datadog.service"),
@@ -34,16 +34,26 @@ const MAX_CONFIG_FILES: usize = 256;
 
 /// A generated PHP-FPM configuration that wraps the user's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     /// Where the overlay is written.
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     /// The user's configuration it includes.
-    pub original: PathBuf,
+    pub(crate) original: PathBuf,
     /// The pools found in it.
-    pub pools: Vec<String>,
-    /// Where in argv the user's configuration path is (replaced by the overlay's), if it was
-    /// given, and whether that element is `-yFILE` / `--fpm-config=FILE` rather than `FILE`.
-    pub argv_index: Option<(usize, bool)>,
+    pub(crate) pools: Vec<String>,
+    /// Where in argv the user's configuration path is (replaced by the overlay's).
+    pub(crate) argv_index: ConfigArg,
+}
+
+/// Where argv names PHP-FPM's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConfigArg {
+    /// Not given: the overlay is added as `--fpm-config=…`.
+    Absent,
+    /// `-y FILE` / `--fpm-config FILE`: FILE is at this index.
+    Separate(usize),
+    /// `-yFILE` / `--fpm-config=FILE` at this index.
+    Joined(usize),
 }
 
 pub(super) fn probe(ctx: &Context<'_>) -> Found {
@@ -85,7 +95,7 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
 }
 
 /// Whether the ddtrace extension is installed in one of the usual places.
-pub fn extension_present() -> bool {
+pub(crate) fn extension_present() -> bool {
     let dirs = ["/usr/lib/php", "/usr/local/lib/php/extensions", "/opt/datadog/dd-library"];
     dirs.iter().any(|d| contains_file(Path::new(d), "ddtrace.so", 3))
 }
@@ -101,22 +111,22 @@ fn contains_file(dir: &Path, name: &str, depth: usize) -> bool {
     })
 }
 
-/// The `-y FILE` / `-yFILE` / `--fpm-config FILE` / `--fpm-config=FILE` argument: the path, the
-/// index of the argv element holding it, and whether that element is joined (`-yFILE`).
-fn fpm_config_arg(argv: &[OsString]) -> (Option<PathBuf>, Option<(usize, bool)>) {
+/// The `-y FILE` / `-yFILE` / `--fpm-config FILE` / `--fpm-config=FILE` argument: the path, and
+/// where argv holds it.
+fn fpm_config_arg(argv: &[OsString]) -> (Option<PathBuf>, ConfigArg) {
     for (i, arg) in argv.iter().enumerate().skip(1) {
         let a = arg.to_string_lossy();
         if a == "-y" || a == "--fpm-config" {
             return match argv.get(i + 1) {
-                Some(path) => (Some(PathBuf::from(path)), Some((i + 1, false))),
-                None => (None, None),
+                Some(path) => (Some(PathBuf::from(path)), ConfigArg::Separate(i + 1)),
+                None => (None, ConfigArg::Absent),
             };
         }
         if let Some(path) = a.strip_prefix("--fpm-config=").or_else(|| a.strip_prefix("-y")) {
-            return (Some(PathBuf::from(path)), Some((i, true)));
+            return (Some(PathBuf::from(path)), ConfigArg::Joined(i));
         }
     }
-    (None, None)
+    (None, ConfigArg::Absent)
 }
 
 /// The value of a short (`-p X`, `-pX`) or long (`--prefix X`, `--prefix=X`) option.
@@ -225,7 +235,7 @@ fn present(env: &Environ) -> Vec<(&'static str, &'static str, String)> {
 }
 
 /// The overlay's text: include the original, then re-open each pool with `env[…]` lines.
-pub fn overlay_text(overlay: &Overlay, env: &Environ) -> String {
+pub(crate) fn overlay_text(overlay: &Overlay, env: &Environ) -> String {
     let mut text = format!(
         "; Written by ddboot: includes {} and passes the Datadog variables to the workers.\ninclude = {}\n",
         overlay.original.display(),
@@ -259,17 +269,15 @@ pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Inject
     }
     let offset = out.len() - argv.len().min(1);
     out.extend(argv.iter().skip(1).cloned());
-    let mut files = Vec::new();
     if let Tracer::PhpFpm { overlay: Some(o) } = tracer {
-        files.push((o.config.clone(), overlay_text(o, env)));
         let joined = format!("--fpm-config={}", o.config.display());
         match o.argv_index {
-            Some((i, true)) => out[i + offset] = joined.into(),
-            Some((i, false)) => out[i + offset] = o.config.clone().into_os_string(),
-            None => out.insert(1, joined.into()),
+            ConfigArg::Joined(i) => out[i + offset] = joined.into(),
+            ConfigArg::Separate(i) => out[i + offset] = o.config.clone().into_os_string(),
+            ConfigArg::Absent => out.insert(1, joined.into()),
         }
     }
-    Injection { argv: out, changes: Vec::new(), files }
+    Injection { argv: out, changes: Vec::new() }
 }
 
 #[cfg(test)]
@@ -284,18 +292,18 @@ mod tests {
     fn finds_the_fpm_config_argument() {
         assert_eq!(
             fpm_config_arg(&os(&["php-fpm", "-F", "-y", "p.conf"])),
-            (Some("p.conf".into()), Some((3, false)))
+            (Some("p.conf".into()), ConfigArg::Separate(3))
         );
         assert_eq!(
             fpm_config_arg(&os(&["php-fpm", "--fpm-config=p.conf"])),
-            (Some("p.conf".into()), Some((1, true)))
+            (Some("p.conf".into()), ConfigArg::Joined(1))
         );
         assert_eq!(
             fpm_config_arg(&os(&["php-fpm", "-yp.conf", "-F"])),
-            (Some("p.conf".into()), Some((1, true)))
+            (Some("p.conf".into()), ConfigArg::Joined(1))
         );
-        assert_eq!(fpm_config_arg(&os(&["php-fpm", "-F"])), (None, None));
-        assert_eq!(fpm_config_arg(&os(&["php-fpm", "-y"])), (None, None));
+        assert_eq!(fpm_config_arg(&os(&["php-fpm", "-F"])), (None, ConfigArg::Absent));
+        assert_eq!(fpm_config_arg(&os(&["php-fpm", "-y"])), (None, ConfigArg::Absent));
     }
 
     #[test]
@@ -316,7 +324,7 @@ mod tests {
             config: "/tmp/o.conf".into(),
             original: "/etc/p.conf".into(),
             pools: vec!["www".into(), "api".into()],
-            argv_index: Some((3, false)),
+            argv_index: ConfigArg::Separate(3),
         };
         let tracer = Tracer::PhpFpm { overlay: Some(overlay.clone()) };
         let got = apply(&tracer, &os(&["php-fpm8.2", "-F", "-y", "p.conf", "-R"]), &env).argv;

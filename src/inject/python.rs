@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Context, Found, Injection, Tracer, shown, versioned};
 use crate::environ::Environ;
-use crate::plan::Change;
+use crate::environ::{Change, Origin};
 
 /// Where Datadog's injectors put ddtrace (admission controller, serverless-init).
 const INJECTOR_DIRS: [&str; 2] = ["/datadog-lib", "/dd_tracer/python"];
@@ -121,19 +121,10 @@ fn site_packages(interpreter: &Path) -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     for lib in libs {
-        let Ok(entries) = std::fs::read_dir(&lib) else { continue };
-        let mut dirs: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                match version {
-                    Some(v) => n.strip_prefix("python") == Some(v),
-                    None => versioned(&n, "python") && n != "python",
-                }
-            })
-            .map(|e| e.path())
-            .collect();
-        dirs.sort();
+        let dirs = super::entries_named(&lib, |n| match version {
+            Some(v) => n.strip_prefix("python") == Some(v),
+            None => versioned(n, "python") && n != "python",
+        });
         for dir in dirs {
             out.push(dir.join("site-packages"));
             out.push(dir.join("dist-packages"));
@@ -157,11 +148,7 @@ pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Inject
             if let Some(existing) = env.get_str("PYTHONPATH").filter(|v| !v.is_empty()) {
                 parts.push(existing.to_string());
             }
-            changes.push(Change {
-                name: "PYTHONPATH".into(),
-                value: Some(parts.join(":")),
-                origin: "inject".into(),
-            });
+            changes.push(Change::set("PYTHONPATH", parts.join(":"), Origin::Inject));
         }
         _ => {
             out.extend_from_slice(argv);
@@ -171,51 +158,24 @@ pub(super) fn apply(tracer: &Tracer, argv: &[OsString], env: &Environ) -> Inject
             }
         }
     }
-    Injection { argv: out, changes, ..Injection::default() }
+    Injection { argv: out, changes }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Mode, Runtime, probe as probe_all};
+    use super::super::{Mode, Runtime, Tree, probe as probe_all};
     use super::*;
 
-    /// A throwaway filesystem: venvs, a "system" Python and injector directories.
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new(tag: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("ddboot-py-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("tree");
-            Tree(dir)
+    /// A venv at `rel` with python, and optionally ddtrace-run and the package.
+    fn venv(t: &Tree, rel: &str, run: bool, package: bool) -> PathBuf {
+        let python = t.file(&format!("{rel}/bin/python"), "", 0o755);
+        if run {
+            t.file(&format!("{rel}/bin/ddtrace-run"), "#!/bin/sh\n", 0o755);
         }
-        fn file(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
-            let path = self.0.join(rel);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-            std::fs::write(&path, text).expect("write");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-            path
+        if package {
+            t.file(&format!("{rel}/lib/python3.11/site-packages/{BOOTSTRAP}"), "", 0o644);
         }
-        /// A venv at `rel` with python, and optionally ddtrace-run and the package.
-        fn venv(&self, rel: &str, run: bool, package: bool) -> PathBuf {
-            let python = self.file(&format!("{rel}/bin/python"), "", 0o755);
-            if run {
-                self.file(&format!("{rel}/bin/ddtrace-run"), "#!/bin/sh\n", 0o755);
-            }
-            if package {
-                self.file(&format!("{rel}/lib/python3.11/site-packages/{BOOTSTRAP}"), "", 0o644);
-            }
-            python
-        }
-        fn path(&self, rel: &str) -> String {
-            self.0.join(rel).display().to_string()
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        python
     }
 
     fn os(v: &[&str]) -> Vec<OsString> {
@@ -229,69 +189,73 @@ mod tests {
 
     #[test]
     fn the_venv_named_by_path_or_shebang_is_used_while_not_on_path() {
-        let t = Tree::new("named");
-        let python = t.venv("venv", true, true);
-        let run = t.0.join("venv/bin/ddtrace-run");
+        let t = Tree::new();
+        let python = venv(&t, "venv", true, true);
+        let run = t.join("venv/bin/ddtrace-run");
         let env = [("PATH", "/nonexistent")];
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &env);
-        assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
         let script = t.file("app/app.py", &format!("#!{}\nprint(1)\n", python.display()), 0o755);
         for mode in [Mode::Auto, Mode::Force(Runtime::Python)] {
             let p = probed(mode, &[&script.display().to_string()], &env);
-            assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run.clone())), "{mode:?}: {p:?}");
+            assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{mode:?}: {p:?}");
         }
         // A console script (gunicorn) names its venv's Python in its shebang.
         let gunicorn = t.file("venv/bin/gunicorn", &format!("#!{}\n", python.display()), 0o755);
         let p = probed(Mode::Auto, &[&gunicorn.display().to_string(), "app:app"], &env);
-        assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run.clone())), "{p:?}");
         // A bare name: the ddtrace-run beside the python PATH resolves it to.
         let p = probed(Mode::Auto, &["python", "app.py"], &[("PATH", &t.path("venv/bin"))]);
-        assert_eq!(p.tracer, Some(Tracer::DdtraceRun(run)), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::DdtraceRun(run)), "{p:?}");
     }
 
     #[test]
     fn another_environments_ddtrace_run_is_never_paired_with_the_named_interpreter() {
-        let t = Tree::new("pair");
-        t.venv("venv", true, true);
-        let system = t.venv("usr", false, false);
+        let t = Tree::new();
+        venv(&t, "venv", true, true);
+        let system = venv(&t, "usr", false, false);
         let path = format!("{}:{}", t.path("venv/bin"), t.path("usr/bin"));
         let p = probed(Mode::Auto, &[&system.display().to_string(), "app.py"], &[("PATH", &path)]);
-        assert_eq!(p.tracer, None, "{p:?}");
+        assert_eq!(p.tracer().cloned(), None, "{p:?}");
         let argv = os(&[&system.display().to_string(), "app.py"]);
         let injection = super::super::apply(&p, &argv, &Environ::default());
         assert_eq!((injection.argv, injection.changes), (argv, vec![]), "left unwrapped");
-        let warning = p.warning.expect("a warning");
+        let warning = p.warning().expect("a warning");
         assert!(warning.contains(&format!("interpreter {}", system.display())), "{warning}");
         assert!(!warning.contains("on PATH"), "{warning}");
     }
 
     #[test]
     fn the_warning_is_one_line_whatever_the_path() {
-        let t = Tree::new("nl");
+        let t = Tree::new();
         let python = t.file("a\nb/bin/python3", "", 0o755);
         let p = probed(Mode::Auto, &[&python.display().to_string()], &[("PATH", "/nonexistent")]);
-        let warning = p.warning.expect("warning");
+        let warning = p.warning().expect("warning");
         assert!(!warning.contains('\n') && warning.contains("a\\nb/bin/python3"), "{warning}");
     }
 
     #[test]
     fn ddtrace_without_ddtrace_run_goes_into_pythonpath() {
-        let t = Tree::new("pp");
-        let python = t.venv("venv", false, true);
+        let t = Tree::new();
+        let python = venv(&t, "venv", false, true);
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &[("PYTHONPATH", "/app")]);
-        let bootstrap = t.0.join("venv/lib/python3.11/site-packages/ddtrace/bootstrap");
-        assert_eq!(p.tracer, Some(Tracer::PythonPath { bootstrap: bootstrap.clone(), root: None }), "{p:?}");
+        let bootstrap = t.join("venv/lib/python3.11/site-packages/ddtrace/bootstrap");
+        assert_eq!(
+            p.tracer().cloned(),
+            Some(Tracer::PythonPath { bootstrap: bootstrap.clone(), root: None }),
+            "{p:?}"
+        );
         let env = Environ::from_pairs([("PYTHONPATH", "/app")]);
         let got = super::super::apply(&p, &os(&["python", "app.py"]), &env);
         assert_eq!(got.argv, os(&["python", "app.py"]));
         assert_eq!(got.changes[0].value, Some(format!("{}:/app", bootstrap.display())));
         // ddtrace in a PYTHONPATH directory: importable already, only the bootstrap is added.
-        let bare = t.venv("bare", false, false);
+        let bare = venv(&t, "bare", false, false);
         t.file(&format!("vendor/{BOOTSTRAP}"), "", 0o644);
         let vendor = t.path("vendor");
         let p = probed(Mode::Auto, &[&bare.display().to_string()], &[("PYTHONPATH", &vendor)]);
-        let bootstrap = t.0.join("vendor/ddtrace/bootstrap");
-        assert_eq!(p.tracer, Some(Tracer::PythonPath { bootstrap, root: None }), "{p:?}");
+        let bootstrap = t.join("vendor/ddtrace/bootstrap");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::PythonPath { bootstrap, root: None }), "{p:?}");
     }
 
     #[test]
@@ -310,26 +274,26 @@ mod tests {
 
     #[test]
     fn site_packages_of_an_environment() {
-        let t = Tree::new("site");
-        let python = t.venv("venv", false, true);
+        let t = Tree::new();
+        let python = venv(&t, "venv", false, true);
         t.file("venv/lib/python3.12/site-packages/x", "", 0o644);
         let all = site_packages(&python);
-        assert!(all.contains(&t.0.join("venv/lib/python3.11/site-packages")), "{all:?}");
-        assert!(all.contains(&t.0.join("venv/lib/python3.12/site-packages")), "{all:?}");
-        let only = site_packages(&t.0.join("venv/bin/python3.12"));
+        assert!(all.contains(&t.join("venv/lib/python3.11/site-packages")), "{all:?}");
+        assert!(all.contains(&t.join("venv/lib/python3.12/site-packages")), "{all:?}");
+        let only = site_packages(&t.join("venv/bin/python3.12"));
         assert!(!only.iter().any(|p| p.to_string_lossy().contains("python3.11")), "{only:?}");
     }
 
     #[test]
     fn uwsgi_in_a_venv_imports_the_bootstrap() {
-        let t = Tree::new("uwsgi");
-        t.venv("venv", true, true);
+        let t = Tree::new();
+        venv(&t, "venv", true, true);
         let uwsgi = t.file("venv/bin/uwsgi", "\u{7f}ELF", 0o755);
         let p = probed(
             Mode::Auto,
             &[&uwsgi.display().to_string(), "--ini", "a.ini"],
             &[("PATH", "/nonexistent")],
         );
-        assert_eq!(p.tracer, Some(Tracer::UwsgiImport), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::UwsgiImport), "{p:?}");
     }
 }

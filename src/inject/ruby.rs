@@ -75,18 +75,10 @@ fn gem_roots(ruby: &Path, env: &Environ, cwd: &Path) -> Vec<PathBuf> {
         }
     }
     for dir in versioned_dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                n.starts_with(|c: char| c.is_ascii_digit())
-                    && abi.as_ref().is_none_or(|abi| n.starts_with(abi.as_str()))
-            })
-            .map(|e| e.path())
-            .collect();
-        found.sort();
-        roots.extend(found);
+        roots.extend(super::entries_named(&dir, |n| {
+            n.starts_with(|c: char| c.is_ascii_digit())
+                && abi.as_ref().is_none_or(|abi| n.starts_with(abi.as_str()))
+        }));
     }
     roots.dedup();
     roots
@@ -125,46 +117,18 @@ fn version_key(version: &str) -> Vec<u64> {
 
 pub(super) fn apply(auto_instrument: &Path, argv: &[OsString], env: &Environ) -> Injection {
     let option = format!("-r{}", auto_instrument.display());
-    Injection {
-        argv: argv.to_vec(),
-        changes: vec![append_option(env, "RUBYOPT", &option)],
-        files: Vec::new(),
-    }
+    Injection { argv: argv.to_vec(), changes: vec![append_option(env, "RUBYOPT", &option)] }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Mode, Probe, Runtime, probe as probe_all};
+    use super::super::{Mode, Probe, Runtime, Tree, probe as probe_all};
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new(tag: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("ddboot-rb-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("tree");
-            Tree(dir)
-        }
-        fn file(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
-            let path = self.0.join(rel);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-            std::fs::write(&path, text).expect("write");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-            path
-        }
-        fn gem(&self, root: &str, version: &str) -> PathBuf {
-            let gem = format!("{root}/gems/datadog-{version}");
-            self.file(&format!("{gem}/{AUTO_INSTRUMENT}.rb"), "", 0o644);
-            self.0.join(gem)
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    fn fake_gem(t: &Tree, root: &str, version: &str) -> PathBuf {
+        let gem = format!("{root}/gems/datadog-{version}");
+        t.file(&format!("{gem}/{AUTO_INSTRUMENT}.rb"), "", 0o644);
+        t.join(&gem)
     }
 
     fn probed(mode: Mode, argv: &[String], env: &[(&str, &str)]) -> Probe {
@@ -183,10 +147,10 @@ mod tests {
 
     #[test]
     fn the_newest_gem_of_this_rubys_prefix() {
-        let t = Tree::new("prefix");
+        let t = Tree::new();
         let ruby = t.file("usr/local/bin/ruby", "", 0o755);
-        t.gem("usr/local/lib/ruby/gems/3.3.0", "2.3.0");
-        let newest = t.gem("usr/local/lib/ruby/gems/3.3.0", "2.10.1");
+        fake_gem(&t, "usr/local/lib/ruby/gems/3.3.0", "2.3.0");
+        let newest = fake_gem(&t, "usr/local/lib/ruby/gems/3.3.0", "2.10.1");
         t.file(
             "usr/local/lib/ruby/gems/3.3.0/gems/datadog-ci-9.0.0/lib/datadog/auto_instrument.rb",
             "",
@@ -194,7 +158,11 @@ mod tests {
         );
         let p =
             probed(Mode::Auto, &[ruby.display().to_string(), "app.rb".into()], &[("PATH", "/nonexistent")]);
-        assert_eq!(p.tracer, Some(Tracer::RubyAutoInstrument(newest.join(AUTO_INSTRUMENT))), "{p:?}");
+        assert_eq!(
+            p.tracer().cloned(),
+            Some(Tracer::RubyAutoInstrument(newest.join(AUTO_INSTRUMENT))),
+            "{p:?}"
+        );
         let got =
             super::super::apply(&p, &[OsString::from("ruby")], &Environ::from_pairs([("RUBYOPT", "-W0")]));
         assert_eq!(got.changes[0].name, "RUBYOPT");
@@ -203,33 +171,33 @@ mod tests {
 
     #[test]
     fn bundle_through_its_shebang_and_gem_home() {
-        let t = Tree::new("bundle");
+        let t = Tree::new();
         let ruby = t.file("usr/bin/ruby3.1", "", 0o755);
         let bundle = t.file("app/bin/bundle", &format!("#!{}\n", ruby.display()), 0o755);
-        let gem = t.gem("gemhome", "2.0.0");
-        let home = t.0.join("gemhome").display().to_string();
+        let gem = fake_gem(&t, "gemhome", "2.0.0");
+        let home = t.join("gemhome").display().to_string();
         let argv = [bundle.display().to_string(), "exec".into(), "puma".into()];
         let p = probed(Mode::Auto, &argv, &[("GEM_HOME", &home)]);
-        assert_eq!(p.detected_by, "program name bundle");
-        assert_eq!(p.tracer, Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
+        assert_eq!(p.detected_by(), Some("program name bundle"));
+        assert_eq!(p.tracer().cloned(), Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
         // BUNDLE_PATH's ruby/X.Y.0 layout, for the ABI the interpreter's name gives.
-        let t2 = Tree::new("bundle-path");
-        t2.gem("vendor/ruby/3.0.0", "9.0.0");
-        let gem = t2.gem("vendor/ruby/3.1.0", "2.1.0");
-        let vendor = t2.0.join("vendor").display().to_string();
+        let t2 = Tree::new();
+        fake_gem(&t2, "vendor/ruby/3.0.0", "9.0.0");
+        let gem = fake_gem(&t2, "vendor/ruby/3.1.0", "2.1.0");
+        let vendor = t2.join("vendor").display().to_string();
         let p = probed(Mode::Auto, &argv, &[("BUNDLE_PATH", &vendor)]);
-        assert_eq!(p.tracer, Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
+        assert_eq!(p.tracer().cloned(), Some(Tracer::RubyAutoInstrument(gem.join(AUTO_INSTRUMENT))), "{p:?}");
     }
 
     #[test]
     fn no_gem_warns_and_changes_nothing() {
-        let t = Tree::new("none");
+        let t = Tree::new();
         let ruby = t.file("usr/bin/ruby", "", 0o755);
         let argv = [ruby.display().to_string(), "app.rb".into()];
         for mode in [Mode::Auto, Mode::Force(Runtime::Ruby)] {
             let p = probed(mode, &argv, &[("PATH", "/nonexistent")]);
-            assert_eq!(p.tracer, None);
-            let warning = p.warning.clone().expect("warning");
+            assert_eq!(p.tracer().cloned(), None);
+            let warning = p.warning().clone().expect("warning");
             assert!(warning.contains(&format!("interpreter {}", ruby.display())), "{warning}");
             let os: Vec<OsString> = argv.iter().map(OsString::from).collect();
             let got = super::super::apply(&p, &os, &Environ::default());

@@ -163,7 +163,7 @@ pub async fn resolve(
         return None;
     }
     let v1 = journal.begin(Source::Imdsv1);
-    get_local_ipv4(&mut budget, None, v1).await.map(|ip| (ip, Source::Imdsv1))
+    get_local_ipv4(&mut budget, v1).await.map(|ip| (ip, Source::Imdsv1))
 }
 
 /// Whether this network namespace has no route at all to `endpoint` (ENETUNREACH: an IPv6-only
@@ -186,12 +186,12 @@ async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
     step.phase("waiting for the token (PUT /latest/api/token)");
     loop {
         let remaining = budget.deadline.saturating_duration_since(Instant::now());
-        let done_by = Instant::now() + TOKEN_BUDGET.min(remaining / 2);
+        let waited = TOKEN_BUDGET.min(remaining / 2);
+        let done_by = Instant::now() + waited;
         let headers = [("X-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS)];
         let response = match budget.send("PUT", TOKEN_PATH, &headers, done_by).await {
             Ok(r) => r,
             Err(Failure::Timeout) => {
-                let waited = TOKEN_BUDGET.min(remaining / 2);
                 return Token::FallBack(format!(
                     "no answer to the token request within {} (hop limit too low for this container?)",
                     crate::duration::human(waited)
@@ -201,7 +201,7 @@ async fn fetch_token(budget: &mut Budget, step: &Step<'_>) -> Token {
             Err(Failure::ConnectTimeout) => {
                 return Token::GiveUp(format!(
                     "token request: no TCP connection within {} (route blackholed?)",
-                    crate::duration::human(TOKEN_BUDGET.min(remaining / 2))
+                    crate::duration::human(waited)
                 ));
             }
             Err(Failure::Unreachable(why))
@@ -268,8 +268,12 @@ async fn get_with_token(budget: &mut Budget, token: String, step: Step<'_>) -> O
                 return Some(ip);
             }
             Got::Status(404) => return get_ipv6(budget, Some(&token), step).await,
+            Got::Status(401) if refreshed => {
+                step.fail("GET answered 401 again after a fresh token");
+                return None;
+            }
             other => {
-                step.fail(other.describe(refreshed));
+                step.fail(other.describe());
                 return None;
             }
         }
@@ -299,7 +303,7 @@ async fn get_ipv6(budget: &mut Budget, token: Option<&str>, step: Step<'_>) -> O
                 return None;
             }
             other => {
-                step.fail(format!("local-ipv4 answered 404, then ipv6 {}", other.describe(false)));
+                step.fail(format!("local-ipv4 answered 404, then ipv6 {}", other.describe()));
                 return None;
             }
         }
@@ -307,22 +311,22 @@ async fn get_ipv6(budget: &mut Budget, token: Option<&str>, step: Step<'_>) -> O
 }
 
 /// The IMDSv1 GET, retried on throttling and server errors.
-async fn get_local_ipv4(budget: &mut Budget, token: Option<&str>, step: Step<'_>) -> Option<IpAddr> {
+async fn get_local_ipv4(budget: &mut Budget, step: Step<'_>) -> Option<IpAddr> {
     step.phase("waiting for local-ipv4 (GET without token)");
     loop {
-        match get_once(budget, LOCAL_IPV4_PATH, token).await {
+        match get_once(budget, LOCAL_IPV4_PATH, None).await {
             Got::Ip(ip) => {
                 step.ok(format!("{ip}{}", budget.note));
                 return Some(ip);
             }
-            Got::Status(404) => return get_ipv6(budget, token, step).await,
+            Got::Status(404) => return get_ipv6(budget, None, step).await,
             Got::Status(s) if retryable(s) && budget.back_off(1).await.is_ok() => {}
             Got::Status(401) => {
                 step.fail("GET answered 401: this instance requires IMDSv2 tokens (HttpTokens=required)");
                 return None;
             }
             other => {
-                step.fail(other.describe(false));
+                step.fail(other.describe());
                 return None;
             }
         }
@@ -337,10 +341,9 @@ enum Got {
 }
 
 impl Got {
-    fn describe(&self, refreshed: bool) -> String {
+    fn describe(&self) -> String {
         match self {
             Got::Ip(ip) => ip.to_string(),
-            Got::Status(401) if refreshed => "GET answered 401 again after a fresh token".into(),
             Got::Status(404) => "GET answered 404: no local-ipv4 (IPv6-only instance?)".into(),
             Got::Status(s) => format!("GET answered {s}"),
             Got::Invalid(why) => format!("local-ipv4 rejected: {why}"),

@@ -76,13 +76,7 @@ pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
         (None, None, None) => None,
     };
     let ready = obj.get("MetadataFileStatus").and_then(Value::as_str) == Some("READY");
-    let network_mode = obj
-        .get("Networks")
-        .and_then(Value::as_array)
-        .and_then(|n| n.first())
-        .and_then(|n| n.get("NetworkMode"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let network_mode = super::first_network_mode(&doc).map(str::to_string);
     Ok(MetadataFile { host, invalid_host, ready, network_mode })
 }
 

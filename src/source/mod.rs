@@ -210,29 +210,31 @@ impl Drop for Step<'_> {
 /// that can name a host (see [`usable_host`]). Anything else is rejected with a short reason that
 /// quotes (a bounded part of) what was received.
 pub fn parse_ipv4(body: &[u8]) -> Result<Ipv4Addr, String> {
-    let trimmed = body_text(body)?;
-    let ip: Ipv4Addr =
-        trimmed.parse().map_err(|_| format!("not an IPv4 address: {}", crate::output::quote(trimmed, 40)))?;
-    usable_host(IpAddr::V4(ip))?;
-    Ok(ip)
+    parse_ip(body, "IPv4")
 }
 
 /// The same for one IPv6 address (IMDS `meta-data/ipv6`, `HostIPv6Address`), under the same rule.
 pub fn parse_ipv6(body: &[u8]) -> Result<Ipv6Addr, String> {
-    let trimmed = body_text(body)?;
-    let ip: Ipv6Addr =
-        trimmed.parse().map_err(|_| format!("not an IPv6 address: {}", crate::output::quote(trimmed, 40)))?;
-    usable_host(IpAddr::V6(ip))?;
-    Ok(ip)
+    parse_ip(body, "IPv6")
 }
 
-fn body_text(body: &[u8]) -> Result<&str, String> {
+/// One address of the `family` that `T` is, under [`usable_host`].
+fn parse_ip<T: std::str::FromStr + Into<IpAddr> + Copy>(body: &[u8], family: &str) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the answer is not text".to_string())?;
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("the answer is empty".into());
     }
-    Ok(trimmed)
+    let ip: T = trimmed
+        .parse()
+        .map_err(|_| format!("not an {family} address: {}", crate::output::quote(trimmed, 40)))?;
+    usable_host(ip.into())?;
+    Ok(ip)
+}
+
+/// `Networks[0].NetworkMode` of a container's metadata (task metadata or metadata file), as is.
+pub(crate) fn first_network_mode(container: &serde_json::Value) -> Option<&str> {
+    container.get("Networks")?.as_array()?.first()?.get("NetworkMode")?.as_str()
 }
 
 /// The one acceptance rule for both address families: any address that can name a host,

@@ -124,11 +124,7 @@ fn string(v: &Value, key: &str) -> Option<String> {
 
 /// The first network's mode when ddboot knows it; an unknown one goes into `ignored`.
 fn first_network_mode(v: &Value, ignored: &mut Vec<String>) -> Option<String> {
-    let mode = v
-        .get("Networks")
-        .and_then(Value::as_array)
-        .and_then(|n| n.first())
-        .and_then(|n| string(n, "NetworkMode"))?;
+    let mode = super::first_network_mode(v)?.to_string();
     if NETWORK_MODES.contains(&mode.as_str()) || mode.starts_with("container:") {
         Some(mode)
     } else {
@@ -214,20 +210,21 @@ pub fn parse_task(bytes: &[u8]) -> Result<Task, String> {
     Ok(Task { launch_type, containers, ignored })
 }
 
-/// The repository part of an image reference: no digest, no tag.
-fn repository(image: &str) -> &str {
+/// An image reference split into its repository and its tag (after the last ':' of the last path
+/// segment), the digest dropped.
+fn split_image(image: &str) -> (&str, Option<&str>) {
     let no_digest = image.split('@').next().unwrap_or(image);
     let last_slash = no_digest.rfind('/').map_or(0, |i| i + 1);
     match no_digest[last_slash..].rfind(':') {
-        Some(colon) => &no_digest[..last_slash + colon],
-        None => no_digest,
+        Some(colon) => (&no_digest[..last_slash + colon], Some(&no_digest[last_slash + colon + 1..])),
+        None => (no_digest, None),
     }
 }
 
 /// Whether `image` is the Datadog Agent: `datadog/agent` on any registry, or
 /// `gcr.io/datadoghq/agent` (and its regional mirrors).
 pub fn is_agent_image(image: &str) -> bool {
-    let repo = repository(image.trim()).to_ascii_lowercase();
+    let repo = split_image(image.trim()).0.to_ascii_lowercase();
     let gcr = repo
         .strip_suffix("/datadoghq/agent")
         .is_some_and(|registry| registry == "gcr.io" || registry.ends_with(".gcr.io"));
@@ -237,10 +234,7 @@ pub fn is_agent_image(image: &str) -> bool {
 /// The tag of an image reference: after the last ':' of its last path segment, never `latest`
 /// and never a digest.
 pub fn image_tag(image: &str) -> Option<String> {
-    let no_digest = image.trim().split('@').next()?;
-    let last = no_digest.rsplit('/').next()?;
-    let (_, tag) = last.rsplit_once(':')?;
-    let tag = tag.trim();
+    let tag = split_image(image.trim()).1?.trim();
     let usable = !tag.is_empty() && !tag.eq_ignore_ascii_case("latest") && !tag.starts_with("sha256");
     usable.then(|| tag.to_string())
 }

@@ -14,7 +14,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use mockmeta::{Behaviour, Get, Mock, Put, Tokens};
@@ -174,6 +173,35 @@ impl Ddboot {
         self.arg("--metadata-file").arg(path)
     }
 
+    /// Agent sockets in `dir` (a temp dir) instead of the missing default directory.
+    pub fn socket_dir(self, dir: &Path) -> Self {
+        assert!(dir.starts_with(std::env::temp_dir()), "harness: the socket dir must be a temp dir");
+        self.env("DDBOOT_SOCKET_DIR", dir)
+    }
+
+    /// `--timeout T`.
+    pub fn timeout(self, t: &str) -> Self {
+        self.arg("--timeout").arg(t)
+    }
+
+    /// `ECS_CONTAINER_METADATA_URI_V4=<mock>/v4/mock-container`.
+    pub fn task_metadata(self, mock: &Mock) -> Self {
+        self.task_metadata_url(&mock.task_metadata_uri())
+    }
+
+    /// `ECS_CONTAINER_METADATA_URI_V4=URL`; the URL must be on loopback.
+    pub fn task_metadata_url(self, url: &str) -> Self {
+        assert!(is_trusted_endpoint(url), "harness: task metadata URI {url:?} is not on loopback");
+        self.env("ECS_CONTAINER_METADATA_URI_V4", url)
+    }
+
+    /// `--task-metadata-uri <mock>/v4/mock-container`.
+    pub fn task_metadata_flag(self, mock: &Mock) -> Self {
+        let url = mock.task_metadata_uri();
+        assert!(is_trusted_endpoint(&url), "harness: task metadata URI {url:?} is not on loopback");
+        self.arg("--task-metadata-uri").arg(url)
+    }
+
     pub fn env(mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.env.push((name.as_ref().to_os_string(), value.as_ref().to_os_string()));
         self
@@ -238,14 +266,9 @@ impl Ddboot {
     pub fn command(&self) -> Command {
         let env = self.final_env();
         let args = self.ddboot_args();
-        let forbidden = ["169.254.", "fd00:ec2", "[fd00:", "metadata.google"];
-        let everything = env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter());
-        for item in everything {
-            let text = item.to_string_lossy();
-            for bad in forbidden {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
-            }
-        }
+        refuse_metadata_addresses(
+            env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter()),
+        );
         let mut argv: Vec<OsString> = self.launcher.clone();
         match &self.shell {
             Some(script) => {
@@ -261,41 +284,101 @@ impl Ddboot {
 
     /// Runs the command to completion (stdin from /dev/null), under the watchdog.
     pub fn run(&self) -> Finished {
-        let mut cmd = self.command();
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn ddboot");
-        let pid = child.id();
-        let mut out = child.stdout.take().expect("stdout");
-        let mut err = child.stderr.take().expect("stderr");
-        let out = std::thread::spawn(move || {
+        run_watched(self.command(), WATCHDOG, self)
+    }
+
+    /// Runs ddboot with `extra` appended to its arguments.
+    pub fn run_with(&self, extra: &[&str]) -> Finished {
+        self.clone().args(extra).run()
+    }
+
+    /// `--explain --json`: the report (exit 0 when resolved, 1 when not).
+    pub fn explain(&self) -> Value {
+        let f = self.run_with(&["--explain", "--json"]);
+        let v = f.json();
+        let expected = if v["source"].is_null() { 1 } else { 0 };
+        assert_eq!(f.code(), Some(expected), "{f:?}");
+        v
+    }
+
+    /// `--explain` (text).
+    pub fn explain_text(&self) -> String {
+        let f = self.run_with(&["--explain"]);
+        assert!(matches!(f.code(), Some(0 | 1)), "{f:?}");
+        String::from_utf8(f.stdout).expect("UTF-8 report")
+    }
+
+    /// Runs the app `env -0` (quietly) and returns the environment it got.
+    pub fn app_env(&self) -> BTreeMap<String, String> {
+        let mut extra = vec!["--quiet", "--"];
+        extra.extend(ENV_DUMP);
+        let f = self.run_with(&extra);
+        f.assert_code(0);
+        f.env()
+    }
+}
+
+/// The one runner: `cmd` to completion (stdin from /dev/null, stdout and stderr captured), under
+/// a watchdog: a run longer than `watchdog` is killed and the test fails, showing `what`.
+pub fn run_watched(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::Debug) -> Finished {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {what:?}: {e}"));
+    let pid = child.id();
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
             let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
+            let _ = r.read_to_end(&mut v);
             v
-        });
-        let err = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = err.read_to_end(&mut v);
-            v
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for ddboot") {
-                break status;
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ddboot did not finish within {WATCHDOG:?}: {self:?}");
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let elapsed = started.elapsed();
-        Finished {
-            status,
-            stdout: out.join().expect("stdout reader"),
-            stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
-            elapsed,
-            pid,
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().expect("stdout")));
+    let err = read_all(Box::new(child.stderr.take().expect("stderr")));
+    let mut peak_rss_kib = 0;
+    let status = loop {
+        // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
+        peak_rss_kib = peak_rss_kib.max(high_water_kib(pid).unwrap_or(0));
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if started.elapsed() > watchdog {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {watchdog:?}: {what:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let elapsed = started.elapsed();
+    Finished {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
+        elapsed,
+        pid,
+        peak_rss_kib,
+    }
+}
+
+/// `VmHWM` (peak resident set) of a running process, in KiB.
+pub fn high_water_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
+}
+
+/// Substrings that name a real metadata endpoint; never allowed near ddboot.
+pub const FORBIDDEN: [&str; 4] = ["169.254.", "fd00:ec2", "[fd00:", "metadata.google"];
+
+/// The one loopback guard: panics when any argument or variable names a real metadata endpoint.
+pub fn refuse_metadata_addresses<I, S>(items: I)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    for item in items {
+        let text = item.as_ref().to_string_lossy();
+        for bad in FORBIDDEN {
+            assert!(!text.contains(bad), "harness: refusing {text:?}: it names a real metadata endpoint");
         }
     }
 }
@@ -309,6 +392,8 @@ pub struct Finished {
     pub elapsed: Duration,
     /// `Child::id()` of the process spawned.
     pub pid: u32,
+    /// The highest `VmHWM` sampled while it ran (ddboot's, then the app's after the exec).
+    pub peak_rss_kib: u64,
 }
 
 impl std::fmt::Debug for Finished {
@@ -482,29 +567,23 @@ pub fn assert_hygiene(mock: &Mock) {
     }
 }
 
-/// A unique temp directory, removed on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// A unique temp directory (`tempfile`), readable by all (0755: some tests run the app as
+/// another user), removed on drop.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new() -> Self {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ddboot-it-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-        TempDir { path }
+        let dir = tempfile::Builder::new().prefix("ddboot-it-").tempdir().expect("create temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
+        TempDir(dir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
+        self.path().join(name)
     }
 
     /// Writes `contents` to `name` (mode 0644) and returns its path.
@@ -514,17 +593,23 @@ impl TempDir {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod temp file");
         p
     }
+
+    /// Binds a Unix socket at `<dir>/<name>` as the Agent does (kept alive by the caller): a
+    /// datagram socket for `dsd.socket`, a stream listener otherwise. ddboot probes each one.
+    pub fn socket(&self, name: &str) -> Box<dyn std::any::Any> {
+        if name == "dsd.socket" {
+            Box::new(
+                std::os::unix::net::UnixDatagram::bind(self.join(name)).expect("bind Unix datagram socket"),
+            )
+        } else {
+            Box::new(std::os::unix::net::UnixListener::bind(self.join(name)).expect("bind Unix socket"))
+        }
+    }
 }
 
 impl Default for TempDir {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

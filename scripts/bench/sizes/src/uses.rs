@@ -3,6 +3,16 @@
 //! each dependency costs, alone (over hello) and in company (all minus all-but-it).
 #![allow(dead_code)]
 
+/// `main_with!(clap, tokio)`: a `main` that says hello, then uses exactly these dependencies.
+macro_rules! main_with {
+    ($($dependency:ident),*) => {
+        fn main() {
+            uses::hello();
+            $(uses::$dependency();)*
+        }
+    };
+}
+
 use std::ffi::{CString, OsString};
 
 pub fn hello() {

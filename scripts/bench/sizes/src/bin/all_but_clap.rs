@@ -1,11 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::tokio();
-    uses::hyper();
-    uses::serde_json();
-    uses::which();
-    uses::nix();
-}
+main_with!(tokio, hyper, serde_json, which, nix);

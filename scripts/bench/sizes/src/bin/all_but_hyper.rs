@@ -1,11 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::clap();
-    uses::tokio();
-    uses::serde_json();
-    uses::which();
-    uses::nix();
-}
+main_with!(clap, tokio, serde_json, which, nix);

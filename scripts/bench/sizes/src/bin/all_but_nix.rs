@@ -1,11 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::clap();
-    uses::tokio();
-    uses::hyper();
-    uses::serde_json();
-    uses::which();
-}
+main_with!(clap, tokio, hyper, serde_json, which);

@@ -1,11 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::clap();
-    uses::tokio();
-    uses::hyper();
-    uses::which();
-    uses::nix();
-}
+main_with!(clap, tokio, hyper, which, nix);

@@ -1,10 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::clap();
-    uses::serde_json();
-    uses::which();
-    uses::nix();
-}
+main_with!(clap, hyper, serde_json, which, nix);

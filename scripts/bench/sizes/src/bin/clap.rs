@@ -1,7 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::clap();
-}
+main_with!(clap);

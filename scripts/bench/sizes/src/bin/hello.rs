@@ -1,6 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-}
+main_with!();

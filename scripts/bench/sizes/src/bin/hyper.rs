@@ -1,8 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::tokio();
-    uses::hyper();
-}
+main_with!(tokio, hyper);

@@ -1,7 +1,5 @@
 #[path = "../uses.rs"]
+#[macro_use]
 mod uses;
 
-fn main() {
-    uses::hello();
-    uses::which();
-}
+main_with!(which);
