@@ -97,8 +97,10 @@ fn create_new(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
 fn probe_private(path: &Path) -> std::io::Result<()> {
     let dir = parent(path)?;
     let created = private_dir(dir)?;
-    let probe = dir.join(format!(".ddboot-probe-{}", std::process::id()));
-    let removed = create_new(&probe, 0o600).and_then(|file| {
+    // A random name, as every file ddboot creates: the PID is 1 in every container.
+    let removed = crate::file::random_u64().and_then(|r| {
+        let probe = dir.join(format!(".ddboot-probe.{r:016x}"));
+        let file = create_new(&probe, 0o600)?;
         drop(file);
         std::fs::remove_file(&probe)
     });
@@ -141,6 +143,32 @@ mod tests {
         assert!(write_private(&base.join("planted/php-fpm.conf"), "x").is_err());
         std::os::unix::fs::symlink(base.join("planted"), base.join("link")).expect("symlink");
         assert!(write_private(&base.join("link/php-fpm.conf"), "x").is_err());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn the_explain_probe_has_a_name_of_its_own_and_leaves_nothing() {
+        let base = std::env::temp_dir().join(format!("ddboot-probe-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).expect("base");
+        let dir = base.join("mine");
+        write_private(&dir.join("kept.conf"), "x").expect("the directory");
+        // What another start (PID 1 in its own container, like this one) could leave behind under
+        // a PID-derived name: the probe must not trip over it.
+        for pid in [1, std::process::id()] {
+            std::fs::write(dir.join(format!(".ddboot-probe-{pid}")), "").expect("leftover");
+        }
+        probe_private(&dir.join("php-fpm.conf")).expect("probe");
+        probe_private(&dir.join("php-fpm.conf")).expect("probe again");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut expected = vec![format!(".ddboot-probe-{}", std::process::id()), ".ddboot-probe-1".into()];
+        expected.push("kept.conf".into());
+        expected.sort();
+        assert_eq!(names, expected, "the probe removed its own file and nothing else");
         let _ = std::fs::remove_dir_all(&base);
     }
 }
