@@ -24,7 +24,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -1145,12 +1144,7 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
             let what =
                 format!("{file} ({}), sockets {sockets}, AWS_EXECUTION_ENV={execution_env:?}", s(c, "name"));
             let dir = TempDir::new();
-            let _listeners = sockets.then(|| {
-                let apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
-                let dsd = std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket"))
-                    .expect("bind dsd.socket");
-                (apm, dsd)
-            });
+            let _listeners = sockets.then(|| (dir.socket("apm.socket"), dir.socket("dsd.socket")));
             let imds = imds_mock();
             let task_metadata = td.task_metadata_mock(s(c, "name"));
             let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
@@ -1200,9 +1194,8 @@ fn socket_variant_exports_both_unix_urls() {
     let td = TaskDef::load(file);
     let c = td.app();
     let dir = TempDir::new();
-    let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind apm.socket");
-    let _dsd =
-        std::os::unix::net::UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind dsd.socket");
+    let _apm = dir.socket("apm.socket");
+    let _dsd = dir.socket("dsd.socket");
     let imds = imds_mock();
     let task_metadata = td.task_metadata_mock(s(c, "name"));
     let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));

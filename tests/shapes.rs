@@ -186,8 +186,8 @@ fn ipv6_urls_respect_inherited_values_and_print_env_quotes_them() {
 fn sockets_and_a_sidecar_win_over_the_daemon_bridge() {
     let imds = start_mock(|_| {});
     let dir = TempDir::new();
-    let _apm = std::os::unix::net::UnixListener::bind(dir.join("apm.socket")).expect("apm socket");
-    let _dsd = std::os::unix::net::UnixDatagram::bind(dir.join("dsd.socket")).expect("dsd socket");
+    let _apm = dir.socket("apm.socket");
+    let _dsd = dir.socket("dsd.socket");
     let tm = task_mock(task_docs("MANAGED_INSTANCES", awsvpc_v4(), &[]), TaskMeta::Ok);
     let report = explain(
         &ddboot(&imds, &tm)
