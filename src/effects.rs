@@ -126,9 +126,8 @@ mod tests {
     #[test]
     fn files_go_into_a_private_directory_only() {
         use std::os::unix::fs::PermissionsExt;
-        let base = std::env::temp_dir().join(format!("ddboot-private-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).expect("base");
+        let tmp = tempfile::tempdir().expect("base");
+        let base = tmp.path();
         let file = base.join("mine/php-fpm.conf");
         write_private(&file, "one").expect("first write");
         assert!(write_private(&file, "two").is_err(), "an existing name is never overwritten");
@@ -143,15 +142,12 @@ mod tests {
         assert!(write_private(&base.join("planted/php-fpm.conf"), "x").is_err());
         std::os::unix::fs::symlink(base.join("planted"), base.join("link")).expect("symlink");
         assert!(write_private(&base.join("link/php-fpm.conf"), "x").is_err());
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
     fn the_explain_probe_has_a_name_of_its_own_and_leaves_nothing() {
-        let base = std::env::temp_dir().join(format!("ddboot-probe-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).expect("base");
-        let dir = base.join("mine");
+        let base = tempfile::tempdir().expect("base");
+        let dir = base.path().join("mine");
         write_private(&dir.join("kept.conf"), "x").expect("the directory");
         // What another start (PID 1 in its own container, like this one) could leave behind under
         // a PID-derived name: the probe must not trip over it.
@@ -169,6 +165,5 @@ mod tests {
         expected.push("kept.conf".into());
         expected.sort();
         assert_eq!(names, expected, "the probe removed its own file and nothing else");
-        let _ = std::fs::remove_dir_all(&base);
     }
 }

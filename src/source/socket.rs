@@ -105,26 +105,25 @@ mod tests {
 
     #[test]
     fn only_real_sockets_count() {
-        let dir = std::env::temp_dir().join(format!("ddboot-sock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("dir");
+        let dir = tmp.path();
         std::fs::write(dir.join("dsd.socket"), b"not a socket").expect("file");
         let _apm = UnixListener::bind(dir.join("apm.socket")).expect("bind");
-        let found = find(&dir);
+        let found = find(dir);
         assert_eq!(found.apm, Some(dir.join("apm.socket")));
         assert_eq!(found.dsd, None);
         assert!(!found.both());
         assert_eq!(find(&dir.join("missing")), Sockets::default());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn stale_sockets_do_not_count() {
-        let dir = std::env::temp_dir().join(format!("ddboot-stale-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("dir");
+        let dir = tmp.path();
         // A listener closed with its file left behind, and a datagram socket bound then closed.
         drop(UnixListener::bind(dir.join("apm.socket")).expect("bind"));
         drop(UnixDatagram::bind(dir.join("dsd.socket")).expect("bind"));
-        let found = find(&dir);
+        let found = find(dir);
         assert_eq!((found.apm.as_ref(), found.dsd.as_ref()), (None, None), "{found:?}");
         assert_eq!(found.stale.len(), 2, "{found:?}");
         assert!(found.describe().contains("apm.socket: stale (connection refused)"), "{found:?}");
@@ -134,8 +133,7 @@ mod tests {
         }
         let _apm = UnixListener::bind(dir.join("apm.socket")).expect("bind");
         let _dsd = UnixDatagram::bind(dir.join("dsd.socket")).expect("bind");
-        let found = find(&dir);
+        let found = find(dir);
         assert!(found.both() && found.stale.is_empty(), "{found:?}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
