@@ -126,22 +126,22 @@ mod tests {
     #[test]
     fn files_go_into_a_private_directory_only() {
         use std::os::unix::fs::PermissionsExt;
-        let tmp = tempfile::tempdir().expect("base");
-        let base = tmp.path();
-        let file = base.join("mine/php-fpm.conf");
+        let base = tempfile::tempdir().expect("base");
+        let file = base.path().join("mine/php-fpm.conf");
         write_private(&file, "one").expect("first write");
         assert!(write_private(&file, "two").is_err(), "an existing name is never overwritten");
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "one");
-        write_private(&base.join("mine/other.conf"), "two").expect("a second file in our own directory");
-        let mode = std::fs::metadata(base.join("mine")).expect("stat").permissions().mode();
+        write_private(&base.path().join("mine/other.conf"), "two")
+            .expect("a second file in our own directory");
+        let mode = std::fs::metadata(base.path().join("mine")).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         // A directory planted by someone else (here: world-writable) or a symlink is refused.
-        std::fs::create_dir(base.join("planted")).expect("planted");
-        std::fs::set_permissions(base.join("planted"), std::fs::Permissions::from_mode(0o777))
+        std::fs::create_dir(base.path().join("planted")).expect("planted");
+        std::fs::set_permissions(base.path().join("planted"), std::fs::Permissions::from_mode(0o777))
             .expect("chmod");
-        assert!(write_private(&base.join("planted/php-fpm.conf"), "x").is_err());
-        std::os::unix::fs::symlink(base.join("planted"), base.join("link")).expect("symlink");
-        assert!(write_private(&base.join("link/php-fpm.conf"), "x").is_err());
+        assert!(write_private(&base.path().join("planted/php-fpm.conf"), "x").is_err());
+        std::os::unix::fs::symlink(base.path().join("planted"), base.path().join("link")).expect("symlink");
+        assert!(write_private(&base.path().join("link/php-fpm.conf"), "x").is_err());
     }
 
     #[test]
