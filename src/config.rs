@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Cli;
+pub(crate) use crate::cli::TagFlags;
 use crate::duration;
 use crate::environ::Environ;
 use crate::error::Error;
@@ -130,14 +131,6 @@ impl Ignored {
     pub(crate) fn warning(&self) -> String {
         format!("ddboot: warning: ignoring {}: {}", self.variable, self.why)
     }
-}
-
-/// Values given by --dd-env, --dd-service, --dd-version.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TagFlags {
-    pub(crate) env: Option<String>,
-    pub(crate) service: Option<String>,
-    pub(crate) version: Option<String>,
 }
 
 /// One unified service tag: its variable, its flag, its `com.datadoghq.tags.*` key, and the
@@ -308,7 +301,7 @@ impl Config {
             imds: imds_config(cli.imds_endpoint.as_deref(), env, &mut ignored)?,
             task_metadata,
             socket_dir,
-            tags: TagFlags { env: cli.dd_env, service: cli.dd_service, version: cli.dd_version },
+            tags: cli.tags,
             inject,
             java_agent,
             app_mode,
