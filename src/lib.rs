@@ -112,10 +112,10 @@ fn announce(config: &Config, findings: &resolve::Findings) -> Result<(), Error> 
         (Mode::Run, Some(line)) if !config.quiet => diag(&format!("{line}{in_mode}")),
         (_, Some(_)) => {}
         (Mode::PrintEnv, None) => {
-            report::unresolved_print_env_warning(findings, config.strict).iter().for_each(|l| diag(l));
+            report::unresolved_print_env_warning(findings, config).iter().for_each(|l| diag(l));
         }
         (Mode::Run, None) => {
-            let mut lines = report::unresolved_warning(findings, config.strict);
+            let mut lines = report::unresolved_warning(findings, config);
             if let Some(summary) = lines.last_mut() {
                 summary.push_str(&in_mode);
             }
