@@ -36,11 +36,20 @@ pub(crate) enum Mode {
     /// Exec PROGRAM.
     Run,
     /// Print the report (text or JSON) and exit.
-    Explain { json: bool },
+    Explain(Format),
     /// Print `export` / `unset` lines and exit.
     PrintEnv,
     /// Copy ddboot into this directory and exit.
     Install(PathBuf),
+}
+
+/// How `--explain` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// The text report.
+    Text,
+    /// `--json`: one JSON object.
+    Json,
 }
 
 /// Whether and where to ask the EC2 instance metadata service.
@@ -217,7 +226,7 @@ impl Config {
         let mode = if let Some(dir) = cli.install.clone() {
             Mode::Install(dir)
         } else if cli.explain {
-            Mode::Explain { json: cli.json }
+            Mode::Explain(if cli.json { Format::Json } else { Format::Text })
         } else if cli.print_env {
             Mode::PrintEnv
         } else {

@@ -40,7 +40,7 @@ pub(crate) fn write_files(tracer: Probe, app_env: &Environ, mode: &Mode) -> Writ
                     return Written { tracer: tracer.without_files(None), warning };
                 }
             }
-            Mode::Explain { .. } => {
+            Mode::Explain(_) => {
                 if let Err(e) = probe_private(path) {
                     return Written { tracer: tracer.without_files(Some(&failed(path, e))), warning: None };
                 }
