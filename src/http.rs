@@ -369,14 +369,6 @@ impl hyper::rt::Write for Io {
     }
 }
 
-/// At most `max` characters of `s`, for messages.
-pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 /// A peer on 127.0.0.1 that answers one request with bytes given verbatim: what the unit tests
 /// and the `http_response` fuzz target serve their answers from. Only built for them (the
 /// `loopback-peer` feature), never into ddboot.
@@ -582,11 +574,5 @@ mod tests {
         head.extend(std::iter::repeat_n(b'a', 9 * 1024));
         head.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
         assert!(malformed(head.leak()).contains("too large"));
-    }
-
-    #[test]
-    fn truncates_on_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "hé…");
-        assert_eq!(truncate("hi", 5), "hi");
     }
 }

@@ -7,9 +7,10 @@
 //! Anywhere, `LaunchType` `EXTERNAL`: 127.0.0.1 in host mode, the gateway in bridge mode, and
 //! never IMDS). Cheap local checks come first (sockets, environment, one read of the metadata
 //! file). Then, on a current-thread runtime and from the same instant, the task metadata requests
-//! and the metadata file polling run concurrently; IMDS starts at once only when the launch type
-//! is known to be EC2 (`AWS_EXECUTION_ENV=AWS_ECS_EC2`) and the network mode is known not to be
-//! awsvpc; otherwise it waits for the task metadata's answer (at most its short budget), so a
+//! and the metadata file polling run concurrently; IMDS starts at once only when the task
+//! metadata is not asked, or the launch type is known to be EC2 (`AWS_EXECUTION_ENV=AWS_ECS_EC2`)
+//! and the metadata file says bridge or host networking; otherwise it waits for the task
+//! metadata's answer (at most its short budget), so a
 //! sidecar, daemon-bridge or Anywhere task never sends an IMDS request. A host found by the file
 //! or IMDS is final once the task metadata (if asked) has answered.
 //! Nothing outlives the deadline, and nothing here changes the process: the findings are data
