@@ -10,11 +10,10 @@
 //! and the metadata file polling run concurrently; IMDS starts at once only when the task
 //! metadata is not asked, or the launch type is known to be EC2 (`AWS_EXECUTION_ENV=AWS_ECS_EC2`)
 //! and the metadata file says bridge or host networking; otherwise it waits for the task
-//! metadata's answer (at most its short budget), so a
-//! sidecar, daemon-bridge or Anywhere task never sends an IMDS request. A host found by the file
-//! or IMDS is final once the task metadata (if asked) has answered.
-//! Nothing outlives the deadline, and nothing here changes the process: the findings are data
-//! for the planner.
+//! metadata's answer (at most its short budget), so a sidecar, daemon-bridge or Anywhere task
+//! never sends an IMDS request. A host found by the file or IMDS is final once the task metadata
+//! (if asked) has answered. Nothing outlives the deadline, and nothing here changes the process:
+//! the findings are data for `plan` and `report`.
 
 use std::future::Future;
 use std::net::IpAddr;
