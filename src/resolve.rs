@@ -269,7 +269,7 @@ impl Search<'_> {
             };
             self.journal.skip(Source::TaskMetadata, why);
         }
-        let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled { .. });
+        let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled(_));
         let network_needed =
             self.task_metadata.is_some() || polling.is_some() || (imds_possible && out.resolved.is_none());
         if network_needed {
@@ -310,14 +310,8 @@ impl Search<'_> {
                 || (self.ec2_env && matches!(out.network_mode.as_deref(), Some("bridge" | "host")));
             if !imds_started && out.resolved.is_none() && shape_known && !out.anywhere {
                 imds_started = true;
-                if let Imds::Enabled { endpoint, v1_allowed, ipv6_fallback } = &config.imds {
-                    imds = Some(Box::pin(imds::resolve(
-                        endpoint,
-                        *v1_allowed,
-                        *ipv6_fallback,
-                        deadline,
-                        journal,
-                    )));
+                if let Imds::Enabled(access) = &config.imds {
+                    imds = Some(Box::pin(imds::resolve(access, deadline, journal)));
                 }
             }
             let host_work_left =
