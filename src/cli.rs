@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args, Parser};
 
 /// Resolve the Datadog Agent's address on Amazon ECS, export it, then exec PROGRAM.
 #[derive(Debug, Parser)]
@@ -52,17 +52,8 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "DIR")]
     pub(crate) socket_dir: Option<PathBuf>,
 
-    /// Export DD_ENV (wins over an inherited value)
-    #[arg(long, value_name = "ENV")]
-    pub(crate) dd_env: Option<String>,
-
-    /// Export DD_SERVICE (wins over an inherited value)
-    #[arg(long, value_name = "SERVICE")]
-    pub(crate) dd_service: Option<String>,
-
-    /// Export DD_VERSION (wins over an inherited value)
-    #[arg(long, value_name = "VERSION")]
-    pub(crate) dd_version: Option<String>,
+    #[command(flatten)]
+    pub(crate) tags: TagFlags,
 
     /// Load the Datadog tracer: off, auto, python, node, java, dotnet, php, ruby [env: DDBOOT_INJECT] [default: off]
     #[arg(long, value_name = "MODE")]
@@ -103,6 +94,23 @@ pub(crate) struct Cli {
         value_parser = clap::value_parser!(OsString)
     )]
     pub(crate) command: Vec<OsString>,
+}
+
+/// Values given by --dd-env, --dd-service, --dd-version: the unified service tags as one unit,
+/// which the config keeps as is (`Config::tags`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub(crate) struct TagFlags {
+    /// Export DD_ENV (wins over an inherited value)
+    #[arg(id = "dd_env", long = "dd-env", value_name = "ENV")]
+    pub(crate) env: Option<String>,
+
+    /// Export DD_SERVICE (wins over an inherited value)
+    #[arg(id = "dd_service", long = "dd-service", value_name = "SERVICE")]
+    pub(crate) service: Option<String>,
+
+    /// Export DD_VERSION (wins over an inherited value)
+    #[arg(id = "dd_version", long = "dd-version", value_name = "VERSION")]
+    pub(crate) version: Option<String>,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Cli;
+pub(crate) use crate::cli::TagFlags;
 use crate::duration;
 use crate::environ::Environ;
 use crate::error::Error;
@@ -35,27 +36,40 @@ pub(crate) enum Mode {
     /// Exec PROGRAM.
     Run,
     /// Print the report (text or JSON) and exit.
-    Explain { json: bool },
+    Explain(Format),
     /// Print `export` / `unset` lines and exit.
     PrintEnv,
     /// Copy ddboot into this directory and exit.
     Install(PathBuf),
 }
 
+/// How `--explain` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// The text report.
+    Text,
+    /// `--json`: one JSON object.
+    Json,
+}
+
 /// Whether and where to ask the EC2 instance metadata service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Imds {
-    Enabled {
-        endpoint: Endpoint,
-        /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
-        v1_allowed: bool,
-        /// True when no endpoint or mode was configured (flag, `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
-        /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`): the IPv6 endpoint may then be tried once
-        /// when the default IPv4 one is unreachable.
-        ipv6_fallback: bool,
-    },
+    Enabled(ImdsAccess),
     /// IMDS is off; the string says why (for --explain).
     Disabled(String),
+}
+
+/// How to ask IMDS when it is enabled: what the `imds` source runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImdsAccess {
+    pub(crate) endpoint: Endpoint,
+    /// False under `AWS_EC2_METADATA_V1_DISABLED=true`: never send a token-less request.
+    pub(crate) v1_allowed: bool,
+    /// True when no endpoint or mode was configured (flag, `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`): the IPv6 endpoint may then be tried once
+    /// when the default IPv4 one is unreachable.
+    pub(crate) ipv6_fallback: bool,
 }
 
 /// What `--inject` asked for.
@@ -130,14 +144,6 @@ impl Ignored {
     pub(crate) fn warning(&self) -> String {
         format!("ddboot: warning: ignoring {}: {}", self.variable, self.why)
     }
-}
-
-/// Values given by --dd-env, --dd-service, --dd-version.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TagFlags {
-    pub(crate) env: Option<String>,
-    pub(crate) service: Option<String>,
-    pub(crate) version: Option<String>,
 }
 
 /// One unified service tag: its variable, its flag, its `com.datadoghq.tags.*` key, and the
@@ -224,7 +230,7 @@ impl Config {
         let mode = if let Some(dir) = cli.install.clone() {
             Mode::Install(dir)
         } else if cli.explain {
-            Mode::Explain { json: cli.json }
+            Mode::Explain(if cli.json { Format::Json } else { Format::Text })
         } else if cli.print_env {
             Mode::PrintEnv
         } else {
@@ -308,7 +314,7 @@ impl Config {
             imds: imds_config(cli.imds_endpoint.as_deref(), env, &mut ignored)?,
             task_metadata,
             socket_dir,
-            tags: TagFlags { env: cli.dd_env, service: cli.dd_service, version: cli.dd_version },
+            tags: cli.tags,
             inject,
             java_agent,
             app_mode,
@@ -364,7 +370,7 @@ fn imds_config(flag: Option<&str>, env: &Environ, ignored: &mut Vec<Ignored>) ->
             }
         },
     };
-    Ok(Imds::Enabled { endpoint, v1_allowed, ipv6_fallback })
+    Ok(Imds::Enabled(ImdsAccess { endpoint, v1_allowed, ipv6_fallback }))
 }
 
 /// A variable the platform or the AWS SDKs own, as text: `Ok(None)` when unset or empty (after
@@ -452,7 +458,7 @@ mod tests {
 
     fn endpoint_of(c: &Config) -> String {
         match &c.imds {
-            Imds::Enabled { endpoint, .. } => endpoint.to_string(),
+            Imds::Enabled(access) => access.endpoint.to_string(),
             Imds::Disabled(why) => format!("disabled: {why}"),
         }
     }
@@ -531,7 +537,10 @@ mod tests {
             } else {
                 assert_eq!(endpoint, "http://169.254.169.254", "{name}={value}");
             }
-            assert!(matches!(c.imds, Imds::Enabled { v1_allowed: true, .. } | Imds::Disabled(_)), "{name}");
+            assert!(
+                matches!(c.imds, Imds::Enabled(ImdsAccess { v1_allowed: true, .. }) | Imds::Disabled(_)),
+                "{name}"
+            );
         }
         let c =
             config(&["x"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://metadata.internal")]).expect("ok");
@@ -554,7 +563,11 @@ mod tests {
             assert_eq!(matches!(c.imds, Imds::Disabled(_)), disabled, "{value:?}");
             assert_eq!(c.ignored.len(), usize::from(warns), "{value:?}");
             let c = config(&["x"], &[("AWS_EC2_METADATA_V1_DISABLED", value)]).expect(value);
-            assert_eq!(matches!(c.imds, Imds::Enabled { v1_allowed: false, .. }), disabled, "{value:?}");
+            assert_eq!(
+                matches!(c.imds, Imds::Enabled(ImdsAccess { v1_allowed: false, .. })),
+                disabled,
+                "{value:?}"
+            );
         }
     }
 
@@ -653,7 +666,7 @@ mod tests {
     #[test]
     fn the_ipv6_fallback_only_without_a_configured_endpoint_or_mode() {
         let fallback = |args: &[&str], env: &[(&str, &str)]| match config(args, env).expect("ok").imds {
-            Imds::Enabled { ipv6_fallback, .. } => ipv6_fallback,
+            Imds::Enabled(access) => access.ipv6_fallback,
             Imds::Disabled(_) => panic!("disabled"),
         };
         assert!(fallback(&["x"], &[]));
@@ -667,7 +680,7 @@ mod tests {
     #[test]
     fn v1_can_be_disabled() {
         let c = config(&["x"], &[("AWS_EC2_METADATA_V1_DISABLED", "true")]).expect("ok");
-        assert!(matches!(c.imds, Imds::Enabled { v1_allowed: false, .. }));
+        assert!(matches!(c.imds, Imds::Enabled(ImdsAccess { v1_allowed: false, .. })));
     }
 
     #[test]

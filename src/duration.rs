@@ -8,15 +8,7 @@ pub const MAX: Duration = Duration::from_secs(60);
 /// Parses `<number>[unit]` where unit is `ms`, `s` (the default) or `m`, e.g. `500ms`, `2s`, `1.5s`.
 /// The value must be between 0 and [`MAX`].
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let millis_per_unit: u64 = match unit.trim() {
-        "ms" => 1,
-        "" | "s" => 1_000,
-        "m" => 60_000,
-        other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s or m)")),
-    };
+    let (number, millis_per_unit) = split_unit(text)?;
     let valid = !number.is_empty()
         && number.bytes().filter(|&b| b == b'.').count() <= 1
         && number.bytes().any(|b| b.is_ascii_digit());
@@ -46,6 +38,22 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Splits `<number>[unit]` (surrounding white space trimmed) into the number's text, unchecked,
+/// and the milliseconds its unit stands for: `ms` 1, `s` (the default) 1000, `m` 60000. The
+/// fuzz target reads the number its own way against the same split.
+pub fn split_unit(text: &str) -> Result<(&str, u64), String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let millis_per_unit: u64 = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s or m)")),
+    };
+    Ok((number, millis_per_unit))
+}
+
 /// Formats a duration for messages: `0.2 ms`, `12.3 ms`, `1.25 s`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1_000.0;
@@ -71,6 +79,7 @@ mod tests {
         assert_eq!(parse("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse("60s"), Ok(MAX));
         assert_eq!(parse("0.0000019s"), Ok(Duration::from_micros(1)), "past the microsecond is dropped");
+        assert_eq!(split_unit(" 1.5 m "), Ok(("1.5", 60_000)));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(crate) fn write_files(tracer: Probe, app_env: &Environ, mode: &Mode) -> Writ
                     return Written { tracer: tracer.without_files(None), warning };
                 }
             }
-            Mode::Explain { .. } => {
+            Mode::Explain(_) => {
                 if let Err(e) = probe_private(path) {
                     return Written { tracer: tracer.without_files(Some(&failed(path, e))), warning: None };
                 }
@@ -126,32 +126,28 @@ mod tests {
     #[test]
     fn files_go_into_a_private_directory_only() {
         use std::os::unix::fs::PermissionsExt;
-        let base = std::env::temp_dir().join(format!("ddboot-private-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).expect("base");
-        let file = base.join("mine/php-fpm.conf");
+        let base = tempfile::tempdir().expect("base");
+        let file = base.path().join("mine/php-fpm.conf");
         write_private(&file, "one").expect("first write");
         assert!(write_private(&file, "two").is_err(), "an existing name is never overwritten");
         assert_eq!(std::fs::read_to_string(&file).expect("read"), "one");
-        write_private(&base.join("mine/other.conf"), "two").expect("a second file in our own directory");
-        let mode = std::fs::metadata(base.join("mine")).expect("stat").permissions().mode();
+        write_private(&base.path().join("mine/other.conf"), "two")
+            .expect("a second file in our own directory");
+        let mode = std::fs::metadata(base.path().join("mine")).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         // A directory planted by someone else (here: world-writable) or a symlink is refused.
-        std::fs::create_dir(base.join("planted")).expect("planted");
-        std::fs::set_permissions(base.join("planted"), std::fs::Permissions::from_mode(0o777))
+        std::fs::create_dir(base.path().join("planted")).expect("planted");
+        std::fs::set_permissions(base.path().join("planted"), std::fs::Permissions::from_mode(0o777))
             .expect("chmod");
-        assert!(write_private(&base.join("planted/php-fpm.conf"), "x").is_err());
-        std::os::unix::fs::symlink(base.join("planted"), base.join("link")).expect("symlink");
-        assert!(write_private(&base.join("link/php-fpm.conf"), "x").is_err());
-        let _ = std::fs::remove_dir_all(&base);
+        assert!(write_private(&base.path().join("planted/php-fpm.conf"), "x").is_err());
+        std::os::unix::fs::symlink(base.path().join("planted"), base.path().join("link")).expect("symlink");
+        assert!(write_private(&base.path().join("link/php-fpm.conf"), "x").is_err());
     }
 
     #[test]
     fn the_explain_probe_has_a_name_of_its_own_and_leaves_nothing() {
-        let base = std::env::temp_dir().join(format!("ddboot-probe-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).expect("base");
-        let dir = base.join("mine");
+        let base = tempfile::tempdir().expect("base");
+        let dir = base.path().join("mine");
         write_private(&dir.join("kept.conf"), "x").expect("the directory");
         // What another start (PID 1 in its own container, like this one) could leave behind under
         // a PID-derived name: the probe must not trip over it.
@@ -169,6 +165,5 @@ mod tests {
         expected.push("kept.conf".into());
         expected.sort();
         assert_eq!(names, expected, "the probe removed its own file and nothing else");
-        let _ = std::fs::remove_dir_all(&base);
     }
 }

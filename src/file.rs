@@ -67,20 +67,18 @@ mod tests {
 
     #[test]
     fn never_blocks_on_a_fifo_and_never_reads_past_the_cap() {
-        let dir = std::env::temp_dir().join(format!("ddboot-file-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let fifo = dir.join("fifo");
+        let dir = tempfile::tempdir().expect("dir");
+        let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
         assert!(read_head(&fifo, 10).unwrap_err().contains("not a regular file"));
-        assert!(read_capped(&dir, 10).unwrap_err().contains("not a regular file"));
+        assert!(read_capped(dir.path(), 10).unwrap_err().contains("not a regular file"));
         assert!(read_capped(Path::new("/dev/zero"), 10).unwrap_err().contains("not a regular file"));
-        let f = dir.join("f");
+        let f = dir.path().join("f");
         std::fs::write(&f, b"0123456789ab").expect("write");
         assert_eq!(read_head(&f, 4).expect("head"), b"0123");
         assert!(read_capped(&f, 10).unwrap_err().contains("larger than"));
         assert_eq!(read_capped(&f, 12).expect("whole"), b"0123456789ab");
-        assert!(read_head(&dir.join("missing"), 1).unwrap_err().contains("cannot open"));
+        assert!(read_head(&dir.path().join("missing"), 1).unwrap_err().contains("cannot open"));
         assert_ne!(random_u64().expect("random"), random_u64().expect("random"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -369,11 +369,40 @@ impl hyper::rt::Write for Io {
     }
 }
 
-/// At most `max` characters of `s`, for messages.
-pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+/// A peer on 127.0.0.1 that answers one request with bytes given verbatim: what the unit tests
+/// and the `http_response` fuzz target serve their answers from. Only built for them (the
+/// `loopback-peer` feature), never into ddboot.
+#[cfg(any(test, feature = "loopback-peer"))]
+pub mod peer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::Endpoint;
+
+    /// A listener on an ephemeral loopback port and the endpoint that names it.
+    pub async fn bind() -> (TcpListener, Endpoint) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind on loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let endpoint = Endpoint::parse(&format!("http://{addr}")).expect("loopback endpoint");
+        (listener, endpoint)
+    }
+
+    /// Accepts one connection, reads the request head (up to the blank line or the end), sends
+    /// `answer`, half-closes, then waits until the client hangs up; returns the head it read.
+    pub async fn serve_once(listener: &TcpListener, answer: &[u8]) -> Vec<u8> {
+        let (mut conn, _) = listener.accept().await.expect("accept");
+        let (mut head, mut chunk) = (Vec::new(), [0u8; 1024]);
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        // The client may give up mid-answer (a reset here is fine).
+        let _ = conn.write_all(answer).await;
+        let _ = conn.shutdown().await;
+        while matches!(conn.read(&mut chunk).await, Ok(1..)) {}
+        head
     }
 }
 
@@ -424,30 +453,13 @@ mod tests {
     /// Serves `raw` to one request on 127.0.0.1 and returns what the client sent (the head) and
     /// what `request` made of the answer (a `PUT` with one header, as the token request does).
     fn exchange_with(raw: &'static [u8], cap: usize) -> (Vec<u8>, Result<Response, Failure>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind on loopback");
-            let addr = listener.local_addr().expect("local addr");
-            let endpoint = Endpoint::parse(&format!("http://{addr}")).expect("loopback endpoint");
-            let server = async {
-                let (mut conn, _) = listener.accept().await.expect("accept");
-                let (mut head, mut chunk) = (Vec::new(), [0u8; 1024]);
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = conn.write_all(raw).await;
-                let _ = conn.shutdown().await;
-                while matches!(conn.read(&mut chunk).await, Ok(1..)) {}
-                head
-            };
+            let (listener, endpoint) = peer::bind().await;
             let deadline = Instant::now() + std::time::Duration::from_secs(5);
             let headers = [("X-aws-ec2-metadata-token-ttl-seconds", "60")];
             let client = request(&endpoint, "PUT", "/latest/api/token", &headers, cap, deadline, deadline);
-            tokio::join!(server, client)
+            tokio::join!(peer::serve_once(&listener, raw), client)
         })
     }
 
@@ -562,11 +574,5 @@ mod tests {
         head.extend(std::iter::repeat_n(b'a', 9 * 1024));
         head.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
         assert!(malformed(head.leak()).contains("too large"));
-    }
-
-    #[test]
-    fn truncates_on_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "hé…");
-        assert_eq!(truncate("hi", 5), "hi");
     }
 }

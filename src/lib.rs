@@ -40,7 +40,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use crate::config::{AppMode, Config, Mode};
+use crate::config::{AppMode, Config, Format, Mode};
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::output::{Written, diag};
@@ -87,7 +87,7 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
     let written = effects::write_files(tracer, &exports.child_env(env), &config.mode);
     let plan = plan::plan(&config.command, env, exports, &written.tracer);
     match config.mode {
-        Mode::Explain { json } => explain(config, &findings, &plan, &written.tracer, json),
+        Mode::Explain(format) => explain(config, &findings, &plan, &written.tracer, format),
         Mode::PrintEnv => {
             output::stdout(&report::print_env(&plan))?;
             Ok(0)
@@ -108,14 +108,14 @@ fn announce(config: &Config, findings: &resolve::Findings) -> Result<(), Error> 
         mode => format!("; {} mode", mode.name()),
     };
     match (&config.mode, report::status_line(findings)) {
-        (Mode::Explain { .. } | Mode::Install(_), _) => return Ok(()),
+        (Mode::Explain(_) | Mode::Install(_), _) => return Ok(()),
         (Mode::Run, Some(line)) if !config.quiet => diag(&format!("{line}{in_mode}")),
         (_, Some(_)) => {}
         (Mode::PrintEnv, None) => {
-            report::unresolved_print_env_warning(findings, config.strict).iter().for_each(|l| diag(l));
+            report::unresolved_print_env_warning(findings, config).iter().for_each(|l| diag(l));
         }
         (Mode::Run, None) => {
-            let mut lines = report::unresolved_warning(findings, config.strict);
+            let mut lines = report::unresolved_warning(findings, config);
             if let Some(summary) = lines.last_mut() {
                 summary.push_str(&in_mode);
             }
@@ -136,16 +136,19 @@ fn explain(
     findings: &resolve::Findings,
     plan: &plan::Plan,
     tracer: &inject::Probe,
-    json: bool,
+    format: Format,
 ) -> Result<i32, Error> {
     let pid = std::process::id();
-    let text = if json {
-        let mut report = report::explain_json(findings, plan, tracer, config.inject);
-        report["process"] = report::process_json(pid, config.app_mode);
-        format!("{report}\n")
-    } else {
-        report::explain_text(findings, plan, tracer, config.inject)
-            + &report::process_text(pid, config.app_mode)
+    let text = match format {
+        Format::Json => {
+            let mut report = report::explain_json(findings, plan, tracer, config.inject);
+            report["process"] = report::process_json(pid, config.app_mode);
+            format!("{report}\n")
+        }
+        Format::Text => {
+            report::explain_text(findings, plan, tracer, config.inject)
+                + &report::process_text(pid, config.app_mode)
+        }
     };
     Ok(match output::stdout(&text)? {
         Written::ReaderGone => 0,

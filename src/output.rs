@@ -115,6 +115,14 @@ mod tests {
     }
 
     #[test]
+    fn truncates_on_char_boundaries() {
+        // How a rejected body is quoted in a message: cut on a character, never inside one.
+        assert_eq!(quote("héllo", 3), "\"hé…\"");
+        assert_eq!(quote("hi", 5), "\"hi\"");
+        assert_eq!(quote("a\nb", 40), "\"a\\nb\"");
+    }
+
+    #[test]
     fn escaped_text_is_one_printable_line() {
         let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
         let e = escape(&all);

@@ -8,7 +8,7 @@ use std::fmt;
 use serde_json::{Map, Value, json};
 
 use crate::config::AppMode;
-use crate::config::InjectMode;
+use crate::config::{Config, InjectMode};
 use crate::duration::human;
 use crate::inject::Probe;
 use crate::output::{clip, escape};
@@ -32,16 +32,19 @@ pub(crate) const WARNING_LINE_MAX: usize = 160;
 
 /// The warning printed when no host was found: one line (at most [`WARNING_LINE_MAX`]
 /// characters, once escaped) per source that did not answer and why, then one summary line.
-pub(crate) fn unresolved_warning(findings: &Findings, strict: bool) -> Vec<String> {
-    let consequence =
-        if strict { "not starting the app (--strict)" } else { "starting the app without DD_AGENT_HOST" };
+pub(crate) fn unresolved_warning(findings: &Findings, config: &Config) -> Vec<String> {
+    let consequence = if config.strict {
+        "not starting the app (--strict)"
+    } else {
+        "starting the app without DD_AGENT_HOST"
+    };
     unresolved_lines(findings, consequence)
 }
 
 /// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints;
 /// the same lines otherwise.
-pub(crate) fn unresolved_print_env_warning(findings: &Findings, strict: bool) -> Vec<String> {
-    let consequence = if strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
+pub(crate) fn unresolved_print_env_warning(findings: &Findings, config: &Config) -> Vec<String> {
+    let consequence = if config.strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
     unresolved_lines(findings, consequence)
 }
 

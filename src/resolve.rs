@@ -7,13 +7,13 @@
 //! Anywhere, `LaunchType` `EXTERNAL`: 127.0.0.1 in host mode, the gateway in bridge mode, and
 //! never IMDS). Cheap local checks come first (sockets, environment, one read of the metadata
 //! file). Then, on a current-thread runtime and from the same instant, the task metadata requests
-//! and the metadata file polling run concurrently; IMDS starts at once only when the launch type
-//! is known to be EC2 (`AWS_EXECUTION_ENV=AWS_ECS_EC2`) and the network mode is known not to be
-//! awsvpc; otherwise it waits for the task metadata's answer (at most its short budget), so a
-//! sidecar, daemon-bridge or Anywhere task never sends an IMDS request. A host found by the file
-//! or IMDS is final once the task metadata (if asked) has answered.
-//! Nothing outlives the deadline, and nothing here changes the process: the findings are data
-//! for the planner.
+//! and the metadata file polling run concurrently; IMDS starts at once only when the task
+//! metadata is not asked, or the launch type is known to be EC2 (`AWS_EXECUTION_ENV=AWS_ECS_EC2`)
+//! and the metadata file says bridge or host networking; otherwise it waits for the task
+//! metadata's answer (at most its short budget), so a sidecar, daemon-bridge or Anywhere task
+//! never sends an IMDS request. A host found by the file or IMDS is final once the task metadata
+//! (if asked) has answered. Nothing outlives the deadline, and nothing here changes the process:
+//! the findings are data for `plan` and `report`.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -131,13 +131,9 @@ pub(crate) fn resolve(config: &Config, env: &Environ, started: std::time::Instan
     if let (None, Some(why), None) = (&decided, managed_env, &config.task_metadata) {
         // Managed Instances without a task metadata endpoint: no way to rule out an Agent
         // container, so the daemon bridge is a guess (the metadata file tells the family).
-        let file_v6 = config
-            .metadata_file
-            .as_deref()
-            .and_then(|p| metadata_file::read(p).ok())
-            .is_some_and(|f| f.host.is_some_and(|h| h.is_ipv6()));
+        let file_host = config.metadata_file.as_deref().and_then(|p| metadata_file::read(p).ok()?.host);
         let evidence = Evidence::Unread("ECS_CONTAINER_METADATA_URI_V4 is not set");
-        let (host, detail) = daemon_bridge::choose(why, &evidence, file_v6);
+        let (host, detail) = daemon_bridge::choose(why, &evidence, file_host);
         journal.begin(Source::DaemonBridge).ok(detail);
         decided = Some(found(host, Source::DaemonBridge));
         platform.agent = Some(AgentKind::Daemon);
@@ -214,8 +210,8 @@ struct SearchOutcome {
     resolved: Option<Resolved>,
     task: Option<TaskMetadata>,
     network_mode: Option<String>,
-    /// The metadata file has `HostIPv6Address` and no `HostPrivateIPv4Address`.
-    file_ipv6_only: bool,
+    /// The host the metadata file gave, if any (IPv6: an IPv6-only task).
+    file_host: Option<IpAddr>,
     /// The task metadata said `LaunchType` `EXTERNAL` (ECS Anywhere).
     anywhere: bool,
 }
@@ -241,7 +237,7 @@ impl Search<'_> {
             match metadata_file::read(path) {
                 Ok(doc) => {
                     out.network_mode = doc.network_mode.clone();
-                    out.file_ipv6_only = doc.host.is_some_and(|h| h.is_ipv6());
+                    out.file_host = doc.host;
                     match doc.host {
                         Some(host) => {
                             self.journal.begin_at(Source::MetadataFile, started).ok(host.to_string());
@@ -273,7 +269,7 @@ impl Search<'_> {
             };
             self.journal.skip(Source::TaskMetadata, why);
         }
-        let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled { .. });
+        let imds_possible = self.need_host && matches!(self.config.imds, Imds::Enabled(_));
         let network_needed =
             self.task_metadata.is_some() || polling.is_some() || (imds_possible && out.resolved.is_none());
         if network_needed {
@@ -314,14 +310,8 @@ impl Search<'_> {
                 || (self.ec2_env && matches!(out.network_mode.as_deref(), Some("bridge" | "host")));
             if !imds_started && out.resolved.is_none() && shape_known && !out.anywhere {
                 imds_started = true;
-                if let Imds::Enabled { endpoint, v1_allowed, ipv6_fallback } = &config.imds {
-                    imds = Some(Box::pin(imds::resolve(
-                        endpoint,
-                        *v1_allowed,
-                        *ipv6_fallback,
-                        deadline,
-                        journal,
-                    )));
+                if let Imds::Enabled(access) = &config.imds {
+                    imds = Some(Box::pin(imds::resolve(access, deadline, journal)));
                 }
             }
             let host_work_left =
@@ -363,7 +353,7 @@ impl Search<'_> {
                 }
                 (host, doc) = maybe(&mut file) => {
                     file = None;
-                    out.file_ipv6_only |= doc.host.is_some_and(|h| h.is_ipv6());
+                    out.file_host = doc.host.or(out.file_host);
                     out.network_mode = doc.network_mode.or(out.network_mode.take());
                     if let Some(ip) = host {
                         out.resolved.get_or_insert(found(ip, Source::MetadataFile));
@@ -399,7 +389,7 @@ impl Search<'_> {
             Ok(_) => Evidence::NoAgentContainer(t),
             Err(e) => Evidence::Unread(e),
         };
-        let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_ipv6_only);
+        let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_host);
         self.journal.begin(Source::DaemonBridge).ok(detail);
         Shape::DaemonBridge(host)
     }
@@ -429,7 +419,7 @@ impl Search<'_> {
             // The task metadata did not answer before the deadline: the daemon bridge, as a guess
             // (also over the metadata file's host, which is not where a daemon Agent listens).
             let evidence = Evidence::Unread("no answer before the deadline");
-            let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_ipv6_only);
+            let (host, detail) = daemon_bridge::choose(why, &evidence, out.file_host);
             self.journal.begin(Source::DaemonBridge).ok(detail);
             out.resolved = Some(found(host, Source::DaemonBridge));
         }

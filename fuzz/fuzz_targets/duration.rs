@@ -9,15 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(d) = ddboot::duration::parse(text) else { return };
     assert!(d <= ddboot::duration::MAX, "{text:?} gave {d:?}, over the maximum");
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let millis: f64 = match unit.trim() {
-        "ms" => 1.0,
-        "" | "s" => 1_000.0,
-        "m" => 60_000.0,
-        other => panic!("{text:?} accepted with unit {other:?}"),
-    };
+    let (number, per_unit) = ddboot::duration::split_unit(text)
+        .unwrap_or_else(|why| panic!("{text:?} accepted but its unit is not: {why}"));
+    // The unit table is shared with the parser; the number is read here as a float.
+    let millis = per_unit as f64;
     let value: f64 = number.parse().unwrap_or_else(|_| panic!("{text:?}: {number:?} is not a number"));
     let expected = value * millis / 1_000.0;
     // The parser keeps six fractional digits of the number (at most 1 µs per unit lost), then

@@ -1,8 +1,9 @@
 //! Fuzzes ddboot's HTTP/1.1 response reading (hyper's HTTP/1 client with an 8 KiB read buffer,
 //! bodies through `http_body_util::Limited`, ddboot's failure classification) through its public
-//! entry point, `ddboot::http::request`, over a loopback socket: a server on 127.0.0.1 reads the request,
-//! answers with the fuzz input verbatim, half-closes and waits for the client to hang up. The
-//! first byte picks the body cap (0 to 2040 bytes) so the over-cap paths are reachable.
+//! entry point, `ddboot::http::request`, over a loopback socket: `ddboot::http::peer` on
+//! 127.0.0.1 reads the request, answers with the fuzz input verbatim, half-closes and waits for
+//! the client to hang up. The first byte picks the body cap (0 to 2040 bytes) so the over-cap
+//! paths are reachable.
 //!
 //! Whatever the answer, the client never panics and never hangs (the server always ends the
 //! exchange, so a `Timeout` would be a parser loop); an accepted answer has a final status
@@ -13,9 +14,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use ddboot::http::{self, Endpoint, Failure};
+use ddboot::http::{self, Endpoint, Failure, peer};
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
@@ -30,32 +30,9 @@ fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind on loopback");
-        let addr = listener.local_addr().expect("local addr");
-        let endpoint = Endpoint::parse(&format!("http://{addr}")).expect("loopback endpoint");
+        let (listener, endpoint) = rt.block_on(peer::bind());
         Harness { rt, listener, endpoint }
     })
-}
-
-/// Reads the request head, sends `answer`, half-closes, then waits until the client hangs up.
-async fn serve(listener: &TcpListener, answer: &[u8]) {
-    let (mut conn, _) = listener.accept().await.expect("accept");
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-        }
-    }
-    // The client may give up mid-answer (a reset here is fine).
-    let _ = conn.write_all(answer).await;
-    let _ = conn.shutdown().await;
-    while let Ok(n) = conn.read(&mut chunk).await {
-        if n == 0 {
-            break;
-        }
-    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -66,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         let deadline = Instant::now() + Duration::from_secs(10);
         let path = h.endpoint.path("/latest/meta-data/local-ipv4");
         let client = http::request(&h.endpoint, "GET", &path, &[], cap, deadline, deadline);
-        let ((), result) = tokio::join!(serve(&h.listener, answer), client);
+        let (_head, result) = tokio::join!(peer::serve_once(&h.listener, answer), client);
         result
     });
     match result {

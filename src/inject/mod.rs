@@ -329,7 +329,8 @@ struct Context<'a> {
     cwd: &'a Path,
     /// PROGRAM's basename.
     program: String,
-    /// PROGRAM's path: as given when it has a `/`, else where the app's `PATH` finds it.
+    /// PROGRAM's path: as given (relative to `cwd`) when it has a `/`, else where the app's `PATH`
+    /// finds it.
     program_path: Option<PathBuf>,
     /// The interpreter named by PROGRAM's `#!` line, located the same way.
     shebang: Option<PathBuf>,

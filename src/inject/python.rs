@@ -166,13 +166,24 @@ mod tests {
     use super::super::{Mode, Runtime, Tree, probe as probe_all};
     use super::*;
 
-    /// A venv at `rel` with python, and optionally ddtrace-run and the package.
-    fn venv(t: &Tree, rel: &str, run: bool, package: bool) -> PathBuf {
+    /// What a test venv holds besides its python.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Ddtrace {
+        /// Neither ddtrace-run nor the package.
+        Absent,
+        /// The package without ddtrace-run.
+        Package,
+        /// ddtrace-run and the package.
+        PackageAndRun,
+    }
+
+    /// A venv at `rel` with python and what `ddtrace` says.
+    fn venv(t: &Tree, rel: &str, ddtrace: Ddtrace) -> PathBuf {
         let python = t.file(&format!("{rel}/bin/python"), "", 0o755);
-        if run {
+        if ddtrace == Ddtrace::PackageAndRun {
             t.file(&format!("{rel}/bin/ddtrace-run"), "#!/bin/sh\n", 0o755);
         }
-        if package {
+        if ddtrace != Ddtrace::Absent {
             t.file(&format!("{rel}/lib/python3.11/site-packages/{BOOTSTRAP}"), "", 0o644);
         }
         python
@@ -190,7 +201,7 @@ mod tests {
     #[test]
     fn the_venv_named_by_path_or_shebang_is_used_while_not_on_path() {
         let t = Tree::new();
-        let python = venv(&t, "venv", true, true);
+        let python = venv(&t, "venv", Ddtrace::PackageAndRun);
         let run = t.join("venv/bin/ddtrace-run");
         let env = [("PATH", "/nonexistent")];
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &env);
@@ -212,8 +223,8 @@ mod tests {
     #[test]
     fn another_environments_ddtrace_run_is_never_paired_with_the_named_interpreter() {
         let t = Tree::new();
-        venv(&t, "venv", true, true);
-        let system = venv(&t, "usr", false, false);
+        venv(&t, "venv", Ddtrace::PackageAndRun);
+        let system = venv(&t, "usr", Ddtrace::Absent);
         let path = format!("{}:{}", t.path("venv/bin"), t.path("usr/bin"));
         let p = probed(Mode::Auto, &[&system.display().to_string(), "app.py"], &[("PATH", &path)]);
         assert_eq!(p.tracer().cloned(), None, "{p:?}");
@@ -237,7 +248,7 @@ mod tests {
     #[test]
     fn ddtrace_without_ddtrace_run_goes_into_pythonpath() {
         let t = Tree::new();
-        let python = venv(&t, "venv", false, true);
+        let python = venv(&t, "venv", Ddtrace::Package);
         let p = probed(Mode::Auto, &[&python.display().to_string(), "app.py"], &[("PYTHONPATH", "/app")]);
         let bootstrap = t.join("venv/lib/python3.11/site-packages/ddtrace/bootstrap");
         assert_eq!(
@@ -250,7 +261,7 @@ mod tests {
         assert_eq!(got.argv, os(&["python", "app.py"]));
         assert_eq!(got.changes[0].value, Some(format!("{}:/app", bootstrap.display())));
         // ddtrace in a PYTHONPATH directory: importable already, only the bootstrap is added.
-        let bare = venv(&t, "bare", false, false);
+        let bare = venv(&t, "bare", Ddtrace::Absent);
         t.file(&format!("vendor/{BOOTSTRAP}"), "", 0o644);
         let vendor = t.path("vendor");
         let p = probed(Mode::Auto, &[&bare.display().to_string()], &[("PYTHONPATH", &vendor)]);
@@ -275,7 +286,7 @@ mod tests {
     #[test]
     fn site_packages_of_an_environment() {
         let t = Tree::new();
-        let python = venv(&t, "venv", false, true);
+        let python = venv(&t, "venv", Ddtrace::Package);
         t.file("venv/lib/python3.12/site-packages/x", "", 0o644);
         let all = site_packages(&python);
         assert!(all.contains(&t.join("venv/lib/python3.11/site-packages")), "{all:?}");
@@ -287,7 +298,7 @@ mod tests {
     #[test]
     fn uwsgi_in_a_venv_imports_the_bootstrap() {
         let t = Tree::new();
-        venv(&t, "venv", true, true);
+        venv(&t, "venv", Ddtrace::PackageAndRun);
         let uwsgi = t.file("venv/bin/uwsgi", "\u{7f}ELF", 0o755);
         let p = probed(
             Mode::Auto,

@@ -42,16 +42,17 @@ pub enum Evidence<'a> {
     Unread(&'a str),
 }
 
-/// The daemon bridge address for this task and the detail for the report. `file_ipv6_only`: the
-/// metadata file had `HostIPv6Address` and no `HostPrivateIPv4Address`.
-pub fn choose(why_managed: &str, evidence: &Evidence<'_>, file_ipv6_only: bool) -> (IpAddr, String) {
+/// The daemon bridge address for this task and the detail for the report. `file_host`: the host
+/// the metadata file gave, if any (an IPv6 one: it had `HostIPv6Address` and no usable
+/// `HostPrivateIPv4Address`).
+pub fn choose(why_managed: &str, evidence: &Evidence<'_>, file_host: Option<IpAddr>) -> (IpAddr, String) {
     let task_ipv6_only = match evidence {
         Evidence::NoAgentContainer(t) => t.ipv6_only() == Some(true),
         Evidence::Unread(_) => false,
     };
     let (host, family) = if task_ipv6_only {
         (IpAddr::V6(HOST_V6), "; IPv6-only task (its networks carry IPv6Addresses only)")
-    } else if file_ipv6_only {
+    } else if file_host.is_some_and(|h| h.is_ipv6()) {
         (IpAddr::V6(HOST_V6), "; IPv6-only task (the metadata file has HostIPv6Address only)")
     } else {
         (IpAddr::V4(HOST_V4), "")
@@ -98,12 +99,18 @@ mod tests {
         };
         let v6 = tm(r#"{"NetworkMode":"awsvpc","IPv6Addresses":["2600::5"]}"#);
         let v4 = tm(r#"{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.0.5"]}"#);
-        let (host, detail) = choose("x", &Evidence::NoAgentContainer(&v6), false);
+        let (host, detail) = choose("x", &Evidence::NoAgentContainer(&v6), None);
         assert_eq!(host, IpAddr::V6(HOST_V6));
         assert!(detail.contains("IPv6-only"), "{detail}");
-        assert_eq!(choose("x", &Evidence::NoAgentContainer(&v4), false).0, IpAddr::V4(HOST_V4));
-        assert_eq!(choose("x", &Evidence::NoAgentContainer(&v4), true).0, IpAddr::V6(HOST_V6));
-        let (host, detail) = choose("x", &Evidence::Unread("timeout"), false);
+        assert_eq!(
+            choose("x", &Evidence::NoAgentContainer(&v4), Some(IpAddr::V4(HOST_V4))).0,
+            IpAddr::V4(HOST_V4)
+        );
+        assert_eq!(
+            choose("x", &Evidence::NoAgentContainer(&v4), Some(IpAddr::V6(Ipv6Addr::LOCALHOST))).0,
+            IpAddr::V6(HOST_V6)
+        );
+        let (host, detail) = choose("x", &Evidence::Unread("timeout"), None);
         assert_eq!(host, IpAddr::V4(HOST_V4));
         assert!(detail.contains("a guess"), "{detail}");
     }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Journal, Source, Step};
+use crate::config::ImdsAccess;
 use crate::http::{self, Endpoint, Failure};
 
 pub const TOKEN_PATH: &str = "/latest/api/token";
@@ -115,22 +116,20 @@ fn retryable(status: u16) -> bool {
     status == 429 || (500..600).contains(&status)
 }
 
-/// Runs IMDSv2, then IMDSv1 where allowed, recording both attempts. Returns the host and the
-/// source that found it. `ipv6_fallback`: no endpoint or mode was configured, so the IPv6
-/// endpoint may be tried once when the IPv4 one is unreachable.
-pub async fn resolve(
-    endpoint: &Endpoint,
-    v1_allowed: bool,
-    ipv6_fallback: bool,
+/// Runs IMDSv2, then IMDSv1 where `access` allows it, recording both attempts. Returns the host
+/// and the source that found it. With `access.ipv6_fallback` (no endpoint or mode was
+/// configured) the IPv6 endpoint may be tried once when the IPv4 one is unreachable.
+pub(crate) async fn resolve(
+    access: &ImdsAccess,
     deadline: Instant,
     journal: &Journal,
 ) -> Option<(IpAddr, Source)> {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let seed = (u64::from(nanos) << 20 ^ u64::from(std::process::id())) | 1;
-    let ipv6_fallback = if ipv6_fallback { Endpoint::parse(IPV6_ENDPOINT).ok() } else { None };
+    let ipv6_fallback = if access.ipv6_fallback { Endpoint::parse(IPV6_ENDPOINT).ok() } else { None };
     let mut budget = Budget {
-        endpoint: endpoint.clone(),
+        endpoint: access.endpoint.clone(),
         deadline,
         sent: 0,
         cap: MAX_REQUESTS,
@@ -154,7 +153,7 @@ pub async fn resolve(
         Token::FallBack(why) => why,
     };
     v2.fail(why_v1);
-    if !v1_allowed {
+    if !access.v1_allowed {
         journal.skip(Source::Imdsv1, "AWS_EC2_METADATA_V1_DISABLED=true");
         return None;
     }

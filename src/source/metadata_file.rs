@@ -9,7 +9,7 @@
 //! ddboot uses, and polls by re-opening the path until the host appears, the file is READY
 //! without one, or the deadline passes.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,32 +42,31 @@ pub struct MetadataFile {
     pub network_mode: Option<String>,
 }
 
+/// One host address field of the file (`HostPrivateIPv4Address`, `HostIPv6Address`) read with
+/// `parse`: the address, or why a present value is unusable (absent and `null` are neither).
+fn host_field<T>(
+    value: Option<&Value>,
+    parse: fn(&[u8]) -> Result<T, String>,
+) -> (Option<T>, Option<String>) {
+    match value {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::String(s)) => match parse(s.as_bytes()) {
+            Ok(ip) => (Some(ip), None),
+            Err(why) => (None, Some(why)),
+        },
+        Some(other) => {
+            let shown = crate::output::clip(&other.to_string(), 40);
+            (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
+        }
+    }
+}
+
 /// Parses the file's JSON. Unknown fields are ignored; the top level must be an object.
 pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     let obj = doc.as_object().ok_or("not a JSON object")?;
-    let (v4, invalid_v4): (Option<Ipv4Addr>, Option<String>) = match obj.get("HostPrivateIPv4Address") {
-        None | Some(Value::Null) => (None, None),
-        Some(Value::String(s)) => match super::parse_ipv4(s.as_bytes()) {
-            Ok(ip) => (Some(ip), None),
-            Err(why) => (None, Some(why)),
-        },
-        Some(other) => {
-            let shown = crate::output::clip(&other.to_string(), 40);
-            (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
-        }
-    };
-    let (v6, invalid_v6): (Option<Ipv6Addr>, Option<String>) = match obj.get("HostIPv6Address") {
-        None | Some(Value::Null) => (None, None),
-        Some(Value::String(s)) => match super::parse_ipv6(s.as_bytes()) {
-            Ok(ip) => (Some(ip), None),
-            Err(why) => (None, Some(why)),
-        },
-        Some(other) => {
-            let shown = crate::output::clip(&other.to_string(), 40);
-            (None, Some(format!("not a string: {}", crate::output::escape(&shown))))
-        }
-    };
+    let (v4, invalid_v4) = host_field(obj.get("HostPrivateIPv4Address"), super::parse_ipv4);
+    let (v6, invalid_v6) = host_field(obj.get("HostIPv6Address"), super::parse_ipv6);
     let host = v4.map(IpAddr::V4).or(v6.map(IpAddr::V6));
     let invalid_host = match (host, invalid_v4, invalid_v6) {
         (Some(_), _, _) => None,

@@ -256,27 +256,35 @@ pub fn usable_host(ip: IpAddr) -> Result<IpAddr, String> {
 mod tests {
     use super::*;
 
+    /// Each of `bad` is refused by `parse`.
+    fn rejects_each<T: std::fmt::Debug>(parse: fn(&[u8]) -> Result<T, String>, bad: &[&[u8]]) {
+        for bad in bad {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
     #[test]
     fn accepts_only_one_usable_ipv4() {
         assert_eq!(parse_ipv4(b"10.0.1.43"), Ok(Ipv4Addr::new(10, 0, 1, 43)));
         assert_eq!(parse_ipv4(b" 10.0.1.43\n"), Ok(Ipv4Addr::new(10, 0, 1, 43)));
         assert_eq!(parse_ipv4(b"127.0.0.2"), Ok(Ipv4Addr::new(127, 0, 0, 2)));
-        for bad in [
-            &b""[..],
-            b"  \n",
-            b"fe80::1",
-            b"10.0.1",
-            b"10.0.1.43 10.0.1.44",
-            b"10.0.1.256",
-            b"<html>",
-            b"0.0.0.0",
-            b"255.255.255.255",
-            b"224.0.0.1",
-            b"\xff\xfe",
-            b"10.0.1.43\x00",
-        ] {
-            assert!(parse_ipv4(bad).is_err(), "{bad:?} should be rejected");
-        }
+        rejects_each(
+            parse_ipv4,
+            &[
+                b"",
+                b"  \n",
+                b"fe80::1",
+                b"10.0.1",
+                b"10.0.1.43 10.0.1.44",
+                b"10.0.1.256",
+                b"<html>",
+                b"0.0.0.0",
+                b"255.255.255.255",
+                b"224.0.0.1",
+                b"\xff\xfe",
+                b"10.0.1.43\x00",
+            ],
+        );
     }
 
     #[test]
@@ -284,23 +292,24 @@ mod tests {
         assert_eq!(parse_ipv6(b"2600:1f14:abc::17\n"), Ok("2600:1f14:abc::17".parse().expect("ip")));
         assert_eq!(parse_ipv6(b"::1"), Ok(Ipv6Addr::LOCALHOST));
         assert_eq!(parse_ipv6(b"fd00:ec2::172:2"), Ok("fd00:ec2::172:2".parse().expect("ip")));
-        for bad in [
-            &b""[..],
-            b"::",
-            b"ff02::1",
-            b"ff05::2",
-            b"::ffff:0.0.0.0",
-            b"::ffff:224.0.0.1",
-            b"::ffff:255.255.255.255",
-            b"10.0.1.43",
-            b"[::1]",
-            b"fe80::1%eth0",
-            b"2600:1f14::17 2600:1f14::18",
-            b"2600:1f14::g",
-            b"\xff\xfe",
-        ] {
-            assert!(parse_ipv6(bad).is_err(), "{bad:?} should be rejected");
-        }
+        rejects_each(
+            parse_ipv6,
+            &[
+                b"",
+                b"::",
+                b"ff02::1",
+                b"ff05::2",
+                b"::ffff:0.0.0.0",
+                b"::ffff:224.0.0.1",
+                b"::ffff:255.255.255.255",
+                b"10.0.1.43",
+                b"[::1]",
+                b"fe80::1%eth0",
+                b"2600:1f14::17 2600:1f14::18",
+                b"2600:1f14::g",
+                b"\xff\xfe",
+            ],
+        );
         // Both families, one rule.
         for (v4, v6) in [("0.0.0.0", "::"), ("224.0.0.1", "ff02::1"), ("127.0.0.1", "::1")] {
             let a = usable_host(v4.parse().expect("v4")).is_ok();

@@ -105,37 +105,33 @@ mod tests {
 
     #[test]
     fn only_real_sockets_count() {
-        let dir = std::env::temp_dir().join(format!("ddboot-sock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        std::fs::write(dir.join("dsd.socket"), b"not a socket").expect("file");
-        let _apm = UnixListener::bind(dir.join("apm.socket")).expect("bind");
-        let found = find(&dir);
-        assert_eq!(found.apm, Some(dir.join("apm.socket")));
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("dsd.socket"), b"not a socket").expect("file");
+        let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind");
+        let found = find(dir.path());
+        assert_eq!(found.apm, Some(dir.path().join("apm.socket")));
         assert_eq!(found.dsd, None);
         assert!(!found.both());
-        assert_eq!(find(&dir.join("missing")), Sockets::default());
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(find(&dir.path().join("missing")), Sockets::default());
     }
 
     #[test]
     fn stale_sockets_do_not_count() {
-        let dir = std::env::temp_dir().join(format!("ddboot-stale-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = tempfile::tempdir().expect("dir");
         // A listener closed with its file left behind, and a datagram socket bound then closed.
-        drop(UnixListener::bind(dir.join("apm.socket")).expect("bind"));
-        drop(UnixDatagram::bind(dir.join("dsd.socket")).expect("bind"));
-        let found = find(&dir);
+        drop(UnixListener::bind(dir.path().join("apm.socket")).expect("bind"));
+        drop(UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind"));
+        let found = find(dir.path());
         assert_eq!((found.apm.as_ref(), found.dsd.as_ref()), (None, None), "{found:?}");
         assert_eq!(found.stale.len(), 2, "{found:?}");
         assert!(found.describe().contains("apm.socket: stale (connection refused)"), "{found:?}");
         // Live ones count again.
         for name in ["apm.socket", "dsd.socket"] {
-            std::fs::remove_file(dir.join(name)).expect("rm");
+            std::fs::remove_file(dir.path().join(name)).expect("rm");
         }
-        let _apm = UnixListener::bind(dir.join("apm.socket")).expect("bind");
-        let _dsd = UnixDatagram::bind(dir.join("dsd.socket")).expect("bind");
-        let found = find(&dir);
+        let _apm = UnixListener::bind(dir.path().join("apm.socket")).expect("bind");
+        let _dsd = UnixDatagram::bind(dir.path().join("dsd.socket")).expect("bind");
+        let found = find(dir.path());
         assert!(found.both() && found.stale.is_empty(), "{found:?}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
