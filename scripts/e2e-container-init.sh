@@ -28,15 +28,15 @@ done
 
 work=$(mktemp -d)
 image="localhost/ddboot-e2e-init:$$"
-containers=()
+. scripts/lib/check.sh
+. scripts/lib/podman.sh
+podman_flags+=(--network none -e AWS_EC2_METADATA_DISABLED=true)
 cleanup() {
-  for c in "${containers[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  remove_containers
   podman rmi -f "$image" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-. scripts/lib/check.sh
 
 echo "== image: static ddboot, Python 3, Node.js, tini"
 rootfs=$work/rootfs
@@ -77,57 +77,37 @@ tar -C "$rootfs" -cf "$work/rootfs.tar" .
 podman import -q "$work/rootfs.tar" "$image" >/dev/null
 echo "  rootfs: $(du -sh "$rootfs" | cut -f1), $(find "$rootfs" -type f | wc -l) files"
 
-podman_run() { # podman_run NAME ARGS...: detached, the flags this machine needs, no network
-  local name=$1; shift
-  containers+=("$name")
-  podman run -d --name "$name" --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-    --network none -e DDBOOT_SOCKET_DIR=/nonexistent -e AWS_EC2_METADATA_DISABLED=true "$@" >/dev/null
-}
-wait_for_log() { # wait_for_log NAME TEXT: at most 20 s
-  for _ in $(seq 1000); do
-    podman logs "$1" 2>&1 | grep -q "$2" && return 0
-    sleep 0.02
-  done
-  return 1
-}
-
 py_app=(python3 -c 'import time; print("ready", flush=True); time.sleep(120)')
 node_app=(node -e 'setInterval(() => {}, 1000); console.log("ready")')
 ddboot=(/usr/local/bin/ddboot --metadata-file /ecs/metadata.json)
 rows=()
 stop_row() { # stop_row LABEL ENTRYPOINT_ARGS...: starts, waits for "ready", times podman stop
   local label=$1; shift
-  local name="e2e-init-$$-${#rows[@]}" started ms code
+  local name="e2e-init-$$-${#rows[@]}"
   podman_run "$name" --entrypoint "$1" "$image" "${@:2}"
   if ! wait_for_log "$name" ready; then
     echo "    | $(podman logs "$name" 2>&1 | tail -n 3)"
   fi
-  started=$(date +%s%N)
-  timeout $((stop_timeout + 30)) podman stop -t "$stop_timeout" "$name" >/dev/null 2>&1 || true
-  ms=$(ms_since "$started")
-  code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
+  timed_stop "$name" "$stop_timeout"
   podman logs "$name" 2>&1 | grep -v '^ready$' | sed 's/^/    | /'
   podman rm -f "$name" >/dev/null 2>&1 || true
-  rows+=("$(printf '| %-40s | %9s ms | %4s |' "$label" "$ms" "$code")")
-  echo "  $label: stopped in $ms ms, exit $code"
-  stop_ms=$ms stop_code=$code
+  rows+=("$(printf '| %-40s | %9s ms | %4s |' "$label" "$stop_ms" "$stop_code")")
+  echo "  $label: stopped in $stop_ms ms, exit $stop_code"
+}
+stop_rows() { # stop_rows APP APP_COMMAND...: APP under exec mode, --init and tini, with their checks
+  local app=$1; shift
+  stop_row "ddboot -> $app (exec mode)" "${ddboot[@]}" -- "$@"
+  check "exec mode: $app as PID 1 ignores SIGTERM, SIGKILL after the timeout (137)" [ "$stop_code" -eq 137 ]
+  stop_row "ddboot --init -> $app" "${ddboot[@]}" --init -- "$@"
+  check "--init: $app stops on SIGTERM with 143" [ "$stop_code" -eq 143 ]
+  check "--init: $app stops in < 1000 ms" [ "$stop_ms" -lt 1000 ]
+  stop_row "tini -- ddboot -> $app" /usr/bin/tini -- "${ddboot[@]}" -- "$@"
+  check "tini: $app stops with 143" [ "$stop_code" -eq 143 ]
 }
 
 echo "== podman stop -t $stop_timeout of handler-less apps"
-stop_row "ddboot -> Python (exec mode)" "${ddboot[@]}" -- "${py_app[@]}"
-check "exec mode: Python as PID 1 ignores SIGTERM, SIGKILL after the timeout (137)" [ "$stop_code" -eq 137 ]
-stop_row "ddboot --init -> Python" "${ddboot[@]}" --init -- "${py_app[@]}"
-check "--init: Python stops on SIGTERM with 143" [ "$stop_code" -eq 143 ]
-check "--init: Python stops in < 1000 ms" [ "$stop_ms" -lt 1000 ]
-stop_row "tini -- ddboot -> Python" /usr/bin/tini -- "${ddboot[@]}" -- "${py_app[@]}"
-check "tini: Python stops with 143" [ "$stop_code" -eq 143 ]
-stop_row "ddboot -> Node.js (exec mode)" "${ddboot[@]}" -- "${node_app[@]}"
-check "exec mode: Node.js as PID 1 ignores SIGTERM (137)" [ "$stop_code" -eq 137 ]
-stop_row "ddboot --init -> Node.js" "${ddboot[@]}" --init -- "${node_app[@]}"
-check "--init: Node.js stops on SIGTERM with 143" [ "$stop_code" -eq 143 ]
-check "--init: Node.js stops in < 1000 ms" [ "$stop_ms" -lt 1000 ]
-stop_row "tini -- ddboot -> Node.js" /usr/bin/tini -- "${ddboot[@]}" -- "${node_app[@]}"
-check "tini: Node.js stops with 143" [ "$stop_code" -eq 143 ]
+stop_rows Python "${py_app[@]}"
+stop_rows Node.js "${node_app[@]}"
 
 echo "== orphans: the app forks 5 children that each leave a grandchild behind"
 # The app waits for its own children only (as most apps do), lets the 5 orphans end, then counts
@@ -176,17 +156,14 @@ name="e2e-init-$$-resolving"
 podman_run "$name" -v "$work/early.json:/ecs/early.json:ro" --entrypoint /usr/local/bin/ddboot \
   "$image" --metadata-file /ecs/early.json --timeout 5s -- python3 -c 'print("APP-RAN", flush=True)'
 sleep 1
-started=$(date +%s%N)
-podman stop -t "$stop_timeout" "$name" >/dev/null 2>&1 || true
-resolving_ms=$(ms_since "$started")
-code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
+timed_stop "$name" "$stop_timeout"
 logs=$(podman logs "$name" 2>&1)
 podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
 printf '%s\n' "$logs" | sed 's/^/    | /'
-echo "  stopped in $resolving_ms ms (podman stop, container teardown included), exit $code"
-check "SIGTERM during resolution as PID 1: exit 143" [ "$code" -eq 143 ]
+echo "  stopped in $stop_ms ms (podman stop, container teardown included), exit $stop_code"
+check "SIGTERM during resolution as PID 1: exit 143" [ "$stop_code" -eq 143 ]
 check "the app never started" sh -c "! printf '%s' \"\$1\" | grep -q APP-RAN" _ "$logs"
-check "podman stop returned in < 5000 ms (before the deadline)" [ "$resolving_ms" -lt 5000 ]
+check "podman stop returned in < 5000 ms (before the deadline)" [ "$stop_ms" -lt 5000 ]
 
 echo
 echo "podman stop -t $stop_timeout, handler-less apps (same run):"

@@ -23,18 +23,18 @@ mockmeta="$target_dir/debug/mockmeta"
 work=$(mktemp -d)
 ns="ddb-ctr-$$"
 image="localhost/ddboot-e2e-distroless:$$"
-containers=()
+. scripts/lib/check.sh
+. scripts/lib/podman.sh
+podman_flags+=(--network "ns:/run/netns/$ns")
 mocks=()
 cleanup() {
-  for c in "${containers[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  remove_containers
   for p in "${mocks[@]}"; do kill "$p" 2>/dev/null || true; done
   podman rmi -f "$image" >/dev/null 2>&1 || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-. scripts/lib/check.sh
 
 echo "== image: distroless-style rootfs with the static musl ddboot"
 rootfs=$work/rootfs
@@ -77,14 +77,21 @@ run() {
   containers+=("$name")
   started=$(date +%s%N)
   code=0
-  out=$(timeout 60 podman run --name "$name" --runtime runc --ulimit nofile=1024:1024 \
-    --ulimit nproc=1024:1024 --network "ns:/run/netns/$ns" -e DDBOOT_SOCKET_DIR=/nonexistent \
-    "${opts[@]}" "$image" "$@" 2>&1) || code=$?
+  out=$(timeout 60 podman run --name "$name" "${podman_flags[@]}" "${opts[@]}" "$image" "$@" 2>&1) ||
+    code=$?
   ms=$(ms_since "$started")
   podman rm -f "$name" >/dev/null 2>&1 || true
   printf '%s\n' "$out" | sed 's/^/    | /'
 }
 rows=()
+resolved() { # resolved CASE HOST SOURCE HOW: after run, the checks of a case where ddboot resolves
+  # HOST (through SOURCE; "-": nothing found), and its table row
+  local case=$1 host=$2 source=$3 how=$4
+  check "exit 0" [ "$code" -eq 0 ]
+  check "DD_AGENT_HOST $how" contains "$out" "DD_AGENT_HOST=$host "
+  [ "$source" = - ] || check "source $source" contains "$out" "($source"
+  row "$case" "$host" "$source" "$ms" "$code"
+}
 row() { # row CASE HOST SOURCE MS EXIT: ddboot's own time comes from its status line in $out
   local own
   own=$(sed -n 's/.*ddboot: DD_AGENT_HOST=[^ ]* ([a-z0-9-]*, \([0-9.]* ms\)).*/\1/p; s/.*not resolved after \([0-9.]* ms\).*/\1/p' <<<"$out" | head -n 1)
@@ -94,39 +101,26 @@ row() { # row CASE HOST SOURCE MS EXIT: ddboot's own time comes from its status 
 echo "== 1. ECS metadata file (bind-mounted read-only), IMDS disabled"
 run e2e-file-$$ -v "$work/metadata.json:/ecs/metadata.json:ro" \
   -e ECS_CONTAINER_METADATA_FILE=/ecs/metadata.json -e AWS_EC2_METADATA_DISABLED=true -- /app
-check "exit 0" [ "$code" -eq 0 ]
-check "DD_AGENT_HOST from the metadata file" contains "$out" "DD_AGENT_HOST=10.9.8.7 "
-check "source metadata-file" contains "$out" "(metadata-file"
+resolved "metadata file" 10.9.8.7 metadata-file "from the metadata file"
 check "the app is PID 1 (exec mode)" contains "$out" "pid=1 "
-row "metadata file" "10.9.8.7" "metadata-file" "$ms" "$code"
 
 echo "== 2. IMDSv2 (tokens required) through AWS_EC2_METADATA_SERVICE_ENDPOINT"
 run e2e-imds-$$ -e AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:18080 -- /app
-check "exit 0" [ "$code" -eq 0 ]
-check "DD_AGENT_HOST from IMDSv2" contains "$out" "DD_AGENT_HOST=10.0.1.43 "
-check "source imdsv2" contains "$out" "(imdsv2"
+resolved IMDSv2 10.0.1.43 imdsv2 "from IMDSv2"
 check "the token PUT was made" grep -q '"PUT"' "$work/mock-18080.log"
-row "IMDSv2" "10.0.1.43" "imdsv2" "$ms" "$code"
 
 echo "== 3. hop-limit fallback: the token PUT never answers"
 run e2e-hop-$$ -e AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:18081 -- /app
-check "exit 0" [ "$code" -eq 0 ]
-check "DD_AGENT_HOST through IMDSv1" contains "$out" "DD_AGENT_HOST=10.0.1.44 "
-check "source imdsv1" contains "$out" "(imdsv1"
-row "hop limit (PUT hangs)" "10.0.1.44" "imdsv1" "$ms" "$code"
+resolved "hop limit (PUT hangs)" 10.0.1.44 imdsv1 "through IMDSv1"
 
 echo "== 4. nothing to find: the app still starts (fail-open), no empty DD_AGENT_HOST"
 run e2e-none-$$ -e AWS_EC2_METADATA_DISABLED=true -- /app
-check "exit 0" [ "$code" -eq 0 ]
-check "DD_AGENT_HOST unset" contains "$out" "DD_AGENT_HOST=<unset>"
-row "nothing (fail-open)" "<unset>" "-" "$ms" "$code"
+resolved "nothing (fail-open)" "<unset>" - unset
 
 echo "== 5. read-only root filesystem, --user 1000"
 run e2e-ro-$$ --read-only --user 1000:1000 -e AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:18080 -- /app
-check "exit 0" [ "$code" -eq 0 ]
+resolved "--read-only --user 1000" 10.0.1.43 imdsv2 resolved
 check "runs as uid 1000" contains "$out" "uid=1000 "
-check "DD_AGENT_HOST resolved" contains "$out" "DD_AGENT_HOST=10.0.1.43 "
-row "--read-only --user 1000" "10.0.1.43" "imdsv2" "$ms" "$code"
 
 echo "== 6. the documented recipe in the same image"
 run e2e-recipe-$$ --entrypoint sh -- -c \
@@ -136,20 +130,13 @@ row "sh -c \"export ...\$(curl ...)\"" "-" "cannot start" "$ms" "$code"
 
 echo "== 7. podman stop -t $stop_timeout in exec mode: the app (no SIGTERM handler) is PID 1"
 name=e2e-stop-$$
-containers+=("$name")
-podman run -d --name "$name" --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-  --network "ns:/run/netns/$ns" -e AWS_EC2_METADATA_DISABLED=true -e DDBOOT_SOCKET_DIR=/nonexistent \
-  "$image" /app sleep >/dev/null
-for _ in $(seq 250); do podman logs "$name" 2>/dev/null | grep -q '^ready' && break; sleep 0.02; done
-check "the app is running as PID 1" sh -c "podman logs $name 2>/dev/null | grep -q '^ready pid=1$'"
-started=$(date +%s%N)
-podman stop -t "$stop_timeout" "$name" >/dev/null 2>&1 || true
-ms=$(ms_since "$started")
-code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
-echo "    | stopped in $ms ms, exit $code"
-check "SIGTERM is ignored by a handler-less PID 1: SIGKILL after the timeout (exit 137)" [ "$code" -eq 137 ]
+podman_run "$name" -e AWS_EC2_METADATA_DISABLED=true "$image" /app sleep
+check "the app is running as PID 1" wait_for_log "$name" '^ready pid=1$'
+timed_stop "$name" "$stop_timeout"
+echo "    | stopped in $stop_ms ms, exit $stop_code"
+check "SIGTERM is ignored by a handler-less PID 1: SIGKILL after the timeout (exit 137)" [ "$stop_code" -eq 137 ]
 out=""
-row "podman stop -t $stop_timeout (exec mode)" "-" "-" "$ms" "$code"
+row "podman stop -t $stop_timeout (exec mode)" "-" "-" "$stop_ms" "$stop_code"
 
 echo
 echo "| case                               | host       | source        | ddboot     | podman run  | exit |"

@@ -507,15 +507,28 @@ fpm_evidence() {
   fi
 }
 php_field() { field "$work/$1.http" 'E2E-PHP ' "$2"; }
+# serve_fpm NAME WHAT [SOCKET_DIR] -- DDBOOT_ARGS...: start_fpm, then the master's config and a
+# worker's answer over FastCGI; when it does not come up, FAIL: WHAT (on its port) with the tail
+# of php-fpm's log, and status 1
+serve_fpm() {
+  local name=$1 what=$2
+  shift 2
+  if start_fpm "$name" "$@"; then
+    fpm_evidence
+    fcgi "$name"
+    note "worker: $(grep '^E2E-PHP' "$work/$name.http" || cat "$work/$name.http")"
+    return 0
+  fi
+  fail "$what on 127.0.0.1:$fpm_port"
+  sed -e 's/^/   | /' "$work/$name/php-fpm.log" 2>/dev/null | tail -n 20 || true
+  return 1
+}
 if ! command -v php-fpm8.2 >/dev/null || ! command -v cgi-fcgi >/dev/null; then
   fail "php-fpm8.2 and cgi-fcgi are installed"
 else
   if ((have_inject)); then
-    if start_fpm fpm -- --inject auto -- php-fpm8.2 -F -R -y pool.conf; then
+    if serve_fpm fpm "php-fpm8.2 under ddboot --inject auto listens" -- --inject auto -- php-fpm8.2 -F -R -y pool.conf; then
       pass "php-fpm8.2 under ddboot --inject auto listens on 127.0.0.1:$fpm_port"
-      fpm_evidence
-      fcgi fpm
-      note "worker: $(grep '^E2E-PHP' "$work/fpm.http" || cat "$work/fpm.http")"
       expect_eq "php: request served by php-fpm" "$(php_field fpm sapi)" fpm-fcgi
       expect_eq "php: clear_env still in force (the master's E2E_FPM_MARKER is hidden)" "$(php_field fpm clear_env_probe)" false
       for pair in DD_AGENT_HOST=$agent_ip DD_ENV=$want_env DD_SERVICE=$want_service DD_VERSION=$want_version; do
@@ -528,9 +541,6 @@ else
       [[ $(php_field fpm getenv/DD_AGENT_HOST) == "$agent_ip" ]] && php_env_ok=yes
       [[ $(php_field fpm get_cfg_var/datadog.agent_host) == "$agent_ip" ]] && php_ini_ok=yes
       note "php mechanisms that reached the worker: env[] overlay=$php_env_ok, -d INI=$php_ini_ok"
-    else
-      fail "php-fpm8.2 under ddboot --inject auto listens on 127.0.0.1:$fpm_port"
-      sed -e 's/^/   | /' "$work/fpm/php-fpm.log" 2>/dev/null | tail -n 20 || true
     fi
     show fpm
     stop_fpm
@@ -545,16 +555,12 @@ open(sys.argv[2], "w").close(); time.sleep(600)' "$work/sockets-apm/apm.socket" 
     apm_listener=$!
     pids+=("$apm_listener")
     for _ in $(seq 250); do [ -e "$work/apm.ready" ] && break; sleep 0.02; done
-    if start_fpm fpm-sock "$work/sockets-apm" -- --inject php -- php-fpm8.2 -F -R --fpm-config="$e2e/php/pool.conf"; then
-      fpm_evidence
-      fcgi fpm-sock
-      note "worker: $(grep '^E2E-PHP' "$work/fpm-sock.http" || cat "$work/fpm-sock.http")"
+    if serve_fpm fpm-sock "php-fpm8.2 --fpm-config=PATH under ddboot --inject php starts" "$work/sockets-apm" -- \
+      --inject php -- php-fpm8.2 -F -R --fpm-config="$e2e/php/pool.conf"; then
       expect_eq "php --fpm-config=PATH, apm.socket: worker getenv('DD_TRACE_AGENT_URL')" "$(php_field fpm-sock getenv/DD_TRACE_AGENT_URL)" "unix://$work/sockets-apm/apm.socket"
       expect_eq "php --fpm-config=PATH, apm.socket: worker get_cfg_var('datadog.trace.agent_url')" "$(php_field fpm-sock get_cfg_var/datadog.trace.agent_url)" "unix://$work/sockets-apm/apm.socket"
       expect_eq "php --fpm-config=PATH: worker getenv('DD_AGENT_HOST')" "$(php_field fpm-sock getenv/DD_AGENT_HOST)" "$agent_ip"
     else
-      fail "php-fpm8.2 --fpm-config=PATH under ddboot --inject php starts"
-      sed -e 's/^/   | /' "$work/fpm-sock/php-fpm.log" 2>/dev/null | tail -n 20 || true
       show fpm-sock
     fi
     stop_fpm
@@ -566,15 +572,10 @@ open(sys.argv[2], "w").close(); time.sleep(600)' "$work/sockets-apm/apm.socket" 
     mkdir -p "$prefix/etc/php-fpm.d"
     printf '[global]\ninclude=etc/php-fpm.d/*.conf\n' >"$prefix/etc/php-fpm.conf"
     cp "$e2e/php/pool.conf" "$prefix/etc/php-fpm.d/www.conf"
-    if start_fpm fpm-prefix -- --inject auto -- php-fpm8.2 -F -R -p "$prefix" -y "$prefix/etc/php-fpm.conf"; then
-      fpm_evidence
-      fcgi fpm-prefix
-      note "worker: $(grep '^E2E-PHP' "$work/fpm-prefix.http" || cat "$work/fpm-prefix.http")"
+    if serve_fpm fpm-prefix "php-fpm8.2 -p PREFIX under ddboot --inject auto starts" -- \
+      --inject auto -- php-fpm8.2 -F -R -p "$prefix" -y "$prefix/etc/php-fpm.conf"; then
       expect_eq "php prefix layout (include=etc/php-fpm.d/*.conf): worker get_cfg_var('datadog.agent_host')" "$(php_field fpm-prefix get_cfg_var/datadog.agent_host)" "$agent_ip"
       expect_eq "php prefix layout (include=etc/php-fpm.d/*.conf): worker getenv('DD_AGENT_HOST') (env[] overlay needs the pools found)" "$(php_field fpm-prefix getenv/DD_AGENT_HOST)" "$agent_ip"
-    else
-      fail "php-fpm8.2 -p PREFIX under ddboot --inject auto starts"
-      sed -e 's/^/   | /' "$work/fpm-prefix/php-fpm.log" 2>/dev/null | tail -n 20 || true
     fi
     show fpm-prefix
     stop_fpm
@@ -590,15 +591,12 @@ open(sys.argv[2], "w").close(); time.sleep(600)' "$work/sockets-apm/apm.socket" 
     fi
   fi
 
-  if start_fpm fpm-off -- -- php-fpm8.2 -F -R -y pool.conf; then
-    fcgi fpm-off
+  if serve_fpm fpm-off "php-fpm8.2 under ddboot (no injection) starts" -- -- php-fpm8.2 -F -R -y pool.conf; then
     # (php-fpm rewrites its process title over /proc/PID/environ: ddboot's status line tells)
     expect_has "php without --inject: ddboot gave the master DD_AGENT_HOST" "$(cat "$work/fpm-off.err")" "ddboot: DD_AGENT_HOST=$agent_ip"
     expect_eq "php without --inject: the worker does not see it (clear_env)" "$(php_field fpm-off getenv/DD_AGENT_HOST)" false
     expect_eq "php without --inject: no datadog.agent_host INI" "$(php_field fpm-off get_cfg_var/datadog.agent_host)" false
   else
-    fail "php-fpm8.2 under ddboot (no injection) starts"
-    sed -e 's/^/   | /' "$work/fpm-off/php-fpm.log" 2>/dev/null | tail -n 20 || true
     show fpm-off
   fi
   stop_fpm

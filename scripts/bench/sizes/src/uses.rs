@@ -46,17 +46,27 @@ pub fn clap() {
     println!("{:?} {} {} {:?} {:?}", cli.timeout, cli.strict, cli.quiet, cli.file, cli.command);
 }
 
+/// The current-thread runtime (ddboot's) the network uses run on: `exchange` gets the address to
+/// talk to (`ADDR`, else the discard port on loopback) and a deadline 1 s away; what it answers
+/// is printed.
+fn on_runtime<F: std::future::Future<Output = String>>(
+    exchange: impl FnOnce(String, tokio::time::Instant) -> F,
+) {
+    use tokio::time::{Duration, Instant};
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:9".into());
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().expect("runtime");
+    let out = rt.block_on(exchange(addr, Instant::now() + Duration::from_secs(1)));
+    println!("{out}");
+}
+
 /// tokio with ddboot's features: a current-thread runtime, one TCP exchange under a deadline,
 /// select! against a sleep.
 pub fn tokio() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
-    use tokio::time::{Duration, Instant, timeout_at};
-    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:9".into());
-    let rt =
-        tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().expect("runtime");
-    let out = rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(1);
+    use tokio::time::timeout_at;
+    on_runtime(|addr, deadline| async move {
         let exchange = async {
             let mut s = TcpStream::connect(addr.as_str()).await?;
             s.write_all(b"GET / HTTP/1.1\r\n\r\n").await?;
@@ -69,7 +79,6 @@ pub fn tokio() {
             _ = tokio::time::sleep_until(deadline) => "deadline".to_string(),
         }
     });
-    println!("{out}");
 }
 
 /// hyper with ddboot's features: one HTTP/1 exchange over a tokio `TcpStream` through a small
@@ -82,7 +91,7 @@ pub fn hyper() {
     use std::task::{Context, Poll, ready};
     use tokio::io::{AsyncRead, AsyncWrite};
     use tokio::net::TcpStream;
-    use tokio::time::{Duration, Instant, timeout_at};
+    use tokio::time::timeout_at;
     struct Io(TcpStream);
     impl hyper::rt::Read for Io {
         fn poll_read(
@@ -113,11 +122,7 @@ pub fn hyper() {
             Pin::new(&mut self.0).poll_shutdown(cx)
         }
     }
-    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:9".into());
-    let rt =
-        tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().expect("runtime");
-    let out = rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(1);
+    on_runtime(|addr, deadline| async move {
         let exchange = async {
             let stream = TcpStream::connect(addr.as_str()).await.map_err(|e| e.to_string())?;
             let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
@@ -144,7 +149,6 @@ pub fn hyper() {
         };
         format!("{:?}", timeout_at(deadline, exchange).await)
     });
-    println!("{out}");
 }
 
 /// serde_json: parse a file into a Value and read one field.
