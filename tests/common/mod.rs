@@ -130,6 +130,8 @@ pub struct Ddboot {
     shell: Option<String>,
     /// Programs put in front of ddboot (e.g. `setpriv ... --`).
     launcher: Vec<OsString>,
+    /// Another copy of ddboot to start instead of [`ddboot_bin`] (see [`Ddboot::binary`]).
+    bin: Option<PathBuf>,
 }
 
 impl Ddboot {
@@ -274,7 +276,10 @@ impl Ddboot {
             Some(script) => {
                 argv.extend(["/bin/sh".into(), "-c".into(), script.into(), ddboot_path().into()]);
             }
-            None => argv.extend(ddboot_argv()),
+            None => {
+                argv.extend(ddboot_runner());
+                argv.push(self.bin.clone().unwrap_or_else(ddboot_bin).into_os_string());
+            }
         }
         argv.extend(args);
         let mut cmd = Command::new(&argv[0]);
@@ -677,4 +682,16 @@ pub fn assert_within(f: &Finished, bound: Duration) {
 /// The bytes of an OsStr.
 pub fn bytes(s: &OsStr) -> Vec<u8> {
     s.as_bytes().to_vec()
+}
+
+// --- tests-a: another copy of the binary under test, started through the one builder ---
+
+impl Ddboot {
+    /// Starts `bin` (another copy of the binary under test, e.g. the one `--install` wrote)
+    /// instead of [`ddboot_bin`], under the same runner and guard. Not with [`Ddboot::through_shell`].
+    pub fn binary(mut self, bin: &Path) -> Self {
+        assert!(self.shell.is_none(), "harness: binary() does not apply to through_shell()");
+        self.bin = Some(bin.to_path_buf());
+        self
+    }
 }
