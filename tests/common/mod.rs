@@ -695,3 +695,26 @@ impl Ddboot {
         self
     }
 }
+
+// --- tests-a: files that change or block under a running ddboot ---
+
+/// Starts a thread that replaces `path` with `contents` by rename (as the ECS agent does) after
+/// `after`; join it once the run is over.
+pub fn replace_later(path: &Path, after: Duration, contents: String) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        replace_by_rename(&path, &contents);
+    })
+}
+
+impl TempDir {
+    /// Makes a FIFO at `<dir>/<name>` (nothing ever writes it: a reader would block) and returns
+    /// its path.
+    pub fn fifo(&self, name: &str) -> PathBuf {
+        let path = self.join(name);
+        let made = Command::new("mkfifo").arg(&path).status().expect("run mkfifo");
+        assert!(made.success(), "mkfifo {} failed", path.display());
+        path
+    }
+}
