@@ -18,9 +18,22 @@ fn run_env_dump(mock: &Mock) -> Finished {
     Ddboot::new().imds(mock).args(ENV_DUMP).run()
 }
 
-/// `ddboot --imds-endpoint MOCK --explain --json`.
+/// `ddboot --imds-endpoint MOCK --explain --json` (exit 0 if resolved, else 1).
 fn explain_json(mock: &Mock) -> Value {
-    Ddboot::new().imds(mock).args(["--explain", "--json"]).run().json()
+    Ddboot::new().imds(mock).explain()
+}
+
+/// Asserts the IMDSv2 token flow of the runs against `mock`: `n` token PUTs, `n` GETs with a
+/// token and none without, the last GET carrying the last token issued; then [`assert_hygiene`].
+fn assert_token_flow(mock: &Mock, n: usize) {
+    assert_eq!(mock.token_puts(), n, "{:?}", mock.requests());
+    assert_eq!(mock.token_gets(), n, "{:?}", mock.requests());
+    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
+    let tokens = mock.issued_tokens();
+    assert_eq!(tokens.len(), n);
+    let last_get = mock.requests().into_iter().filter(|r| r.method == "GET").last().expect("a GET");
+    assert_eq!(last_get.header(mockmeta::TOKEN_HEADER), tokens.last().map(String::as_str), "the last token");
+    assert_hygiene(mock);
 }
 
 fn assert_unresolved_app_ran(f: &Finished) {
@@ -34,13 +47,7 @@ fn imdsv2_works_and_no_tokenless_request_is_sent() {
     let mock = start_mock(|_| {});
     let f = run_env_dump(&mock);
     f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
-    assert_eq!(mock.token_puts(), 1, "{:?}", mock.requests());
-    assert_eq!(mock.token_gets(), 1, "{:?}", mock.requests());
-    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
-    let tokens = mock.issued_tokens();
-    let get = mock.requests().into_iter().find(|r| r.method == "GET").expect("a GET");
-    assert_eq!(get.header(mockmeta::TOKEN_HEADER), Some(tokens[0].as_str()));
-    assert_hygiene(&mock);
+    assert_token_flow(&mock, 1);
 }
 
 #[test]
@@ -88,12 +95,18 @@ fn put_answered_400_never_falls_back_to_imdsv1() {
     assert_eq!(mock.token_gets(), 0, "{:?}", mock.requests());
     assert_hygiene(&mock);
 
-    let mock = start_mock(|b| b.put = Put::Status(400));
-    let report = explain_json(&mock);
-    assert!(report["agent_host"].is_null(), "{report:#}");
+    assert_v1_skipped_after(Put::Status(400), Ddboot::new());
+}
+
+/// `--explain --json` of `cmd` against a mock whose token PUT does `put`: unresolved, with IMDSv2
+/// failed and IMDSv1 skipped, and no token-less GET.
+fn assert_v1_skipped_after(put: Put, cmd: Ddboot) {
+    let mock = start_mock(|b| b.put = put);
+    let report = cmd.imds(&mock).explain();
+    assert!(report["source"].is_null() && report["agent_host"].is_null(), "unresolved (exit 1): {report:#}");
     assert_attempt(&report, "imdsv2", "failed");
     assert_attempt(&report, "imdsv1", "skipped");
-    assert_eq!(mock.tokenless_gets(), 0);
+    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
 }
 
 #[test]
@@ -117,17 +130,7 @@ fn v1_disabled_never_sends_a_tokenless_request() {
         assert_eq!(mock.tokenless_gets(), 0, "{put:?}: {:?}", mock.requests());
         assert_hygiene(&mock);
     }
-    let mock = start_mock(|b| b.put = Put::Hang);
-    let f = Ddboot::new()
-        .imds(&mock)
-        .env("AWS_EC2_METADATA_V1_DISABLED", "TRUE")
-        .args(["--explain", "--json"])
-        .run();
-    f.assert_code(1);
-    let report = f.json();
-    assert_attempt(&report, "imdsv2", "failed");
-    assert_attempt(&report, "imdsv1", "skipped");
-    assert_eq!(mock.tokenless_gets(), 0);
+    assert_v1_skipped_after(Put::Hang, Ddboot::new().env("AWS_EC2_METADATA_V1_DISABLED", "TRUE"));
 }
 
 #[test]
@@ -135,18 +138,8 @@ fn get_401_gets_one_fresh_token_and_one_retry() {
     let mock = start_mock(|b| b.get = Get::UnauthorizedFirst(1));
     let f = run_env_dump(&mock);
     f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
-    assert_eq!(mock.token_puts(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.token_gets(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
-    let tokens = mock.issued_tokens();
-    assert_eq!(tokens.len(), 2);
-    let gets: Vec<_> = mock.requests().into_iter().filter(|r| r.method == "GET").collect();
-    assert_eq!(
-        gets[1].header(mockmeta::TOKEN_HEADER),
-        Some(tokens[1].as_str()),
-        "retry uses the fresh token"
-    );
-    assert_hygiene(&mock);
+    // The retry (the last GET) uses the fresh token.
+    assert_token_flow(&mock, 2);
 }
 
 #[test]
@@ -154,10 +147,7 @@ fn get_401_twice_gives_up_without_more_requests() {
     let mock = start_mock(|b| b.get = Get::UnauthorizedFirst(100));
     let f = run_env_dump(&mock);
     assert_unresolved_app_ran(&f);
-    assert_eq!(mock.token_puts(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.token_gets(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
-    assert_hygiene(&mock);
+    assert_token_flow(&mock, 2);
 }
 
 #[test]
@@ -366,13 +356,8 @@ fn endpoint_flag_wins_over_the_variable() {
 #[test]
 fn metadata_disabled_wins_over_the_variable() {
     let mock = start_mock(|_| {});
-    let f = Ddboot::new()
-        .imds_env(&mock)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(["--explain", "--json"])
-        .run();
-    f.assert_code(1);
-    let report = f.json();
+    let report = Ddboot::new().imds_env(&mock).env("AWS_EC2_METADATA_DISABLED", "true").explain();
+    assert!(report["source"].is_null(), "unresolved (exit 1): {report:#}");
     assert_attempt(&report, "imdsv2", "skipped");
     assert_attempt(&report, "imdsv1", "skipped");
     assert_no_requests(&mock);
@@ -451,18 +436,19 @@ fn invalid_imds_flag_is_a_usage_error_and_a_bad_v1_variable_warns() {
 #[test]
 fn invalid_imds_variables_warn_even_when_overridden() {
     let mock = start_mock(|_| {});
-    let cases: [(&str, &str, bool); 7] = [
-        // (variable, value, true: --imds-endpoint MOCK / false: AWS_EC2_METADATA_DISABLED=true)
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", true),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", false),
-        ("AWS_EC2_METADATA_DISABLED", "yes", true),
-        ("AWS_EC2_METADATA_DISABLED", "1", true),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1", true),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1", false),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://imds.internal", false),
+    // (variable, value, the overrides it runs under: true for --imds-endpoint MOCK, false for
+    // AWS_EC2_METADATA_DISABLED=true, which a bad AWS_EC2_METADATA_DISABLED cannot be run under)
+    let both: &[bool] = &[true, false];
+    let cases: [(&str, &str, &[bool]); 5] = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", both),
+        ("AWS_EC2_METADATA_DISABLED", "yes", &[true]),
+        ("AWS_EC2_METADATA_DISABLED", "1", &[true]),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1", both),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://imds.internal", &[false]),
     ];
+    let runs = cases.iter().flat_map(|&(var, value, flags)| flags.iter().map(move |&f| (var, value, f)));
     let mut failures = Vec::new();
-    for (var, value, with_flag) in cases {
+    for (var, value, with_flag) in runs {
         let mut cmd = Ddboot::new().env(var, value);
         cmd = if with_flag { cmd.imds(&mock) } else { cmd.env("AWS_EC2_METADATA_DISABLED", "true") };
         let f = cmd.args(ENV_DUMP).run();
