@@ -18,8 +18,7 @@ fn an_inherited_dd_agent_host_is_kept_and_no_lookup_is_made() {
     let file = dir.write("metadata.json", ready_file(Some("10.9.9.9")));
     let mock = start_mock(|_| {});
     let cmd = Ddboot::new().imds(&mock).metadata_file(&file);
-    let f = cmd.clone().env("DD_AGENT_HOST", "agent.internal").args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("agent.internal").assert_status_line("agent.internal", "env");
+    cmd.clone().env("DD_AGENT_HOST", "agent.internal").assert_resolves("agent.internal", "env");
     assert_no_requests(&mock);
 
     // Resolved: exit 0 (asserted by `explain`).
@@ -50,8 +49,7 @@ fn an_inherited_empty_dd_agent_host_is_removed_when_unresolved() {
 #[test]
 fn an_inherited_empty_dd_agent_host_is_replaced_when_resolved() {
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).env("DD_AGENT_HOST", "").args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::new().imds(&mock).env("DD_AGENT_HOST", "").assert_resolves(MOCK_IP, "imdsv2");
 }
 
 #[test]

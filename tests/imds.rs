@@ -31,7 +31,7 @@ fn assert_token_flow(mock: &Mock, n: usize) {
     assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
     let tokens = mock.issued_tokens();
     assert_eq!(tokens.len(), n);
-    let last_get = mock.requests().into_iter().filter(|r| r.method == "GET").last().expect("a GET");
+    let last_get = mock.requests().into_iter().rfind(|r| r.method == "GET").expect("a GET");
     assert_eq!(last_get.header(mockmeta::TOKEN_HEADER), tokens.last().map(String::as_str), "the last token");
     assert_hygiene(mock);
 }
@@ -45,8 +45,7 @@ fn assert_unresolved_app_ran(f: &Finished) {
 #[test]
 fn imdsv2_works_and_no_tokenless_request_is_sent() {
     let mock = start_mock(|_| {});
-    let f = run_env_dump(&mock);
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv2");
     assert_token_flow(&mock, 1);
 }
 
@@ -71,8 +70,7 @@ fn imdsv2_with_required_tokens_and_its_json_report() {
 #[test]
 fn hop_limit_put_hang_resolves_through_imdsv1_inside_the_default_deadline() {
     let mock = start_mock(|b| b.put = Put::Hang);
-    let f = run_env_dump(&mock);
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv1");
+    let f = Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv1");
     assert_within(&f, Duration::from_millis(900));
     assert_eq!(mock.token_puts(), 1, "{:?}", mock.requests());
     assert_eq!(mock.tokenless_gets(), 1, "{:?}", mock.requests());
@@ -113,8 +111,7 @@ fn assert_v1_skipped_after(put: Put, cmd: Ddboot) {
 fn put_403_404_405_and_reset_fall_back_to_imdsv1() {
     for put in [Put::Status(403), Put::Status(404), Put::Status(405), Put::Reset] {
         let mock = start_mock(|b| b.put = put.clone());
-        let f = run_env_dump(&mock);
-        f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv1");
+        Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv1");
         assert_eq!(mock.token_puts(), 1, "{put:?}: {:?}", mock.requests());
         assert_eq!(mock.tokenless_gets(), 1, "{put:?}: {:?}", mock.requests());
         assert_hygiene(&mock);
@@ -136,8 +133,7 @@ fn v1_disabled_never_sends_a_tokenless_request() {
 #[test]
 fn get_401_gets_one_fresh_token_and_one_retry() {
     let mock = start_mock(|b| b.get = Get::UnauthorizedFirst(1));
-    let f = run_env_dump(&mock);
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv2");
     // The retry (the last GET) uses the fresh token.
     assert_token_flow(&mock, 2);
 }
@@ -154,8 +150,7 @@ fn get_401_twice_gives_up_without_more_requests() {
 fn throttled_or_failing_token_requests_are_retried() {
     for status in [429, 503] {
         let mock = start_mock(|b| b.put = Put::FailThenToken { failures: 1, status });
-        let f = run_env_dump(&mock);
-        f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+        Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv2");
         assert_eq!(mock.token_puts(), 2, "{status}: {:?}", mock.requests());
         assert_hygiene(&mock);
     }
@@ -202,8 +197,7 @@ fn bodies_are_trimmed_and_accepted_up_to_exactly_1_kib() {
     at_cap.resize(1024, b' ');
     for (body, ip) in [(at_cap, "10.0.1.44"), (b" 10.0.1.45\r\n".to_vec(), "10.0.1.45")] {
         let mock = start_mock(|b| b.get = Get::Body(body.clone()));
-        let f = run_env_dump(&mock);
-        f.assert_code(0).assert_app_host(ip).assert_status_line(ip, "imdsv2");
+        Ddboot::new().imds(&mock).assert_resolves(ip, "imdsv2");
         assert_hygiene(&mock);
     }
 }
@@ -277,8 +271,7 @@ fn proxy_variables_set_to_a_dead_address_are_ignored() {
     for var in PROXY_VARS {
         cmd = cmd.env(var, DEAD_PROXY);
     }
-    let f = cmd.args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    cmd.assert_resolves(MOCK_IP, "imdsv2");
     assert_hygiene(&mock);
 }
 
@@ -338,8 +331,7 @@ fn the_token_never_reaches_the_app() {
 #[test]
 fn endpoint_from_aws_ec2_metadata_service_endpoint() {
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds_env(&mock).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::new().imds_env(&mock).assert_resolves(MOCK_IP, "imdsv2");
     assert_hygiene(&mock);
 }
 
@@ -366,8 +358,7 @@ fn metadata_disabled_wins_over_the_variable() {
 #[test]
 fn endpoint_flag_wins_over_metadata_disabled() {
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).env("AWS_EC2_METADATA_DISABLED", "true").args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::new().imds(&mock).env("AWS_EC2_METADATA_DISABLED", "true").assert_resolves(MOCK_IP, "imdsv2");
 }
 
 #[test]

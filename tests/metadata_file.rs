@@ -19,13 +19,14 @@ fn a_ready_file_resolves_on_the_first_read_without_any_imds_request() {
     let dir = TempDir::new();
     let file = dir.write("metadata.json", ready_file(Some("10.0.2.15")));
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).metadata_file(&file).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("10.0.2.15").assert_status_line("10.0.2.15", "metadata-file");
+    Ddboot::new().imds(&mock).metadata_file(&file).assert_resolves("10.0.2.15", "metadata-file");
     assert_no_requests(&mock);
 
     // The same through ECS_CONTAINER_METADATA_FILE.
-    let f = Ddboot::new().imds(&mock).env("ECS_CONTAINER_METADATA_FILE", &file).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("10.0.2.15").assert_status_line("10.0.2.15", "metadata-file");
+    Ddboot::new()
+        .imds(&mock)
+        .env("ECS_CONTAINER_METADATA_FILE", &file)
+        .assert_resolves("10.0.2.15", "metadata-file");
     assert_no_requests(&mock);
 }
 
@@ -34,8 +35,11 @@ fn an_early_file_with_the_host_is_used_before_it_is_ready() {
     let dir = TempDir::new();
     let file = dir.write("metadata.json", early_file(Some("10.0.2.16")));
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).metadata_file(&file).args(["--timeout", "5s"]).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("10.0.2.16").assert_status_line("10.0.2.16", "metadata-file");
+    let f = Ddboot::new()
+        .imds(&mock)
+        .metadata_file(&file)
+        .timeout("5s")
+        .assert_resolves("10.0.2.16", "metadata-file");
     assert_within(&f, QUICK);
     assert_no_requests(&mock);
 }
@@ -102,8 +106,7 @@ fn a_not_ready_file_with_imds_working_resolves_through_imdsv2_quickly() {
     let dir = TempDir::new();
     let file = dir.write("metadata.json", early_file(None));
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).metadata_file(&file).args(["--timeout", "5s"]).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    let f = Ddboot::new().imds(&mock).metadata_file(&file).timeout("5s").assert_resolves(MOCK_IP, "imdsv2");
     assert_within(&f, QUICK);
     assert_hygiene(&mock);
 }

@@ -687,6 +687,14 @@ pub fn bytes(s: &OsStr) -> Vec<u8> {
 // --- tests-a: another copy of the binary under test, started through the one builder ---
 
 impl Ddboot {
+    /// Runs the app [`ENV_DUMP`] and asserts that it started with `DD_AGENT_HOST=host`, after the
+    /// one status line naming `source`; returns the run.
+    pub fn assert_resolves(&self, host: &str, source: &str) -> Finished {
+        let f = self.run_with(&ENV_DUMP);
+        f.assert_code(0).assert_app_host(host).assert_status_line(host, source);
+        f
+    }
+
     /// Starts `bin` (another copy of the binary under test, e.g. the one `--install` wrote)
     /// instead of [`ddboot_bin`], under the same runner and guard. Not with [`Ddboot::through_shell`].
     pub fn binary(mut self, bin: &Path) -> Self {
