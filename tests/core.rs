@@ -48,8 +48,7 @@ fn an_inherited_empty_dd_agent_host_is_removed_when_unresolved() {
 
 #[test]
 fn an_inherited_empty_dd_agent_host_is_replaced_when_resolved() {
-    let mock = start_mock(|_| {});
-    Ddboot::new().imds(&mock).env("DD_AGENT_HOST", "").assert_resolves(MOCK_IP, "imdsv2");
+    Ddboot::assert_imdsv2_despite("DD_AGENT_HOST", "");
 }
 
 #[test]

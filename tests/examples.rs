@@ -135,6 +135,7 @@ fn is_agent_image(image: &str) -> bool {
 }
 
 /// One example task definition.
+#[derive(Clone)]
 struct TaskDef {
     file: String,
     doc: Value,
@@ -661,21 +662,22 @@ fn assert_daemon_via_imdsv2(j: &Value, imds: &Mock, what: &str) {
 /// An app container of an example, ready to start as the example starts it: a temp dir for the
 /// Agent's sockets (and a metadata file), its own IMDS and task metadata mocks, and the image its
 /// command runs in (`None`: no image, the harness's environment and the repository as cwd).
-struct App<'a> {
-    td: &'a TaskDef,
-    c: &'a Value,
+struct App {
+    td: TaskDef,
+    /// The container's name.
+    name: String,
     dir: TempDir,
     imds: Mock,
     task_metadata: Mock,
     image: Option<Image>,
 }
 
-impl<'a> App<'a> {
+impl App {
     /// Container `c` of `td`, in an image for `runtime` with the container's `workingDirectory`.
-    fn new(td: &'a TaskDef, c: &'a Value, runtime: Option<Runtime>) -> App<'a> {
+    fn new(td: &TaskDef, c: &Value, runtime: Option<Runtime>) -> App {
         App {
-            td,
-            c,
+            td: td.clone(),
+            name: s(c, "name").to_string(),
             dir: TempDir::new(),
             imds: imds_mock(),
             task_metadata: td.task_metadata_mock(s(c, "name")),
@@ -683,9 +685,19 @@ impl<'a> App<'a> {
         }
     }
 
+    /// The one app container of the task definition in `file`.
+    fn load(file: &str, runtime: Option<Runtime>) -> App {
+        let td = TaskDef::load(file);
+        App::new(&td, td.app(), runtime)
+    }
+
+    fn c(&self) -> &Value {
+        self.td.container(&self.name)
+    }
+
     /// The launch as ECS starts the container, with `AWS_EXECUTION_ENV=execution_env`.
     fn launch(&self, execution_env: Option<&str>) -> Launch {
-        let launch = Launch::container(self.td, self.c, self.dir.path(), &self.imds)
+        let launch = Launch::container(&self.td, self.c(), self.dir.path(), &self.imds)
             .ecs(execution_env, &self.task_metadata);
         match &self.image {
             Some(image) => launch.image(image),
@@ -700,13 +712,13 @@ impl<'a> App<'a> {
 
     /// Asserts the tags came from the container's Docker labels and what `--inject` did.
     fn assert_labels_and_injection(&self, j: &Value, what: &str) {
-        assert_tags(j, label_tags(self.c), what);
+        assert_tags(j, label_tags(self.c()), what);
         self.assert_injected(j, what);
     }
 
     fn assert_injected(&self, j: &Value, what: &str) {
         let image = self.image.as_ref().expect("started in an image");
-        image.assert_injected(j, &strings(self.c, "command"), what);
+        image.assert_injected(j, &strings(self.c(), "command"), what);
     }
 }
 
@@ -1002,8 +1014,7 @@ const BRIDGE_APPS: [(&str, Runtime); 5] = [
 #[test]
 fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
     for (file, runtime) in BRIDGE_APPS {
-        let td = TaskDef::load(file);
-        let app = App::new(&td, td.app(), Some(runtime));
+        let app = App::load(file, Some(runtime));
         let j = app.explain();
         assert_daemon_via_imdsv2(&j, &app.imds, file);
         assert_eq!(j["platform"]["network_mode"], "bridge", "{file}");
@@ -1037,11 +1048,10 @@ fn ec2_bridge_go_app_gets_the_environment_only() {
 fn ec2_apps_prefer_the_ecs_metadata_file() {
     let files = BRIDGE_APPS.into_iter().chain([("ec2-awsvpc.json", Runtime::Python)]);
     for (file, runtime) in files {
-        let td = TaskDef::load(file);
-        let app = App::new(&td, td.app(), Some(runtime));
-        let path = td.metadata_file(s(app.c, "name"), app.dir.path());
+        let app = App::load(file, Some(runtime));
+        let path = app.td.metadata_file(&app.name, app.dir.path());
         let j = app
-            .launch(td.execution_env())
+            .launch(app.td.execution_env())
             .env("ECS_CONTAINER_METADATA_FILE", &path.display().to_string())
             .explain();
         assert_agent(&j, "metadata-file", Some(FILE_IP), "daemon", file);
@@ -1055,9 +1065,8 @@ fn ec2_apps_prefer_the_ecs_metadata_file() {
 #[test]
 fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
     let file = "ec2-awsvpc.json";
-    let td = TaskDef::load(file);
     // The container has no workingDirectory: the image's WORKDIR is its root.
-    let app = App::new(&td, td.app(), Some(Runtime::Python));
+    let app = App::load(file, Some(Runtime::Python));
     let j = app.explain();
     assert_daemon_via_imdsv2(&j, &app.imds, file);
     assert_eq!(j["platform"]["network_mode"], "awsvpc");
@@ -1078,17 +1087,33 @@ fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
 #[test]
 fn fargate_app_uses_the_sidecar_without_imds() {
     let file = "fargate-sidecar.json";
-    let td = TaskDef::load(file);
-    let c = td.app();
-    for execution_env in [td.execution_env(), None] {
-        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let app = App::new(&td, c, Some(Runtime::Python));
-        let j = app.launch(execution_env).explain();
-        assert_sidecar(&j, "FARGATE", &what);
-        assert!(app.imds.requests().is_empty(), "{what}: zero IMDS requests on Fargate");
+    let execution_envs = [TaskDef::load(file).execution_env(), None];
+    for (app, what) in assert_sidecar_example(file, Runtime::Python, "FARGATE", &execution_envs) {
         assert!(!app.task_metadata.requests().is_empty(), "{what}: the labels come from the task metadata");
-        app.assert_labels_and_injection(&j, &what);
     }
+}
+
+/// Runs the app of the sidecar example `file` (its command run by `runtime`) with each
+/// AWS_EXECUTION_ENV of `execution_envs`: the sidecar at 127.0.0.1 on `launch_type`, zero IMDS
+/// requests (a sidecar task never asks; there is no IMDS on Fargate), the tags from the labels,
+/// the tracer loaded. Returns each run's app and description.
+fn assert_sidecar_example(
+    file: &str,
+    runtime: Runtime,
+    launch_type: &str,
+    execution_envs: &[Option<&str>],
+) -> Vec<(App, String)> {
+    let mut runs = Vec::new();
+    for execution_env in execution_envs {
+        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
+        let app = App::load(file, Some(runtime));
+        let j = app.launch(*execution_env).explain();
+        assert_sidecar(&j, launch_type, &what);
+        assert!(app.imds.requests().is_empty(), "{what}: zero IMDS requests in a sidecar task");
+        app.assert_labels_and_injection(&j, &what);
+        runs.push((app, what));
+    }
+    runs
 }
 
 /// Managed Instances: awsvpc with an Agent container in the task, found through the task
@@ -1096,17 +1121,9 @@ fn fargate_app_uses_the_sidecar_without_imds() {
 #[test]
 fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
     let file = "managed-instances-sidecar.json";
-    let td = TaskDef::load(file);
-    assert_eq!(td.launch_type(), "MANAGED_INSTANCES");
-    let c = td.app();
-    for execution_env in [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")] {
-        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let app = App::new(&td, c, Some(Runtime::Node));
-        let j = app.launch(execution_env).explain();
-        assert_sidecar(&j, "MANAGED_INSTANCES", &what);
-        assert!(app.imds.requests().is_empty(), "{what}: a sidecar task never asks IMDS");
-        app.assert_labels_and_injection(&j, &what);
-    }
+    assert_eq!(TaskDef::load(file).launch_type(), "MANAGED_INSTANCES");
+    let execution_envs = [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")];
+    assert_sidecar_example(file, Runtime::Node, "MANAGED_INSTANCES", &execution_envs);
 }
 
 /// Managed Instances with the Agent as a managed daemon: no Agent container in the task. The UDS
@@ -1185,8 +1202,7 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
 #[test]
 fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
-    let td = TaskDef::load(file);
-    let app = App::new(&td, td.app(), Some(Runtime::Python));
+    let app = App::load(file, Some(Runtime::Python));
     let dir = &app.dir;
     let _apm = dir.socket("apm.socket");
     let _dsd = dir.socket("dsd.socket");
@@ -1204,8 +1220,7 @@ fn socket_variant_exports_both_unix_urls() {
 #[test]
 fn socket_variant_falls_back_to_the_host_before_the_agent_is_up() {
     let file = "ec2-bridge-socket.json";
-    let td = TaskDef::load(file);
-    let app = App::new(&td, td.app(), None);
+    let app = App::load(file, None);
     let j = app.explain();
     assert_daemon_via_imdsv2(&j, &app.imds, file);
     assert!(j["env"].get("DD_TRACE_AGENT_URL").is_none());

@@ -695,6 +695,13 @@ impl Ddboot {
         f
     }
 
+    /// Asserts that with `name=value` set and IMDS at a default mock (`--imds-endpoint`), the app
+    /// still gets [`MOCK_IP`] from `imdsv2`.
+    pub fn assert_imdsv2_despite(name: &str, value: &str) {
+        let mock = start_mock(|_| {});
+        Ddboot::new().imds(&mock).env(name, value).assert_resolves(MOCK_IP, "imdsv2");
+    }
+
     /// Starts `bin` (another copy of the binary under test, e.g. the one `--install` wrote)
     /// instead of [`ddboot_bin`], under the same runner and guard. Not with [`Ddboot::through_shell`].
     pub fn binary(mut self, bin: &Path) -> Self {
