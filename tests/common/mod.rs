@@ -274,6 +274,7 @@ impl Ddboot {
         let mut argv: Vec<OsString> = self.launcher.clone();
         match &self.shell {
             Some(script) => {
+                assert!(self.bin.is_none(), "harness: binary() does not apply to through_shell()");
                 argv.extend(["/bin/sh".into(), "-c".into(), script.into(), ddboot_path().into()]);
             }
             None => {
@@ -684,7 +685,8 @@ pub fn bytes(s: &OsStr) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
-// --- tests-a: another copy of the binary under test, started through the one builder ---
+// --- tests-a: runs that assert a resolution, another copy of the binary under the one builder,
+// and files that change or block under a running ddboot ---
 
 impl Ddboot {
     /// Runs the app [`ENV_DUMP`] and asserts that it started with `DD_AGENT_HOST=host`, after the
@@ -705,13 +707,10 @@ impl Ddboot {
     /// Starts `bin` (another copy of the binary under test, e.g. the one `--install` wrote)
     /// instead of [`ddboot_bin`], under the same runner and guard. Not with [`Ddboot::through_shell`].
     pub fn binary(mut self, bin: &Path) -> Self {
-        assert!(self.shell.is_none(), "harness: binary() does not apply to through_shell()");
         self.bin = Some(bin.to_path_buf());
         self
     }
 }
-
-// --- tests-a: files that change or block under a running ddboot ---
 
 /// Starts a thread that replaces `path` with `contents` by rename (as the ECS agent does) after
 /// `after`; join it once the run is over.
