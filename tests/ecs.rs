@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -309,15 +310,7 @@ fn metadata_file_polling_does_not_wait_for_the_task_metadata() {
     let imds = imds_ok();
     let cmd = ddboot(dir.path()).imds(&imds).task_metadata(&tm).metadata_file(&file).timeout("2s");
     let ready = metadata_file(Some(FILE_IP), Some("bridge"), true);
-    let replacement = {
-        let file = file.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(60));
-            let tmp = file.with_extension("tmp");
-            std::fs::write(&tmp, ready).expect("write");
-            std::fs::rename(&tmp, &file).expect("rename");
-        })
-    };
+    let replacement = common::replace_later(&file, Duration::from_millis(60), ready);
     let report = cmd.explain();
     replacement.join().expect("replacement thread");
     assert_resolved(&report, Some(FILE_IP), "metadata-file");
@@ -406,6 +399,28 @@ fn inherited_trace_agent_url_is_kept() {
     assert_untouched(&imds);
 }
 
+/// Only `socket` (apm.socket or dsd.socket) of the two in `dir` is usable: the socket attempt
+/// fails saying `why`, the host is still resolved through IMDS, and the app gets that socket's
+/// URL but not the other one's. Returns the report.
+fn assert_one_usable_socket(dir: &TempDir, socket: &str, why: &str) -> Value {
+    let imds = imds_ok();
+    let cmd = ddboot(dir.path()).imds(&imds);
+    let report = cmd.explain();
+    assert_resolved(&report, Some(MOCK_IP), "imdsv2");
+    assert_eq!(outcome(&report, "socket"), "failed");
+    assert!(detail(&report, "socket").contains(why), "{report:#}");
+    let env = cmd.app_env();
+    let (var, other) = match socket {
+        "apm.socket" => ("DD_TRACE_AGENT_URL", "DD_DOGSTATSD_URL"),
+        _ => ("DD_DOGSTATSD_URL", "DD_TRACE_AGENT_URL"),
+    };
+    let url = format!("unix://{}", dir.join(socket).display());
+    assert_eq!(env.get(var), Some(&url));
+    assert!(!env.contains_key(other), "{env:?}");
+    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some(MOCK_IP));
+    report
+}
+
 /// A regular file named apm.socket is not a socket: only dsd.socket counts, and the host is
 /// still resolved.
 #[test]
@@ -413,19 +428,9 @@ fn a_regular_file_is_not_a_socket() {
     let dir = TempDir::new();
     dir.write("apm.socket", "not a socket");
     let _dsd = dir.socket("dsd.socket");
-    let imds = imds_ok();
-    let cmd = ddboot(dir.path()).imds(&imds);
-    let report = cmd.explain();
-    assert_resolved(&report, Some(MOCK_IP), "imdsv2");
-    assert_eq!(outcome(&report, "socket"), "failed");
-    assert!(detail(&report, "socket").contains("apm.socket: absent"), "{report:#}");
+    let report = assert_one_usable_socket(&dir, "dsd.socket", "apm.socket: absent");
     assert!(report["platform"]["sockets"]["apm"].is_null());
     assert_eq!(report["platform"]["agent"], "daemon");
-    let env = cmd.app_env();
-    assert!(!env.contains_key("DD_TRACE_AGENT_URL"), "{env:?}");
-    let dsd_url = format!("unix://{}", dir.join("dsd.socket").display());
-    assert_eq!(env.get("DD_DOGSTATSD_URL"), Some(&dsd_url));
-    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some(MOCK_IP));
 }
 
 /// One socket only: its URL is exported and the host is still resolved through IMDS.
@@ -433,36 +438,75 @@ fn a_regular_file_is_not_a_socket() {
 fn one_socket_still_needs_a_host() {
     let dir = TempDir::new();
     let _apm = dir.socket("apm.socket");
-    let imds = imds_ok();
-    let cmd = ddboot(dir.path()).imds(&imds);
-    let report = cmd.explain();
-    assert_resolved(&report, Some(MOCK_IP), "imdsv2");
-    assert_eq!(outcome(&report, "socket"), "failed");
-    assert!(detail(&report, "socket").contains("the host is still needed"), "{report:#}");
-    let env = cmd.app_env();
-    let apm_url = format!("unix://{}", dir.join("apm.socket").display());
-    assert_eq!(env.get("DD_TRACE_AGENT_URL"), Some(&apm_url));
-    assert!(!env.contains_key("DD_DOGSTATSD_URL"));
-    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some(MOCK_IP));
+    assert_one_usable_socket(&dir, "apm.socket", "the host is still needed");
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3. Sidecar
 // ---------------------------------------------------------------------------------------------
 
+/// Runs `cmd` with IMDS at a fresh mock, expecting a sidecar Agent: 127.0.0.1 in the report and
+/// in the app's environment, IMDS never asked. Returns the report.
+fn assert_sidecar(cmd: Ddboot) -> Value {
+    let imds = imds_ok();
+    let cmd = cmd.imds(&imds);
+    let report = cmd.explain();
+    assert_resolved(&report, Some("127.0.0.1"), "sidecar");
+    assert_eq!(report["platform"]["agent"], "sidecar", "{report:#}");
+    let env = cmd.app_env();
+    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some("127.0.0.1"));
+    assert_untouched(&imds);
+    report
+}
+
+/// Runs with the task metadata of `tm` and IMDS at a fresh mock, expecting the daemon through
+/// IMDS (the sidecar attempt skipped), in the report and in the app's environment. Returns the
+/// report.
+fn assert_daemon_not_sidecar(dir: &TempDir, tm: &Mock) -> Value {
+    let imds = imds_ok();
+    let cmd = ddboot(dir.path()).imds(&imds).task_metadata(tm);
+    let report = cmd.explain();
+    assert_resolved(&report, Some(MOCK_IP), "imdsv2");
+    assert_eq!(outcome(&report, "sidecar"), "skipped");
+    assert_eq!(report["platform"]["agent"], "daemon");
+    assert!(imds.token_puts() >= 1);
+    let env = cmd.app_env();
+    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some(MOCK_IP));
+    report
+}
+
+/// Asserts the task a report shows: launch type, network mode, Agent container (`None`: null).
+fn assert_task_platform(
+    report: &Value,
+    launch_type: &str,
+    network_mode: &str,
+    agent_container: Option<&str>,
+) {
+    let p = &report["platform"];
+    assert_eq!(p["launch_type"], launch_type, "{report:#}");
+    assert_eq!(p["network_mode"], network_mode, "{report:#}");
+    assert_eq!(p["agent_container"].as_str(), agent_container, "{report:#}");
+}
+
+/// A task metadata mock serving fixture `name` whose task also lists a container named
+/// datadog-agent running `image`, on `network_mode` at `ip`.
+fn fixture_mock_with_agent(name: &str, image: &str, network_mode: &str, ip: &str) -> Mock {
+    let mut task = fixture_json(&format!("{name}-task.json"));
+    task["Containers"].as_array_mut().expect("containers").push(json!({
+        "Name": "datadog-agent",
+        "Image": image,
+        "Type": "NORMAL",
+        "Networks": [{"NetworkMode": network_mode, "IPv4Addresses": [ip]}]
+    }));
+    task_mock(&fixture(&format!("{name}-container.json")), &task.to_string(), TaskMeta::Ok)
+}
+
 /// AWS_EXECUTION_ENV=AWS_ECS_FARGATE: the Agent is a sidecar at 127.0.0.1, IMDS never asked.
 #[test]
 fn fargate_execution_env_means_a_sidecar() {
     let dir = TempDir::new();
-    let imds = imds_ok();
-    let cmd = ddboot(dir.path()).imds(&imds).env("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE");
-    let report = cmd.explain();
-    assert_resolved(&report, Some("127.0.0.1"), "sidecar");
-    assert_eq!(report["platform"]["agent"], "sidecar");
+    let report = assert_sidecar(ddboot(dir.path()).env("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE"));
     assert_eq!(report["platform"]["execution_env"], "AWS_ECS_FARGATE");
-    let env = cmd.app_env();
-    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some("127.0.0.1"));
-    assert_untouched(&imds);
 }
 
 /// LaunchType FARGATE in the task metadata, without AWS_EXECUTION_ENV: a sidecar too.
@@ -470,22 +514,12 @@ fn fargate_execution_env_means_a_sidecar() {
 fn fargate_launch_type_means_a_sidecar() {
     let dir = TempDir::new();
     let tm = fixture_mock("fargate");
-    let imds = imds_ok();
-    let cmd = ddboot(dir.path()).imds(&imds).task_metadata(&tm);
-    let report = cmd.explain();
-    assert_resolved(&report, Some("127.0.0.1"), "sidecar");
+    let report = assert_sidecar(ddboot(dir.path()).task_metadata(&tm));
     assert_eq!(outcome(&report, "sidecar"), "ok");
     assert!(detail(&report, "sidecar").contains("FARGATE"), "{report:#}");
-    let p = &report["platform"];
-    assert_eq!(p["launch_type"], "FARGATE");
-    assert_eq!(p["network_mode"], "awsvpc");
-    assert_eq!(p["agent"], "sidecar");
-    assert_eq!(p["agent_container"], "datadog-agent");
-    assert!(p["execution_env"].is_null());
-    let env = cmd.app_env();
-    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some("127.0.0.1"));
+    assert_task_platform(&report, "FARGATE", "awsvpc", Some("datadog-agent"));
+    assert!(report["platform"]["execution_env"].is_null());
     assert_task_requests(&tm, 2);
-    assert_untouched(&imds);
 }
 
 /// Managed Instances: an awsvpc task whose Agent container has a mirrored image and its own
@@ -494,80 +528,36 @@ fn fargate_launch_type_means_a_sidecar() {
 fn managed_instances_agent_container_means_a_sidecar() {
     let dir = TempDir::new();
     let tm = fixture_mock("managed-instances");
-    let imds = imds_ok();
-    let cmd = ddboot(dir.path()).imds(&imds).task_metadata(&tm);
-    let report = cmd.explain();
-    assert_resolved(&report, Some("127.0.0.1"), "sidecar");
-    let p = &report["platform"];
-    assert_eq!(p["launch_type"], "MANAGED_INSTANCES");
-    assert_eq!(p["network_mode"], "awsvpc");
-    assert_eq!(p["agent"], "sidecar");
-    assert_eq!(p["agent_container"], "dd-sidecar");
+    let report = assert_sidecar(ddboot(dir.path()).task_metadata(&tm));
+    assert_task_platform(&report, "MANAGED_INSTANCES", "awsvpc", Some("dd-sidecar"));
     assert!(detail(&report, "sidecar").contains("dd-sidecar"), "{report:#}");
-    let env = cmd.app_env();
-    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some("127.0.0.1"));
-    assert_untouched(&imds);
 }
 
 /// The documented EC2 awsvpc example has no Agent container: a daemon, found through IMDS.
 #[test]
 fn ec2_awsvpc_without_agent_container_is_a_daemon() {
     let dir = TempDir::new();
-    let tm = fixture_mock("ec2-awsvpc");
-    let imds = imds_ok();
-    let report = ddboot(dir.path()).imds(&imds).task_metadata(&tm).explain();
-    assert_resolved(&report, Some(MOCK_IP), "imdsv2");
-    assert_eq!(outcome(&report, "sidecar"), "skipped");
-    let p = &report["platform"];
-    assert_eq!(p["launch_type"], "EC2");
-    assert_eq!(p["network_mode"], "awsvpc");
-    assert_eq!(p["agent"], "daemon");
-    assert!(p["agent_container"].is_null());
-    assert!(imds.token_puts() >= 1);
+    let report = assert_daemon_not_sidecar(&dir, &fixture_mock("ec2-awsvpc"));
+    assert_task_platform(&report, "EC2", "awsvpc", None);
 }
 
 /// An awsvpc task with a container NAMED datadog-agent (any image) is a sidecar.
 #[test]
 fn awsvpc_container_named_datadog_agent_is_a_sidecar() {
     let dir = TempDir::new();
-    let mut task = fixture_json("ec2-awsvpc-task.json");
-    task["Containers"].as_array_mut().expect("containers").push(json!({
-        "Name": "datadog-agent",
-        "Image": "111122223333.dkr.ecr.us-west-2.amazonaws.com/observability/custom-build:2024.1",
-        "Type": "NORMAL",
-        "Networks": [{"NetworkMode": "awsvpc", "IPv4Addresses": ["10.0.2.61"]}]
-    }));
-    let tm = task_mock(&fixture("ec2-awsvpc-container.json"), &task.to_string(), TaskMeta::Ok);
-    let imds = imds_ok();
-    let report = ddboot(dir.path()).imds(&imds).task_metadata(&tm).explain();
-    assert_resolved(&report, Some("127.0.0.1"), "sidecar");
-    assert_eq!(report["platform"]["agent_container"], "datadog-agent");
-    assert_eq!(report["platform"]["launch_type"], "EC2");
-    assert_untouched(&imds);
+    let image = "111122223333.dkr.ecr.us-west-2.amazonaws.com/observability/custom-build:2024.1";
+    let tm = fixture_mock_with_agent("ec2-awsvpc", image, "awsvpc", "10.0.2.61");
+    let report = assert_sidecar(ddboot(dir.path()).task_metadata(&tm));
+    assert_task_platform(&report, "EC2", "awsvpc", Some("datadog-agent"));
 }
 
 /// A bridge task listing an Agent container is not a sidecar: 127.0.0.1 is the container itself.
 #[test]
 fn bridge_task_with_agent_container_is_not_a_sidecar() {
     let dir = TempDir::new();
-    let mut task = fixture_json("ec2-bridge-task.json");
-    task["Containers"].as_array_mut().expect("containers").push(json!({
-        "Name": "datadog-agent",
-        "Image": "public.ecr.aws/datadog/agent:7",
-        "Type": "NORMAL",
-        "Networks": [{"NetworkMode": "bridge", "IPv4Addresses": ["172.17.0.6"]}]
-    }));
-    let tm = task_mock(&fixture("ec2-bridge-container.json"), &task.to_string(), TaskMeta::Ok);
-    let imds = imds_ok();
-    let cmd = ddboot(dir.path()).imds(&imds).task_metadata(&tm);
-    let report = cmd.explain();
-    assert_resolved(&report, Some(MOCK_IP), "imdsv2");
-    assert_eq!(outcome(&report, "sidecar"), "skipped");
-    assert_eq!(report["platform"]["agent"], "daemon");
+    let tm = fixture_mock_with_agent("ec2-bridge", "public.ecr.aws/datadog/agent:7", "bridge", "172.17.0.6");
+    let report = assert_daemon_not_sidecar(&dir, &tm);
     assert_eq!(report["platform"]["network_mode"], "bridge");
-    assert!(imds.token_puts() >= 1);
-    let env = cmd.app_env();
-    assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some(MOCK_IP));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -624,15 +614,7 @@ fn bridge_learnt_while_polling_the_metadata_file_allows_the_gateway() {
     let dir = TempDir::new();
     let file = dir.write("early.json", metadata_file(None, None, false));
     let ready = metadata_file(None, Some("bridge"), true);
-    let replacement = {
-        let file = file.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(60));
-            let tmp = file.with_extension("tmp");
-            std::fs::write(&tmp, ready).expect("write");
-            std::fs::rename(&tmp, &file).expect("rename");
-        })
-    };
+    let replacement = common::replace_later(&file, Duration::from_millis(60), ready);
     let report =
         ddboot(dir.path()).imds_endpoint(&refused_url()).metadata_file(&file).timeout("2s").explain();
     replacement.join().expect("replacement thread");
@@ -667,20 +649,23 @@ fn awsvpc_never_falls_back_to_the_gateway() {
 // 5. Service tags
 // ---------------------------------------------------------------------------------------------
 
-/// A command whose host comes from a READY metadata file, so only the tags are at stake.
-fn tags_cmd(dir: &TempDir, tm: &Mock) -> Ddboot {
+/// The report and the app's environment of a run whose host comes from a READY metadata file,
+/// so only the tags are at stake: task metadata from `tm`, ddboot's `args`, `inherited` variables.
+fn tags_run(tm: &Mock, args: &[&str], inherited: &[(&str, &str)]) -> (Value, BTreeMap<String, String>) {
+    let dir = TempDir::new();
     let file = dir.write("ready.json", metadata_file(Some(FILE_IP), Some("bridge"), true));
-    ddboot(dir.path()).metadata_file(&file).task_metadata(tm)
+    let mut cmd = ddboot(dir.path()).metadata_file(&file).task_metadata(tm).args(args);
+    for (k, v) in inherited {
+        cmd = cmd.env(k, v);
+    }
+    (cmd.explain(), cmd.app_env())
 }
 
 /// com.datadoghq.tags.* labels become DD_ENV, DD_SERVICE, DD_VERSION (a version label beats
 /// the image tag).
 #[test]
 fn labels_become_service_tags() {
-    let dir = TempDir::new();
-    let tm = fixture_mock("ec2-bridge");
-    let cmd = tags_cmd(&dir, &tm);
-    let report = cmd.explain();
+    let (report, env) = tags_run(&fixture_mock("ec2-bridge"), &[], &[]);
     for (name, value, key) in [
         ("DD_ENV", "prod", "env"),
         ("DD_SERVICE", "shop-web", "service"),
@@ -690,26 +675,19 @@ fn labels_become_service_tags() {
         assert_eq!(tag(&report, name), (Some(value.to_string()), origin.clone()));
         assert_eq!(report["env"][name], value);
         assert_eq!(report["origins"][name], origin.as_str());
+        assert_eq!(env.get(name).map(String::as_str), Some(value));
     }
-    let env = cmd.app_env();
-    assert_eq!(env.get("DD_ENV").map(String::as_str), Some("prod"));
-    assert_eq!(env.get("DD_SERVICE").map(String::as_str), Some("shop-web"));
-    assert_eq!(env.get("DD_VERSION").map(String::as_str), Some("2.7.1-label"));
     assert_eq!(env.get("DD_AGENT_HOST").map(String::as_str), Some(FILE_IP));
 }
 
 /// Without a version label the image tag is DD_VERSION; a registry port is not a tag.
 #[test]
 fn image_tag_becomes_the_version() {
-    let dir = TempDir::new();
-    let tm = fixture_mock("managed-instances");
-    let cmd = tags_cmd(&dir, &tm);
-    let report = cmd.explain();
+    let (report, env) = tags_run(&fixture_mock("managed-instances"), &[], &[]);
     assert_eq!(tag(&report, "DD_VERSION"), (Some("3.2.0".into()), "image tag".into()));
     assert_eq!(report["origins"]["DD_VERSION"], "image tag");
     assert_eq!(tag(&report, "DD_ENV"), (None, "unset".into()));
     assert_eq!(tag(&report, "DD_SERVICE"), (None, "unset".into()));
-    let env = cmd.app_env();
     assert_eq!(env.get("DD_VERSION").map(String::as_str), Some("3.2.0"));
     assert!(!env.contains_key("DD_ENV") && !env.contains_key("DD_SERVICE"), "{env:?}");
 }
@@ -717,7 +695,6 @@ fn image_tag_becomes_the_version() {
 /// `latest`, digests and registry ports never become DD_VERSION.
 #[test]
 fn latest_digests_and_registry_ports_are_never_versions() {
-    let dir = TempDir::new();
     let mut images: Vec<(String, String)> = vec![
         (
             "ec2-awsvpc fixture (:latest)".into(),
@@ -741,10 +718,8 @@ fn latest_digests_and_registry_ports_are_never_versions() {
             r#"{{"Name":"app","Image":{image_json},"Networks":[{{"NetworkMode":"bridge","IPv4Addresses":["172.17.0.5"]}}]}}"#
         );
         let tm = task_mock(&container, &fixture("ec2-bridge-task.json"), TaskMeta::Ok);
-        let cmd = tags_cmd(&dir, &tm);
-        let report = cmd.explain();
+        let (report, env) = tags_run(&tm, &[], &[]);
         assert_eq!(tag(&report, "DD_VERSION"), (None, "unset".into()), "{case}: {report:#}");
-        let env = cmd.app_env();
         assert!(!env.contains_key("DD_VERSION"), "{case}: {env:?}");
     }
 }
@@ -755,15 +730,14 @@ fn tag_precedence_table() {
     const ENV: &str = "label com.datadoghq.tags.env";
     const SVC: &str = "label com.datadoghq.tags.service";
     const VER: &str = "label com.datadoghq.tags.version";
-    let dir = TempDir::new();
+    const IMAGE: &str = "image tag";
+    const INHERITED: &str = "inherited";
+    /// Each label origin and the value its label holds.
+    const LABELS: [(&str, &str); 3] = [(ENV, "label-env"), (SVC, "label-svc"), (VER, "label-ver")];
     let container = |version_label: bool| {
-        let mut labels = json!({
-            "com.amazonaws.ecs.container-name": "app",
-            "com.datadoghq.tags.env": "label-env",
-            "com.datadoghq.tags.service": "label-svc",
-        });
-        if version_label {
-            labels["com.datadoghq.tags.version"] = json!("label-ver");
+        let mut labels = json!({"com.amazonaws.ecs.container-name": "app"});
+        for (origin, value) in LABELS.into_iter().filter(|(o, _)| version_label || *o != VER) {
+            labels[origin.trim_start_matches("label ")] = json!(value);
         }
         json!({
             "Name": "app",
@@ -776,73 +750,45 @@ fn tag_precedence_table() {
     let task = fixture("ec2-bridge-task.json");
     let plain = task_mock(&container(false), &task, TaskMeta::Ok);
     let versioned = task_mock(&container(true), &task, TaskMeta::Ok);
-    type Row = (
-        &'static [&'static str],
-        &'static [(&'static str, &'static str)],
-        bool,
-        [(&'static str, Option<&'static str>); 3],
-    );
+    const FLAGS: &[&str] = &["--dd-env", "flag-env", "--dd-service", "flag-svc", "--dd-version", "flag-ver"];
+    const VARS: &[(&str, &str)] =
+        &[("DD_ENV", "env-env"), ("DD_SERVICE", "env-svc"), ("DD_VERSION", "env-ver")];
+    const EMPTY_VARS: &[(&str, &str)] = &[("DD_ENV", ""), ("DD_SERVICE", ""), ("DD_VERSION", "")];
+    // (ddboot's args, inherited variables, version label, the origin of DD_ENV, DD_SERVICE,
+    // DD_VERSION); the value each must have is the one its origin holds in that row.
+    type Row = (&'static [&'static str], &'static [(&'static str, &'static str)], bool, [&'static str; 3]);
     let rows: [Row; 8] = [
-        (&[], &[], false, [(ENV, Some("label-env")), (SVC, Some("label-svc")), ("image tag", Some("2.0"))]),
-        (&[], &[], true, [(ENV, Some("label-env")), (SVC, Some("label-svc")), (VER, Some("label-ver"))]),
-        (
-            &["--dd-env", "flag-env", "--dd-service", "flag-svc", "--dd-version", "flag-ver"],
-            &[("DD_ENV", "env-env"), ("DD_SERVICE", "env-svc"), ("DD_VERSION", "env-ver")],
-            true,
-            [
-                ("flag --dd-env", Some("flag-env")),
-                ("flag --dd-service", Some("flag-svc")),
-                ("flag --dd-version", Some("flag-ver")),
-            ],
-        ),
-        (
-            &[],
-            &[("DD_ENV", "env-env"), ("DD_SERVICE", "env-svc"), ("DD_VERSION", "env-ver")],
-            true,
-            [("inherited", Some("env-env")), ("inherited", Some("env-svc")), ("inherited", Some("env-ver"))],
-        ),
-        (
-            &["--dd-service", "flag-svc"],
-            &[("DD_ENV", "env-env"), ("DD_SERVICE", "env-svc")],
-            false,
-            [
-                ("inherited", Some("env-env")),
-                ("flag --dd-service", Some("flag-svc")),
-                ("image tag", Some("2.0")),
-            ],
-        ),
-        (
-            &[],
-            &[("DD_ENV", ""), ("DD_SERVICE", ""), ("DD_VERSION", "")],
-            false,
-            [(ENV, Some("label-env")), (SVC, Some("label-svc")), ("image tag", Some("2.0"))],
-        ),
+        (&[], &[], false, [ENV, SVC, IMAGE]),
+        (&[], &[], true, [ENV, SVC, VER]),
+        (FLAGS, VARS, true, ["flag --dd-env", "flag --dd-service", "flag --dd-version"]),
+        (&[], VARS, true, [INHERITED, INHERITED, INHERITED]),
+        (&["--dd-service", "flag-svc"], &VARS[..2], false, [INHERITED, "flag --dd-service", IMAGE]),
+        (&[], EMPTY_VARS, false, [ENV, SVC, IMAGE]),
         (
             &["--dd-version", "flag-ver"],
             &[("DD_VERSION", "env-ver"), ("DD_ENV", "")],
             true,
-            [(ENV, Some("label-env")), (SVC, Some("label-svc")), ("flag --dd-version", Some("flag-ver"))],
+            [ENV, SVC, "flag --dd-version"],
         ),
-        (
-            &[],
-            &[("DD_VERSION", "env-ver")],
-            false,
-            [(ENV, Some("label-env")), (SVC, Some("label-svc")), ("inherited", Some("env-ver"))],
-        ),
+        (&[], &VARS[2..], false, [ENV, SVC, INHERITED]),
     ];
-    for (i, (args, inherited, version_label, expected)) in rows.into_iter().enumerate() {
+    for (i, (args, inherited, version_label, origins)) in rows.into_iter().enumerate() {
         let tm = if version_label { &versioned } else { &plain };
-        let mut cmd = tags_cmd(&dir, tm).args(args);
-        for (k, v) in inherited {
-            cmd = cmd.env(k, v);
-        }
-        let report = cmd.explain();
-        let env = cmd.app_env();
-        for (name, (origin, value)) in ["DD_ENV", "DD_SERVICE", "DD_VERSION"].into_iter().zip(expected) {
+        let (report, env) = tags_run(tm, args, inherited);
+        for (name, origin) in ["DD_ENV", "DD_SERVICE", "DD_VERSION"].into_iter().zip(origins) {
             let row = format!("row {i} ({args:?}, {inherited:?}, version label {version_label}), {name}");
+            let value = match origin {
+                INHERITED => inherited.iter().find(|(k, _)| *k == name).map(|(_, v)| *v),
+                IMAGE => Some("2.0"),
+                _ => match origin.strip_prefix("flag ") {
+                    Some(flag) => args.iter().position(|a| *a == flag).map(|i| args[i + 1]),
+                    None => LABELS.iter().find(|(o, _)| *o == origin).map(|(_, v)| *v),
+                },
+            };
+            assert!(value.is_some(), "{row}: the row gives no value for origin {origin:?}");
             assert_eq!(tag(&report, name), (value.map(str::to_string), origin.to_string()), "{row}");
             assert_eq!(env.get(name).map(String::as_str), value, "{row}");
-            if origin == "inherited" {
+            if origin == INHERITED {
                 assert!(report["env"].get(name).is_none(), "{row}: an inherited value is left untouched");
             } else {
                 assert_eq!(report["origins"][name], origin, "{row}");
@@ -854,12 +800,8 @@ fn tag_precedence_table() {
 /// An inherited empty DD_ENV does not block the label, and the app gets the label's value.
 #[test]
 fn inherited_empty_env_does_not_block_the_label() {
-    let dir = TempDir::new();
-    let tm = fixture_mock("fargate");
-    let cmd = tags_cmd(&dir, &tm).env("DD_ENV", "");
-    let report = cmd.explain();
+    let (report, env) = tags_run(&fixture_mock("fargate"), &[], &[("DD_ENV", "")]);
     assert_eq!(tag(&report, "DD_ENV"), (Some("staging".into()), "label com.datadoghq.tags.env".into()));
-    let env = cmd.app_env();
     assert_eq!(env.get("DD_ENV").map(String::as_str), Some("staging"));
     assert_eq!(env.get("DD_SERVICE").map(String::as_str), Some("checkout-api"));
 }
@@ -871,41 +813,59 @@ fn inherited_empty_env_does_not_block_the_label() {
 /// The text report shows the platform and where each tag came from.
 #[test]
 fn explain_text_shows_the_platform_and_tag_origins() {
-    let dir = TempDir::new();
+    let (empty, dir) = (TempDir::new(), TempDir::new());
     let imds = imds_ok();
-
-    let tm = fixture_mock("managed-instances");
-    let text = ddboot(dir.path()).imds(&imds).task_metadata(&tm).explain_text();
-    assert_line(&text, "AWS_EXECUTION_ENV unknown");
-    assert_line(&text, "launch type MANAGED_INSTANCES");
-    assert_line(&text, "network mode awsvpc");
-    assert_line(&text, "agent sidecar");
-    assert_line(&text, "agent container dd-sidecar");
-    assert_line(&text, "sockets apm.socket: absent, dsd.socket: absent");
-    assert_line(&text, "DD_VERSION 3.2.0 (image tag)");
-    assert_line(&text, "DD_ENV - (unset)");
-    assert!(text.contains("Agent host: 127.0.0.1 (from sidecar, "), "{text}");
-
-    let tm = fixture_mock("ec2-bridge");
-    let text = ddboot(dir.path()).imds(&imds).task_metadata(&tm).explain_text();
-    assert_line(&text, "launch type EC2");
-    assert_line(&text, "network mode bridge");
-    assert_line(&text, "agent daemon");
-    assert_line(&text, "DD_ENV prod (label com.datadoghq.tags.env)");
-    assert_line(&text, "DD_SERVICE shop-web (label com.datadoghq.tags.service)");
-    assert_line(&text, "DD_VERSION 2.7.1-label (label com.datadoghq.tags.version)");
-
-    let _apm = dir.socket("apm.socket");
-    let _dsd = dir.socket("dsd.socket");
-    let text = ddboot(dir.path()).imds(&imds).env("AWS_EXECUTION_ENV", "AWS_ECS_EC2").explain_text();
-    assert_line(&text, "AWS_EXECUTION_ENV AWS_ECS_EC2");
-    assert_line(&text, "agent socket");
-    let sockets = format!(
-        "sockets apm.socket: {}, dsd.socket: {}",
-        dir.join("apm.socket").display(),
-        dir.join("dsd.socket").display()
-    );
-    assert_line(&text, &sockets);
+    let sidecar = fixture_mock("managed-instances");
+    let bridge = fixture_mock("ec2-bridge");
+    let _sockets = [dir.socket("apm.socket"), dir.socket("dsd.socket")];
+    let no_sockets = ddboot(empty.path()).imds(&imds);
+    // (command, the lines its text report has, runs of spaces collapsed; what else it says)
+    let cases = [
+        (
+            no_sockets.clone().task_metadata(&sidecar),
+            "AWS_EXECUTION_ENV unknown
+            launch type MANAGED_INSTANCES
+            network mode awsvpc
+            agent sidecar
+            agent container dd-sidecar
+            sockets apm.socket: absent, dsd.socket: absent
+            DD_VERSION 3.2.0 (image tag)
+            DD_ENV - (unset)"
+                .to_string(),
+            Some("Agent host: 127.0.0.1 (from sidecar, "),
+        ),
+        (
+            no_sockets.task_metadata(&bridge),
+            "launch type EC2
+            network mode bridge
+            agent daemon
+            DD_ENV prod (label com.datadoghq.tags.env)
+            DD_SERVICE shop-web (label com.datadoghq.tags.service)
+            DD_VERSION 2.7.1-label (label com.datadoghq.tags.version)"
+                .to_string(),
+            None,
+        ),
+        (
+            ddboot(dir.path()).imds(&imds).env("AWS_EXECUTION_ENV", "AWS_ECS_EC2"),
+            format!(
+                "AWS_EXECUTION_ENV AWS_ECS_EC2
+                agent socket
+                sockets apm.socket: {}, dsd.socket: {}",
+                dir.join("apm.socket").display(),
+                dir.join("dsd.socket").display()
+            ),
+            None,
+        ),
+    ];
+    for (cmd, lines, also) in cases {
+        let text = cmd.explain_text();
+        for line in lines.lines() {
+            assert_line(&text, line.trim());
+        }
+        if let Some(also) = also {
+            assert!(text.contains(also), "{text}");
+        }
+    }
 }
 
 /// The JSON report has the platform object with every field.

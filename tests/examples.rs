@@ -15,9 +15,10 @@
 //! files the image would hold recreated in a temp dir; the test then asserts the Agent host, its
 //! source, the service tags and the tracer injection the examples' README promises.
 //!
-//! Network rule: every run clears the environment, passes `--socket-dir <temp dir>` and
-//! `--imds-endpoint <mock on 127.0.0.1>`, and [`Launch::explain`] refuses any argument or
-//! variable naming a real metadata address, so no test can reach 169.254.169.254 or 169.254.170.2.
+//! Network rule: every run goes through the harness's `Ddboot` builder (tests/common), which
+//! clears the environment, takes IMDS and task metadata endpoints on loopback only and refuses
+//! any argument or variable naming a real metadata address; [`Launch::explain`] also passes
+//! `--socket-dir <temp dir>`, so no test can reach 169.254.169.254 or 169.254.170.2.
 
 mod common;
 
@@ -25,7 +26,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::TempDir;
@@ -49,8 +49,6 @@ const INSTANCE_IP: &str = "10.0.7.21";
 const FILE_IP: &str = "10.0.7.99";
 /// A run longer than this is a hang: it is killed and the test fails.
 const WATCHDOG: Duration = Duration::from_secs(20);
-/// Substrings naming a real metadata endpoint; never allowed near ddboot.
-const FORBIDDEN: [&str; 3] = ["169.254.", "fd00:ec2", "[fd00:"];
 /// Flags an example must not pass: the harness sets them (or their variable) for every run.
 const HARNESS_FLAGS: [&str; 5] =
     ["--socket-dir", "--imds-endpoint", "--task-metadata-uri", "--metadata-file", "--explain"];
@@ -137,6 +135,7 @@ fn is_agent_image(image: &str) -> bool {
 }
 
 /// One example task definition.
+#[derive(Clone)]
 struct TaskDef {
     file: String,
     doc: Value,
@@ -500,15 +499,14 @@ impl Image {
 // Running ddboot as an example starts it
 // ---------------------------------------------------------------------------------------------
 
-/// One `ddboot --explain --json` run, set up like a container start.
+/// One `ddboot --explain --json` run, set up like a container start, through the harness's
+/// [`common::Ddboot`] (environment cleared, IMDS at a loopback mock, the loopback guard).
 struct Launch {
     what: String,
-    binary: PathBuf,
     entry_point: Vec<String>,
     command: Vec<String>,
-    env: BTreeMap<String, String>,
+    ddboot: common::Ddboot,
     socket_dir: PathBuf,
-    imds: String,
     cwd: PathBuf,
 }
 
@@ -524,12 +522,10 @@ impl Launch {
     ) -> Launch {
         Launch {
             what: what.to_string(),
-            binary: common::ddboot_bin(),
             entry_point,
             command,
-            env: BTreeMap::new(),
+            ddboot: common::Ddboot::new().imds(imds),
             socket_dir: socket_dir.to_path_buf(),
-            imds: imds.url(),
             cwd: PathBuf::from(ROOT),
         }
     }
@@ -545,18 +541,24 @@ impl Launch {
         launch
     }
 
+    /// A variable of the example (its container's `environment`, its image's `ENV`).
     fn env(mut self, name: &str, value: &str) -> Launch {
-        self.env.insert(name.to_string(), value.to_string());
+        assert!(!name.starts_with("AWS_EC2_METADATA"), "harness: {name} is not for examples");
+        assert!(
+            !name.starts_with("ECS_CONTAINER_METADATA_URI"),
+            "harness: ECS sets {name}, the harness mocks it"
+        );
+        self.ddboot = self.ddboot.env(name, value);
         self
     }
 
     /// What ECS sets in every container of the task: `AWS_EXECUTION_ENV` (when given) and the
     /// task metadata endpoint (here a loopback mock).
-    fn ecs(self, execution_env: Option<&str>, task_metadata: &Mock) -> Launch {
-        let launch = self.env("ECS_CONTAINER_METADATA_URI_V4", &task_metadata.task_metadata_uri());
+    fn ecs(mut self, execution_env: Option<&str>, task_metadata: &Mock) -> Launch {
+        self.ddboot = self.ddboot.task_metadata(task_metadata);
         match execution_env {
-            Some(value) => launch.env("AWS_EXECUTION_ENV", value),
-            None => launch,
+            Some(value) => self.env("AWS_EXECUTION_ENV", value),
+            None => self,
         }
     }
 
@@ -566,6 +568,12 @@ impl Launch {
             self = self.env(k, v);
         }
         self.cwd = image.cwd.clone();
+        self
+    }
+
+    /// Starts `bin` (another copy of ddboot) instead of the binary under test.
+    fn binary(mut self, bin: &Path) -> Launch {
+        self.ddboot = self.ddboot.binary(bin);
         self
     }
 
@@ -586,37 +594,16 @@ impl Launch {
         }
         let program: Vec<&String> = self.entry_point[dashes + 1..].iter().chain(&self.command).collect();
         assert!(!program.is_empty(), "{what}: no program to start");
-        let mut args: Vec<String> = flags.to_vec();
-        args.extend(["--explain", "--json", "--socket-dir"].map(String::from));
-        args.push(self.socket_dir.display().to_string());
-        args.push("--imds-endpoint".into());
-        args.push(self.imds.clone());
-        args.push("--".into());
-        args.extend(program.into_iter().cloned());
-
-        assert!(self.imds.starts_with("http://127.0.0.1:"), "harness: IMDS {} is not loopback", self.imds);
-        for (k, v) in &self.env {
-            assert!(!k.starts_with("AWS_EC2_METADATA"), "harness: {k} is not for examples");
-            if k.starts_with("ECS_CONTAINER_METADATA_URI") {
-                assert!(v.starts_with("http://127.0.0.1:"), "harness: {k}={v} is not loopback");
-            }
-        }
-        common::refuse_metadata_addresses(self.env.iter().flat_map(|(k, v)| [k, v]).chain(&args));
-
-        let runner = common::ddboot_runner();
-        let mut cmd = Command::new(runner.first().map_or(self.binary.as_os_str(), |r| r.as_os_str()));
-        cmd.args(runner.iter().skip(1))
-            .args(runner.first().map(|_| &self.binary))
-            .args(&args)
-            .env_clear()
-            .envs(&self.env)
-            .current_dir(&self.cwd);
+        let ddboot = (self.ddboot.clone().args(flags))
+            .args(["--explain", "--json", "--socket-dir"])
+            .arg(&self.socket_dir)
+            .arg("--")
+            .args(program);
+        let mut cmd = ddboot.command();
+        cmd.current_dir(&self.cwd);
         let f = common::run_watched(cmd, WATCHDOG, &what);
-        let (status, stdout, stderr) = (f.status, f.stdout_text(), &f.stderr);
-        assert!(
-            status.success(),
-            "{what}: ddboot --explain exited {status}\n{stdout}\n{stderr}\nargs {args:?}"
-        );
+        assert!(f.status.success(), "{what}: ddboot --explain exited {}\n{f:?}\n{ddboot:?}", f.status);
+        let stdout = f.stdout_text();
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {stdout}"))
     }
 }
@@ -649,13 +636,90 @@ fn imds_mock() -> Mock {
     Mock::start(Behaviour { local_ipv4: INSTANCE_IP.to_string(), ..Behaviour::default() })
 }
 
+/// Asserts where the Agent was found: `source`, the host (exported as DD_AGENT_HOST; `None`: no
+/// host, none exported) and the platform's `agent`.
+fn assert_agent(j: &Value, source: &str, host: Option<&str>, agent: &str, what: &str) {
+    assert_eq!(j["source"], source, "{what}\n{j:#}");
+    assert_eq!(j["agent_host"].as_str(), host, "{what}");
+    assert_eq!(j["env"].get("DD_AGENT_HOST").and_then(Value::as_str), host, "{what}: exported\n{j:#}");
+    assert_eq!(j["platform"]["agent"], agent, "{what}");
+}
+
+/// Asserts a sidecar Agent at 127.0.0.1, the container `datadog-agent` of an awsvpc task.
+fn assert_sidecar(j: &Value, launch_type: &str, what: &str) {
+    assert_agent(j, "sidecar", Some("127.0.0.1"), "sidecar", what);
+    assert_eq!(j["platform"]["launch_type"], launch_type, "{what}");
+    assert_eq!(j["platform"]["network_mode"], "awsvpc", "{what}");
+    assert_eq!(j["platform"]["agent_container"], "datadog-agent", "{what}");
+}
+
 fn assert_daemon_via_imdsv2(j: &Value, imds: &Mock, what: &str) {
-    assert_eq!(j["source"], "imdsv2", "{what}\n{j:#}");
-    assert_eq!(j["agent_host"], INSTANCE_IP, "{what}");
-    assert_eq!(j["env"]["DD_AGENT_HOST"], INSTANCE_IP, "{what}");
-    assert_eq!(j["platform"]["agent"], "daemon", "{what}");
+    assert_agent(j, "imdsv2", Some(INSTANCE_IP), "daemon", what);
     assert_eq!(imds.token_puts(), 1, "{what}: one token request");
     assert_eq!(imds.tokenless_gets(), 0, "{what}: never IMDSv1 when v2 works");
+}
+
+/// An app container of an example, ready to start as the example starts it: a temp dir for the
+/// Agent's sockets (and a metadata file), its own IMDS and task metadata mocks, and the image its
+/// command runs in (`None`: no image, the harness's environment and the repository as cwd).
+struct App {
+    td: TaskDef,
+    /// The container's name.
+    name: String,
+    dir: TempDir,
+    imds: Mock,
+    task_metadata: Mock,
+    image: Option<Image>,
+}
+
+impl App {
+    /// Container `c` of `td`, in an image for `runtime` with the container's `workingDirectory`.
+    fn new(td: &TaskDef, c: &Value, runtime: Option<Runtime>) -> App {
+        App {
+            td: td.clone(),
+            name: s(c, "name").to_string(),
+            dir: TempDir::new(),
+            imds: imds_mock(),
+            task_metadata: td.task_metadata_mock(s(c, "name")),
+            image: runtime.map(|r| Image::new(r, c.get("workingDirectory").and_then(Value::as_str))),
+        }
+    }
+
+    /// The one app container of the task definition in `file`.
+    fn load(file: &str, runtime: Option<Runtime>) -> App {
+        let td = TaskDef::load(file);
+        App::new(&td, td.app(), runtime)
+    }
+
+    fn c(&self) -> &Value {
+        self.td.container(&self.name)
+    }
+
+    /// The launch as ECS starts the container, with `AWS_EXECUTION_ENV=execution_env`.
+    fn launch(&self, execution_env: Option<&str>) -> Launch {
+        let launch = Launch::container(&self.td, self.c(), self.dir.path(), &self.imds)
+            .ecs(execution_env, &self.task_metadata);
+        match &self.image {
+            Some(image) => launch.image(image),
+            None => launch,
+        }
+    }
+
+    /// `--explain --json` with the `AWS_EXECUTION_ENV` ECS documents for the launch type.
+    fn explain(&self) -> Value {
+        self.launch(self.td.execution_env()).explain()
+    }
+
+    /// Asserts the tags came from the container's Docker labels and what `--inject` did.
+    fn assert_labels_and_injection(&self, j: &Value, what: &str) {
+        assert_tags(j, label_tags(self.c()), what);
+        self.assert_injected(j, what);
+    }
+
+    fn assert_injected(&self, j: &Value, what: &str) {
+        let image = self.image.as_ref().expect("started in an image");
+        image.assert_injected(j, &strings(self.c(), "command"), what);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -785,7 +849,7 @@ fn task_definitions_are_complete_enough_to_register() {
         let mut texts = Vec::new();
         all_strings(doc, &mut texts);
         for text in texts {
-            for bad in FORBIDDEN {
+            for bad in common::FORBIDDEN {
                 assert!(!text.contains(bad), "{f}: examples never hardcode a metadata endpoint ({text})");
             }
         }
@@ -950,23 +1014,14 @@ const BRIDGE_APPS: [(&str, Runtime); 5] = [
 #[test]
 fn ec2_bridge_apps_reach_the_daemon_through_imdsv2() {
     for (file, runtime) in BRIDGE_APPS {
-        let td = TaskDef::load(file);
-        let c = td.app();
-        let sockets = TempDir::new();
-        let imds = imds_mock();
-        let task_metadata = td.task_metadata_mock(s(c, "name"));
-        let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
-        let j = Launch::container(&td, c, sockets.path(), &imds)
-            .ecs(td.execution_env(), &task_metadata)
-            .image(&image)
-            .explain();
-        assert_daemon_via_imdsv2(&j, &imds, file);
+        let app = App::load(file, Some(runtime));
+        let j = app.explain();
+        assert_daemon_via_imdsv2(&j, &app.imds, file);
         assert_eq!(j["platform"]["network_mode"], "bridge", "{file}");
         assert_eq!(j["platform"]["launch_type"], "EC2", "{file}");
         assert_eq!(j["platform"]["execution_env"], "AWS_ECS_EC2", "{file}");
         assert!(j["platform"]["agent_container"].is_null(), "{file}");
-        assert_tags(&j, label_tags(c), file);
-        image.assert_injected(&j, &strings(c, "command"), file);
+        app.assert_labels_and_injection(&j, file);
         assert_eq!(j["inject"]["mode"], "auto", "{file}: --inject auto from the entryPoint");
     }
 }
@@ -980,18 +1035,11 @@ fn ec2_bridge_go_app_gets_the_environment_only() {
     let td = TaskDef::load(file);
     let c = td.app();
     assert!(!strings(c, "entryPoint").iter().any(|a| a == "--inject"), "{file}: nothing to inject for Go");
-    let sockets = TempDir::new();
-    let imds = imds_mock();
-    let task_metadata = td.task_metadata_mock(s(c, "name"));
-    let image = Image::new(Runtime::Off, c.get("workingDirectory").and_then(Value::as_str));
-    let j = Launch::container(&td, c, sockets.path(), &imds)
-        .ecs(td.execution_env(), &task_metadata)
-        .image(&image)
-        .explain();
-    assert_daemon_via_imdsv2(&j, &imds, file);
+    let app = App::new(&td, c, Some(Runtime::Off));
+    let j = app.explain();
+    assert_daemon_via_imdsv2(&j, &app.imds, file);
     assert_eq!(j["platform"]["network_mode"], "bridge", "{file}");
-    assert_tags(&j, label_tags(c), file);
-    image.assert_injected(&j, &strings(c, "command"), file);
+    app.assert_labels_and_injection(&j, file);
 }
 
 /// The same examples on instances whose ECS agent writes the container metadata file: the host
@@ -1000,24 +1048,15 @@ fn ec2_bridge_go_app_gets_the_environment_only() {
 fn ec2_apps_prefer_the_ecs_metadata_file() {
     let files = BRIDGE_APPS.into_iter().chain([("ec2-awsvpc.json", Runtime::Python)]);
     for (file, runtime) in files {
-        let td = TaskDef::load(file);
-        let c = td.app();
-        let dir = TempDir::new();
-        let imds = imds_mock();
-        let task_metadata = td.task_metadata_mock(s(c, "name"));
-        let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
-        let path = td.metadata_file(s(c, "name"), dir.path());
-        let j = Launch::container(&td, c, dir.path(), &imds)
-            .ecs(td.execution_env(), &task_metadata)
+        let app = App::load(file, Some(runtime));
+        let path = app.td.metadata_file(&app.name, app.dir.path());
+        let j = app
+            .launch(app.td.execution_env())
             .env("ECS_CONTAINER_METADATA_FILE", &path.display().to_string())
-            .image(&image)
             .explain();
-        assert_eq!(j["source"], "metadata-file", "{file}\n{j:#}");
-        assert_eq!(j["env"]["DD_AGENT_HOST"], FILE_IP, "{file}");
-        assert_eq!(j["platform"]["agent"], "daemon", "{file}");
-        assert!(imds.requests().is_empty(), "{file}: no IMDS request when the file has the host");
-        assert_tags(&j, label_tags(c), file);
-        image.assert_injected(&j, &strings(c, "command"), file);
+        assert_agent(&j, "metadata-file", Some(FILE_IP), "daemon", file);
+        assert!(app.imds.requests().is_empty(), "{file}: no IMDS request when the file has the host");
+        app.assert_labels_and_injection(&j, file);
     }
 }
 
@@ -1026,24 +1065,16 @@ fn ec2_apps_prefer_the_ecs_metadata_file() {
 #[test]
 fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
     let file = "ec2-awsvpc.json";
-    let td = TaskDef::load(file);
-    let c = td.app();
-    let sockets = TempDir::new();
-    let imds = imds_mock();
-    let task_metadata = td.task_metadata_mock(s(c, "name"));
-    let image = Image::new(Runtime::Python, None);
-    let j = Launch::container(&td, c, sockets.path(), &imds)
-        .ecs(td.execution_env(), &task_metadata)
-        .image(&image)
-        .explain();
-    assert_daemon_via_imdsv2(&j, &imds, file);
+    // The container has no workingDirectory: the image's WORKDIR is its root.
+    let app = App::load(file, Some(Runtime::Python));
+    let j = app.explain();
+    assert_daemon_via_imdsv2(&j, &app.imds, file);
     assert_eq!(j["platform"]["network_mode"], "awsvpc");
     assert_eq!(j["platform"]["launch_type"], "EC2");
     assert!(j["platform"]["agent_container"].is_null());
     let sidecar = j["attempts"].as_array().expect("attempts").iter().find(|a| a["source"] == "sidecar");
     assert_eq!(sidecar.expect("a sidecar attempt")["outcome"], "skipped", "{j:#}");
-    assert_tags(&j, label_tags(c), file);
-    image.assert_injected(&j, &strings(c, "command"), file);
+    app.assert_labels_and_injection(&j, file);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1056,29 +1087,33 @@ fn ec2_awsvpc_app_reaches_the_daemon_not_a_sidecar() {
 #[test]
 fn fargate_app_uses_the_sidecar_without_imds() {
     let file = "fargate-sidecar.json";
-    let td = TaskDef::load(file);
-    let c = td.app();
-    for execution_env in [td.execution_env(), None] {
-        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let sockets = TempDir::new();
-        let imds = imds_mock();
-        let task_metadata = td.task_metadata_mock(s(c, "name"));
-        let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
-        let j = Launch::container(&td, c, sockets.path(), &imds)
-            .ecs(execution_env, &task_metadata)
-            .image(&image)
-            .explain();
-        assert_eq!(j["source"], "sidecar", "{what}\n{j:#}");
-        assert_eq!(j["agent_host"], "127.0.0.1", "{what}");
-        assert_eq!(j["env"]["DD_AGENT_HOST"], "127.0.0.1", "{what}");
-        assert_eq!(j["platform"]["agent"], "sidecar", "{what}");
-        assert_eq!(j["platform"]["launch_type"], "FARGATE", "{what}");
-        assert_eq!(j["platform"]["agent_container"], "datadog-agent", "{what}");
-        assert!(imds.requests().is_empty(), "{what}: zero IMDS requests on Fargate");
-        assert!(!task_metadata.requests().is_empty(), "{what}: the labels come from the task metadata");
-        assert_tags(&j, label_tags(c), &what);
-        image.assert_injected(&j, &strings(c, "command"), &what);
+    let execution_envs = [TaskDef::load(file).execution_env(), None];
+    for (app, what) in assert_sidecar_example(file, Runtime::Python, "FARGATE", &execution_envs) {
+        assert!(!app.task_metadata.requests().is_empty(), "{what}: the labels come from the task metadata");
     }
+}
+
+/// Runs the app of the sidecar example `file` (its command run by `runtime`) with each
+/// AWS_EXECUTION_ENV of `execution_envs`: the sidecar at 127.0.0.1 on `launch_type`, zero IMDS
+/// requests (a sidecar task never asks; there is no IMDS on Fargate), the tags from the labels,
+/// the tracer loaded. Returns each run's app and description.
+fn assert_sidecar_example(
+    file: &str,
+    runtime: Runtime,
+    launch_type: &str,
+    execution_envs: &[Option<&str>],
+) -> Vec<(App, String)> {
+    let mut runs = Vec::new();
+    for execution_env in execution_envs {
+        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
+        let app = App::load(file, Some(runtime));
+        let j = app.launch(*execution_env).explain();
+        assert_sidecar(&j, launch_type, &what);
+        assert!(app.imds.requests().is_empty(), "{what}: zero IMDS requests in a sidecar task");
+        app.assert_labels_and_injection(&j, &what);
+        runs.push((app, what));
+    }
+    runs
 }
 
 /// Managed Instances: awsvpc with an Agent container in the task, found through the task
@@ -1086,28 +1121,9 @@ fn fargate_app_uses_the_sidecar_without_imds() {
 #[test]
 fn managed_instances_app_finds_the_sidecar_in_the_task_metadata() {
     let file = "managed-instances-sidecar.json";
-    let td = TaskDef::load(file);
-    assert_eq!(td.launch_type(), "MANAGED_INSTANCES");
-    let c = td.app();
-    for execution_env in [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")] {
-        let what = format!("{file}, AWS_EXECUTION_ENV={execution_env:?}");
-        let sockets = TempDir::new();
-        let imds = imds_mock();
-        let task_metadata = td.task_metadata_mock(s(c, "name"));
-        let image = Image::new(Runtime::Node, c.get("workingDirectory").and_then(Value::as_str));
-        let j = Launch::container(&td, c, sockets.path(), &imds)
-            .ecs(execution_env, &task_metadata)
-            .image(&image)
-            .explain();
-        assert_eq!(j["source"], "sidecar", "{what}\n{j:#}");
-        assert_eq!(j["env"]["DD_AGENT_HOST"], "127.0.0.1", "{what}");
-        assert_eq!(j["platform"]["launch_type"], "MANAGED_INSTANCES", "{what}");
-        assert_eq!(j["platform"]["network_mode"], "awsvpc", "{what}");
-        assert_eq!(j["platform"]["agent_container"], "datadog-agent", "{what}");
-        assert!(imds.requests().is_empty(), "{what}: a sidecar task never asks IMDS");
-        assert_tags(&j, label_tags(c), &what);
-        image.assert_injected(&j, &strings(c, "command"), &what);
-    }
+    assert_eq!(TaskDef::load(file).launch_type(), "MANAGED_INSTANCES");
+    let execution_envs = [None, Some("AWS_ECS_EC2"), Some("AWS_ECS_MANAGED_INSTANCES")];
+    assert_sidecar_example(file, Runtime::Node, "MANAGED_INSTANCES", &execution_envs);
 }
 
 /// Managed Instances with the Agent as a managed daemon: no Agent container in the task. The UDS
@@ -1143,20 +1159,15 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
         for (c, runtime, sockets, source) in cases {
             let what =
                 format!("{file} ({}), sockets {sockets}, AWS_EXECUTION_ENV={execution_env:?}", s(c, "name"));
-            let dir = TempDir::new();
+            let app = App::new(&td, c, Some(runtime));
+            let dir = &app.dir;
             let _listeners = sockets.then(|| (dir.socket("apm.socket"), dir.socket("dsd.socket")));
-            let imds = imds_mock();
-            let task_metadata = td.task_metadata_mock(s(c, "name"));
-            let image = Image::new(runtime, c.get("workingDirectory").and_then(Value::as_str));
-            let j = Launch::container(&td, c, dir.path(), &imds)
-                .ecs(execution_env, &task_metadata)
-                .image(&image)
-                .explain();
+            let j = app.launch(execution_env).explain();
             assert_eq!(j["source"], source, "{what}\n{j:#}");
             assert!(j["platform"]["agent_container"].is_null(), "{what}");
             if sockets {
                 // Host decided by the sockets, tags inherited: the task metadata is not even asked.
-                assert!(task_metadata.requests().is_empty(), "{what}: nothing needs the task metadata");
+                assert!(app.task_metadata.requests().is_empty(), "{what}: nothing needs the task metadata");
                 let url = |name: &str| format!("unix://{}", dir.path().join(name).display());
                 assert_eq!(j["env"]["DD_TRACE_AGENT_URL"], url("apm.socket"), "{what}");
                 assert_eq!(j["env"]["DD_DOGSTATSD_URL"], url("dsd.socket"), "{what}");
@@ -1169,14 +1180,14 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
                 assert_eq!(j["platform"]["launch_type"], "MANAGED_INSTANCES", "{what}");
                 assert!(j["env"].get("DD_TRACE_AGENT_URL").is_none(), "{what}: IPv4, no URL");
             }
-            assert!(imds.requests().is_empty(), "{what}: never IMDS on Managed Instances");
+            assert!(app.imds.requests().is_empty(), "{what}: never IMDS on Managed Instances");
             for (name, value) in environment(c) {
                 if name.starts_with("DD_") {
                     assert_eq!(j["tags"][&name]["value"], value.as_str(), "{what}: {name}");
                     assert_eq!(j["tags"][&name]["origin"], "inherited", "{what}: {name}");
                 }
             }
-            image.assert_injected(&j, &strings(c, "command"), &what);
+            app.assert_injected(&j, &what);
         }
     }
 }
@@ -1191,28 +1202,17 @@ fn managed_instances_daemon_uds_and_tcp_variants() {
 #[test]
 fn socket_variant_exports_both_unix_urls() {
     let file = "ec2-bridge-socket.json";
-    let td = TaskDef::load(file);
-    let c = td.app();
-    let dir = TempDir::new();
+    let app = App::load(file, Some(Runtime::Python));
+    let dir = &app.dir;
     let _apm = dir.socket("apm.socket");
     let _dsd = dir.socket("dsd.socket");
-    let imds = imds_mock();
-    let task_metadata = td.task_metadata_mock(s(c, "name"));
-    let image = Image::new(Runtime::Python, c.get("workingDirectory").and_then(Value::as_str));
-    let j = Launch::container(&td, c, dir.path(), &imds)
-        .ecs(td.execution_env(), &task_metadata)
-        .image(&image)
-        .explain();
-    assert_eq!(j["source"], "socket", "{j:#}");
-    assert!(j["agent_host"].is_null());
-    assert_eq!(j["platform"]["agent"], "socket");
+    let j = app.explain();
+    assert_agent(&j, "socket", None, "socket", file);
     let url = |name: &str| format!("unix://{}", dir.path().join(name).display());
     assert_eq!(j["env"]["DD_TRACE_AGENT_URL"], url("apm.socket"));
     assert_eq!(j["env"]["DD_DOGSTATSD_URL"], url("dsd.socket"));
-    assert!(j["env"].get("DD_AGENT_HOST").is_none(), "no host exported: {j:#}");
-    assert!(imds.requests().is_empty(), "the sockets make IMDS unnecessary");
-    assert_tags(&j, label_tags(c), file);
-    image.assert_injected(&j, &strings(c, "command"), file);
+    assert!(app.imds.requests().is_empty(), "the sockets make IMDS unnecessary");
+    app.assert_labels_and_injection(&j, file);
 }
 
 /// The same task started before the Agent on its instance created the sockets: ddboot still
@@ -1220,13 +1220,9 @@ fn socket_variant_exports_both_unix_urls() {
 #[test]
 fn socket_variant_falls_back_to_the_host_before_the_agent_is_up() {
     let file = "ec2-bridge-socket.json";
-    let td = TaskDef::load(file);
-    let c = td.app();
-    let empty = TempDir::new();
-    let imds = imds_mock();
-    let task_metadata = td.task_metadata_mock(s(c, "name"));
-    let j = Launch::container(&td, c, empty.path(), &imds).ecs(td.execution_env(), &task_metadata).explain();
-    assert_daemon_via_imdsv2(&j, &imds, file);
+    let app = App::load(file, None);
+    let j = app.explain();
+    assert_daemon_via_imdsv2(&j, &app.imds, file);
     assert!(j["env"].get("DD_TRACE_AGENT_URL").is_none());
     assert!(j["env"].get("DD_DOGSTATSD_URL").is_none());
 }
@@ -1278,14 +1274,8 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
 
     // The volume: a temp dir standing for /shared in both containers.
     let volume = TempDir::new();
-    let out = common::ddboot_command()
-        .args(&install_entry[1..2])
-        .arg(volume.path())
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ddboot --install");
-    assert!(out.status.success(), "--install failed: {}", String::from_utf8_lossy(&out.stderr));
+    let install = common::Ddboot::new().args(&install_entry[1..2]).arg(volume.path()).run();
+    assert!(install.status.success(), "--install failed: {install:?}");
     let installed = volume.path().join("ddboot");
     let mode = fs::metadata(&installed).expect("installed").permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
@@ -1294,14 +1284,9 @@ fn init_container_installs_ddboot_then_the_app_runs_from_the_shared_volume() {
         fs::read(common::ddboot_bin()).expect("read ddboot")
     );
 
-    let sockets = TempDir::new();
-    let imds = imds_mock();
-    let task_metadata = td.task_metadata_mock(s(app, "name"));
-    let mut launch =
-        Launch::container(&td, app, sockets.path(), &imds).ecs(td.execution_env(), &task_metadata);
-    launch.binary = installed;
-    let j = launch.explain();
-    assert_daemon_via_imdsv2(&j, &imds, file);
+    let started = App::new(&td, app, None);
+    let j = started.launch(td.execution_env()).binary(&installed).explain();
+    assert_daemon_via_imdsv2(&j, &started.imds, file);
     let c = app;
     let label = |k: &str| c["dockerLabels"][format!("com.datadoghq.tags.{k}")].as_str().expect("label");
     assert!(
@@ -1355,7 +1340,7 @@ fn cloudformation_snippet_starts_the_app_through_ddboot() {
     for needle in ["Type: AWS::ECS::TaskDefinition", "ContainerDefinitions:", "AWSTemplateFormatVersion:"] {
         assert!(text.contains(needle), "cloudformation.yaml: {needle}");
     }
-    assert!(!FORBIDDEN.iter().any(|bad| text.contains(bad)));
+    assert!(!common::FORBIDDEN.iter().any(|bad| text.contains(bad)));
     let flow = |key: &str| -> Vec<String> {
         let raw = yaml_value(&text, key).unwrap_or_else(|| panic!("cloudformation.yaml: {key}"));
         serde_json::from_str(raw)
@@ -1400,18 +1385,11 @@ fn cloudformation_snippet_starts_the_app_through_ddboot() {
             }],
         }),
     };
-    let c = td.app();
-    let sockets = TempDir::new();
-    let imds = imds_mock();
-    let task_metadata = td.task_metadata_mock(s(c, "name"));
-    let image = Image::new(Runtime::Python, None);
-    let j = Launch::container(&td, c, sockets.path(), &imds)
-        .ecs(td.execution_env(), &task_metadata)
-        .image(&image)
-        .explain();
-    assert_daemon_via_imdsv2(&j, &imds, "cloudformation.yaml");
-    assert_tags(&j, label_tags(c), "cloudformation.yaml");
-    image.assert_injected(&j, &strings(c, "command"), "cloudformation.yaml");
+    // No workingDirectory in the template: the image's WORKDIR is its root.
+    let app = App::new(&td, td.app(), Some(Runtime::Python));
+    let j = app.explain();
+    assert_daemon_via_imdsv2(&j, &app.imds, "cloudformation.yaml");
+    app.assert_labels_and_injection(&j, "cloudformation.yaml");
 }
 
 // ---------------------------------------------------------------------------------------------

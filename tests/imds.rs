@@ -18,9 +18,22 @@ fn run_env_dump(mock: &Mock) -> Finished {
     Ddboot::new().imds(mock).args(ENV_DUMP).run()
 }
 
-/// `ddboot --imds-endpoint MOCK --explain --json`.
+/// `ddboot --imds-endpoint MOCK --explain --json` (exit 0 if resolved, else 1).
 fn explain_json(mock: &Mock) -> Value {
-    Ddboot::new().imds(mock).args(["--explain", "--json"]).run().json()
+    Ddboot::new().imds(mock).explain()
+}
+
+/// Asserts the IMDSv2 token flow of the runs against `mock`: `n` token PUTs, `n` GETs with a
+/// token and none without, the last GET carrying the last token issued; then [`assert_hygiene`].
+fn assert_token_flow(mock: &Mock, n: usize) {
+    assert_eq!(mock.token_puts(), n, "{:?}", mock.requests());
+    assert_eq!(mock.token_gets(), n, "{:?}", mock.requests());
+    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
+    let tokens = mock.issued_tokens();
+    assert_eq!(tokens.len(), n);
+    let last_get = mock.requests().into_iter().rfind(|r| r.method == "GET").expect("a GET");
+    assert_eq!(last_get.header(mockmeta::TOKEN_HEADER), tokens.last().map(String::as_str), "the last token");
+    assert_hygiene(mock);
 }
 
 fn assert_unresolved_app_ran(f: &Finished) {
@@ -32,15 +45,8 @@ fn assert_unresolved_app_ran(f: &Finished) {
 #[test]
 fn imdsv2_works_and_no_tokenless_request_is_sent() {
     let mock = start_mock(|_| {});
-    let f = run_env_dump(&mock);
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
-    assert_eq!(mock.token_puts(), 1, "{:?}", mock.requests());
-    assert_eq!(mock.token_gets(), 1, "{:?}", mock.requests());
-    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
-    let tokens = mock.issued_tokens();
-    let get = mock.requests().into_iter().find(|r| r.method == "GET").expect("a GET");
-    assert_eq!(get.header(mockmeta::TOKEN_HEADER), Some(tokens[0].as_str()));
-    assert_hygiene(&mock);
+    Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv2");
+    assert_token_flow(&mock, 1);
 }
 
 #[test]
@@ -64,8 +70,7 @@ fn imdsv2_with_required_tokens_and_its_json_report() {
 #[test]
 fn hop_limit_put_hang_resolves_through_imdsv1_inside_the_default_deadline() {
     let mock = start_mock(|b| b.put = Put::Hang);
-    let f = run_env_dump(&mock);
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv1");
+    let f = Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv1");
     assert_within(&f, Duration::from_millis(900));
     assert_eq!(mock.token_puts(), 1, "{:?}", mock.requests());
     assert_eq!(mock.tokenless_gets(), 1, "{:?}", mock.requests());
@@ -88,20 +93,25 @@ fn put_answered_400_never_falls_back_to_imdsv1() {
     assert_eq!(mock.token_gets(), 0, "{:?}", mock.requests());
     assert_hygiene(&mock);
 
-    let mock = start_mock(|b| b.put = Put::Status(400));
-    let report = explain_json(&mock);
-    assert!(report["agent_host"].is_null(), "{report:#}");
+    assert_v1_skipped_after(Put::Status(400), Ddboot::new());
+}
+
+/// `--explain --json` of `cmd` against a mock whose token PUT does `put`: unresolved, with IMDSv2
+/// failed and IMDSv1 skipped, and no token-less GET.
+fn assert_v1_skipped_after(put: Put, cmd: Ddboot) {
+    let mock = start_mock(|b| b.put = put);
+    let report = cmd.imds(&mock).explain();
+    assert!(report["source"].is_null() && report["agent_host"].is_null(), "unresolved (exit 1): {report:#}");
     assert_attempt(&report, "imdsv2", "failed");
     assert_attempt(&report, "imdsv1", "skipped");
-    assert_eq!(mock.tokenless_gets(), 0);
+    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
 }
 
 #[test]
 fn put_403_404_405_and_reset_fall_back_to_imdsv1() {
     for put in [Put::Status(403), Put::Status(404), Put::Status(405), Put::Reset] {
         let mock = start_mock(|b| b.put = put.clone());
-        let f = run_env_dump(&mock);
-        f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv1");
+        Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv1");
         assert_eq!(mock.token_puts(), 1, "{put:?}: {:?}", mock.requests());
         assert_eq!(mock.tokenless_gets(), 1, "{put:?}: {:?}", mock.requests());
         assert_hygiene(&mock);
@@ -117,36 +127,15 @@ fn v1_disabled_never_sends_a_tokenless_request() {
         assert_eq!(mock.tokenless_gets(), 0, "{put:?}: {:?}", mock.requests());
         assert_hygiene(&mock);
     }
-    let mock = start_mock(|b| b.put = Put::Hang);
-    let f = Ddboot::new()
-        .imds(&mock)
-        .env("AWS_EC2_METADATA_V1_DISABLED", "TRUE")
-        .args(["--explain", "--json"])
-        .run();
-    f.assert_code(1);
-    let report = f.json();
-    assert_attempt(&report, "imdsv2", "failed");
-    assert_attempt(&report, "imdsv1", "skipped");
-    assert_eq!(mock.tokenless_gets(), 0);
+    assert_v1_skipped_after(Put::Hang, Ddboot::new().env("AWS_EC2_METADATA_V1_DISABLED", "TRUE"));
 }
 
 #[test]
 fn get_401_gets_one_fresh_token_and_one_retry() {
     let mock = start_mock(|b| b.get = Get::UnauthorizedFirst(1));
-    let f = run_env_dump(&mock);
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
-    assert_eq!(mock.token_puts(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.token_gets(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
-    let tokens = mock.issued_tokens();
-    assert_eq!(tokens.len(), 2);
-    let gets: Vec<_> = mock.requests().into_iter().filter(|r| r.method == "GET").collect();
-    assert_eq!(
-        gets[1].header(mockmeta::TOKEN_HEADER),
-        Some(tokens[1].as_str()),
-        "retry uses the fresh token"
-    );
-    assert_hygiene(&mock);
+    Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv2");
+    // The retry (the last GET) uses the fresh token.
+    assert_token_flow(&mock, 2);
 }
 
 #[test]
@@ -154,18 +143,14 @@ fn get_401_twice_gives_up_without_more_requests() {
     let mock = start_mock(|b| b.get = Get::UnauthorizedFirst(100));
     let f = run_env_dump(&mock);
     assert_unresolved_app_ran(&f);
-    assert_eq!(mock.token_puts(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.token_gets(), 2, "{:?}", mock.requests());
-    assert_eq!(mock.tokenless_gets(), 0, "{:?}", mock.requests());
-    assert_hygiene(&mock);
+    assert_token_flow(&mock, 2);
 }
 
 #[test]
 fn throttled_or_failing_token_requests_are_retried() {
     for status in [429, 503] {
         let mock = start_mock(|b| b.put = Put::FailThenToken { failures: 1, status });
-        let f = run_env_dump(&mock);
-        f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+        Ddboot::new().imds(&mock).assert_resolves(MOCK_IP, "imdsv2");
         assert_eq!(mock.token_puts(), 2, "{status}: {:?}", mock.requests());
         assert_hygiene(&mock);
     }
@@ -212,8 +197,7 @@ fn bodies_are_trimmed_and_accepted_up_to_exactly_1_kib() {
     at_cap.resize(1024, b' ');
     for (body, ip) in [(at_cap, "10.0.1.44"), (b" 10.0.1.45\r\n".to_vec(), "10.0.1.45")] {
         let mock = start_mock(|b| b.get = Get::Body(body.clone()));
-        let f = run_env_dump(&mock);
-        f.assert_code(0).assert_app_host(ip).assert_status_line(ip, "imdsv2");
+        Ddboot::new().imds(&mock).assert_resolves(ip, "imdsv2");
         assert_hygiene(&mock);
     }
 }
@@ -287,8 +271,7 @@ fn proxy_variables_set_to_a_dead_address_are_ignored() {
     for var in PROXY_VARS {
         cmd = cmd.env(var, DEAD_PROXY);
     }
-    let f = cmd.args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    cmd.assert_resolves(MOCK_IP, "imdsv2");
     assert_hygiene(&mock);
 }
 
@@ -348,8 +331,7 @@ fn the_token_never_reaches_the_app() {
 #[test]
 fn endpoint_from_aws_ec2_metadata_service_endpoint() {
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds_env(&mock).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::new().imds_env(&mock).assert_resolves(MOCK_IP, "imdsv2");
     assert_hygiene(&mock);
 }
 
@@ -366,13 +348,8 @@ fn endpoint_flag_wins_over_the_variable() {
 #[test]
 fn metadata_disabled_wins_over_the_variable() {
     let mock = start_mock(|_| {});
-    let f = Ddboot::new()
-        .imds_env(&mock)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(["--explain", "--json"])
-        .run();
-    f.assert_code(1);
-    let report = f.json();
+    let report = Ddboot::new().imds_env(&mock).env("AWS_EC2_METADATA_DISABLED", "true").explain();
+    assert!(report["source"].is_null(), "unresolved (exit 1): {report:#}");
     assert_attempt(&report, "imdsv2", "skipped");
     assert_attempt(&report, "imdsv1", "skipped");
     assert_no_requests(&mock);
@@ -380,22 +357,19 @@ fn metadata_disabled_wins_over_the_variable() {
 
 #[test]
 fn endpoint_flag_wins_over_metadata_disabled() {
-    let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).env("AWS_EC2_METADATA_DISABLED", "true").args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    Ddboot::assert_imdsv2_despite("AWS_EC2_METADATA_DISABLED", "true");
 }
 
 #[test]
 fn valid_spellings_of_the_aws_variables_are_accepted() {
-    let mock = start_mock(|_| {});
     for (name, value) in [
         ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4"),
         ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ipv6"),
         ("AWS_EC2_METADATA_DISABLED", "False"),
         ("AWS_EC2_METADATA_V1_DISABLED", "false"),
     ] {
-        let f = Ddboot::new().imds(&mock).env(name, value).args(ENV_DUMP).run();
-        f.assert_code(0).assert_app_host(MOCK_IP);
+        // No warning either: the status line is the only line.
+        Ddboot::assert_imdsv2_despite(name, value);
     }
 }
 
@@ -451,18 +425,19 @@ fn invalid_imds_flag_is_a_usage_error_and_a_bad_v1_variable_warns() {
 #[test]
 fn invalid_imds_variables_warn_even_when_overridden() {
     let mock = start_mock(|_| {});
-    let cases: [(&str, &str, bool); 7] = [
-        // (variable, value, true: --imds-endpoint MOCK / false: AWS_EC2_METADATA_DISABLED=true)
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", true),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", false),
-        ("AWS_EC2_METADATA_DISABLED", "yes", true),
-        ("AWS_EC2_METADATA_DISABLED", "1", true),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1", true),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1", false),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://imds.internal", false),
+    // (variable, value, the overrides it runs under: true for --imds-endpoint MOCK, false for
+    // AWS_EC2_METADATA_DISABLED=true, which a bad AWS_EC2_METADATA_DISABLED cannot be run under)
+    let both: &[bool] = &[true, false];
+    let cases: [(&str, &str, &[bool]); 5] = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", both),
+        ("AWS_EC2_METADATA_DISABLED", "yes", &[true]),
+        ("AWS_EC2_METADATA_DISABLED", "1", &[true]),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://127.0.0.1:1", both),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://imds.internal", &[false]),
     ];
+    let runs = cases.iter().flat_map(|&(var, value, flags)| flags.iter().map(move |&f| (var, value, f)));
     let mut failures = Vec::new();
-    for (var, value, with_flag) in cases {
+    for (var, value, with_flag) in runs {
         let mut cmd = Ddboot::new().env(var, value);
         cmd = if with_flag { cmd.imds(&mock) } else { cmd.env("AWS_EC2_METADATA_DISABLED", "true") };
         let f = cmd.args(ENV_DUMP).run();

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-use std::thread;
 use std::time::Duration;
 
 use common::*;
@@ -21,13 +19,14 @@ fn a_ready_file_resolves_on_the_first_read_without_any_imds_request() {
     let dir = TempDir::new();
     let file = dir.write("metadata.json", ready_file(Some("10.0.2.15")));
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).metadata_file(&file).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("10.0.2.15").assert_status_line("10.0.2.15", "metadata-file");
+    Ddboot::new().imds(&mock).metadata_file(&file).assert_resolves("10.0.2.15", "metadata-file");
     assert_no_requests(&mock);
 
     // The same through ECS_CONTAINER_METADATA_FILE.
-    let f = Ddboot::new().imds(&mock).env("ECS_CONTAINER_METADATA_FILE", &file).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("10.0.2.15").assert_status_line("10.0.2.15", "metadata-file");
+    Ddboot::new()
+        .imds(&mock)
+        .env("ECS_CONTAINER_METADATA_FILE", &file)
+        .assert_resolves("10.0.2.15", "metadata-file");
     assert_no_requests(&mock);
 }
 
@@ -36,8 +35,11 @@ fn an_early_file_with_the_host_is_used_before_it_is_ready() {
     let dir = TempDir::new();
     let file = dir.write("metadata.json", early_file(Some("10.0.2.16")));
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).metadata_file(&file).args(["--timeout", "5s"]).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host("10.0.2.16").assert_status_line("10.0.2.16", "metadata-file");
+    let f = Ddboot::new()
+        .imds(&mock)
+        .metadata_file(&file)
+        .timeout("5s")
+        .assert_resolves("10.0.2.16", "metadata-file");
     assert_within(&f, QUICK);
     assert_no_requests(&mock);
 }
@@ -53,15 +55,6 @@ fn the_flag_wins_over_the_variable() {
         .args(ENV_DUMP)
         .run();
     f.assert_code(0).assert_app_host("10.0.2.2");
-}
-
-/// Starts a thread that replaces `path` by rename after `after`.
-fn replace_later(path: &std::path::Path, after: Duration, contents: String) -> thread::JoinHandle<()> {
-    let path = path.to_path_buf();
-    thread::spawn(move || {
-        thread::sleep(after);
-        replace_by_rename(&path, &contents);
-    })
 }
 
 #[test]
@@ -113,8 +106,7 @@ fn a_not_ready_file_with_imds_working_resolves_through_imdsv2_quickly() {
     let dir = TempDir::new();
     let file = dir.write("metadata.json", early_file(None));
     let mock = start_mock(|_| {});
-    let f = Ddboot::new().imds(&mock).metadata_file(&file).args(["--timeout", "5s"]).args(ENV_DUMP).run();
-    f.assert_code(0).assert_app_host(MOCK_IP).assert_status_line(MOCK_IP, "imdsv2");
+    let f = Ddboot::new().imds(&mock).metadata_file(&file).timeout("5s").assert_resolves(MOCK_IP, "imdsv2");
     assert_within(&f, QUICK);
     assert_hygiene(&mock);
 }
@@ -140,27 +132,13 @@ fn a_ready_file_without_host_goes_to_the_next_source() {
         dir.write("garbage.json", ready_file(Some("ip-10-0-0-1.ec2.internal"))),
     ];
     for file in std::iter::once(&no_host).chain(&bad_hosts) {
-        let mock = start_mock(|_| {});
-        let f = Ddboot::new()
-            .imds(&mock)
-            .metadata_file(file)
-            .args(["--timeout", "5s", "--explain", "--json"])
-            .run();
-        f.assert_code(0);
-        let report = f.json();
-        assert_eq!(report["source"], "imdsv2", "{}: {report:#}", file.display());
-        assert_attempt(&report, "metadata-file", "failed");
-
-        let f = Ddboot::new().metadata_file(file).args(["--timeout", "5s", "--explain", "--json"]).run();
-        f.assert_code(1);
-        assert_attempt(&f.json(), "metadata-file", "failed");
-        assert_within(&f, QUICK);
+        assert_goes_to_the_next_source(file, &[]);
     }
 }
 
-/// Runs the invalid metadata file at `path` twice: with IMDS working (→ imdsv2) and with IMDS
-/// disabled (→ unresolved at once); checks the recorded reason contains one of `words`.
-fn assert_invalid_file(path: &std::path::Path, words: &[&str], launcher: &[&str]) {
+/// Runs the unusable metadata file at `path` twice: with IMDS working (→ imdsv2) and with IMDS
+/// disabled (→ unresolved at once), both quickly; returns the recorded reason of the second run.
+fn assert_goes_to_the_next_source(path: &std::path::Path, launcher: &[&str]) -> String {
     let mock = start_mock(|_| {});
     let f = Ddboot::new()
         .launcher(launcher)
@@ -182,9 +160,14 @@ fn assert_invalid_file(path: &std::path::Path, words: &[&str], launcher: &[&str]
     f.assert_code(1);
     let report = f.json();
     assert_attempt(&report, "metadata-file", "failed");
-    let detail = detail_of(&report, "metadata-file").to_lowercase();
-    assert!(words.iter().any(|w| detail.contains(w)), "reason {detail:?} should say one of {words:?}");
     assert_within(&f, QUICK);
+    detail_of(&report, "metadata-file")
+}
+
+/// [`assert_goes_to_the_next_source`], and the recorded reason contains one of `words`.
+fn assert_invalid_file(path: &std::path::Path, words: &[&str], launcher: &[&str]) {
+    let detail = assert_goes_to_the_next_source(path, launcher).to_lowercase();
+    assert!(words.iter().any(|w| detail.contains(w)), "reason {detail:?} should say one of {words:?}");
 }
 
 #[test]
@@ -242,9 +225,7 @@ fn an_unreadable_file_goes_to_the_next_source() {
 #[test]
 fn a_fifo_does_not_block() {
     let dir = TempDir::new();
-    let fifo = dir.join("metadata.json");
-    let status = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
-    assert!(status.success(), "mkfifo failed");
+    let fifo = dir.fifo("metadata.json");
     assert_invalid_file(&fifo, &["regular file", "fifo", "pipe"], &[]);
 }
 

@@ -130,6 +130,8 @@ pub struct Ddboot {
     shell: Option<String>,
     /// Programs put in front of ddboot (e.g. `setpriv ... --`).
     launcher: Vec<OsString>,
+    /// Another copy of ddboot to start instead of [`ddboot_bin`] (see [`Ddboot::binary`]).
+    bin: Option<PathBuf>,
 }
 
 impl Ddboot {
@@ -272,9 +274,13 @@ impl Ddboot {
         let mut argv: Vec<OsString> = self.launcher.clone();
         match &self.shell {
             Some(script) => {
+                assert!(self.bin.is_none(), "harness: binary() does not apply to through_shell()");
                 argv.extend(["/bin/sh".into(), "-c".into(), script.into(), ddboot_path().into()]);
             }
-            None => argv.extend(ddboot_argv()),
+            None => {
+                argv.extend(ddboot_runner());
+                argv.push(self.bin.clone().unwrap_or_else(ddboot_bin).into_os_string());
+            }
         }
         argv.extend(args);
         let mut cmd = Command::new(&argv[0]);
@@ -677,4 +683,52 @@ pub fn assert_within(f: &Finished, bound: Duration) {
 /// The bytes of an OsStr.
 pub fn bytes(s: &OsStr) -> Vec<u8> {
     s.as_bytes().to_vec()
+}
+
+// --- tests-a: runs that assert a resolution, another copy of the binary under the one builder,
+// and files that change or block under a running ddboot ---
+
+impl Ddboot {
+    /// Runs the app [`ENV_DUMP`] and asserts that it started with `DD_AGENT_HOST=host`, after the
+    /// one status line naming `source`; returns the run.
+    pub fn assert_resolves(&self, host: &str, source: &str) -> Finished {
+        let f = self.run_with(&ENV_DUMP);
+        f.assert_code(0).assert_app_host(host).assert_status_line(host, source);
+        f
+    }
+
+    /// Asserts that with `name=value` set and IMDS at a default mock (`--imds-endpoint`), the app
+    /// still gets [`MOCK_IP`] from `imdsv2`.
+    pub fn assert_imdsv2_despite(name: &str, value: &str) {
+        let mock = start_mock(|_| {});
+        Ddboot::new().imds(&mock).env(name, value).assert_resolves(MOCK_IP, "imdsv2");
+    }
+
+    /// Starts `bin` (another copy of the binary under test, e.g. the one `--install` wrote)
+    /// instead of [`ddboot_bin`], under the same runner and guard. Not with [`Ddboot::through_shell`].
+    pub fn binary(mut self, bin: &Path) -> Self {
+        self.bin = Some(bin.to_path_buf());
+        self
+    }
+}
+
+/// Starts a thread that replaces `path` with `contents` by rename (as the ECS agent does) after
+/// `after`; join it once the run is over.
+pub fn replace_later(path: &Path, after: Duration, contents: String) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        replace_by_rename(&path, &contents);
+    })
+}
+
+impl TempDir {
+    /// Makes a FIFO at `<dir>/<name>` (nothing ever writes it: a reader would block) and returns
+    /// its path.
+    pub fn fifo(&self, name: &str) -> PathBuf {
+        let path = self.join(name);
+        let made = Command::new("mkfifo").arg(&path).status().expect("run mkfifo");
+        assert!(made.success(), "mkfifo {} failed", path.display());
+        path
+    }
 }
