@@ -778,11 +778,26 @@ impl Running {
 
     /// The next stdout line, within [`WATCHDOG`]; on a timeout, SIGKILLs the target and fails.
     pub fn line(&self) -> String {
-        self.lines.recv_timeout(WATCHDOG).unwrap_or_else(|e| {
-            std::thread::sleep(Duration::from_millis(100));
-            self.signal(nix::sys::signal::Signal::SIGKILL);
-            panic!("no line from the app ({e}); stderr: {:?}", self.stderr_now())
-        })
+        self.lines.recv_timeout(WATCHDOG).unwrap_or_else(|e| self.stuck(e))
+    }
+
+    /// Every stdout line until stdout closes, each within [`WATCHDOG`] (as [`Running::line`]).
+    pub fn all_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            match self.lines.recv_timeout(WATCHDOG) {
+                Ok(line) => lines.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return lines,
+                Err(e) => self.stuck(e),
+            }
+        }
+    }
+
+    fn stuck(&self, e: std::sync::mpsc::RecvTimeoutError) -> ! {
+        std::thread::sleep(Duration::from_millis(100));
+        let target = nix::unistd::Pid::from_raw(self.target);
+        let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
+        panic!("no line from the app ({e}); stderr: {:?}", self.stderr_now())
     }
 
     /// Waits for a line equal to `want`, failing on anything else.
@@ -800,9 +815,9 @@ impl Running {
         self.stderr_seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Sends `signal` to the target (ignoring a target already gone: the wait then says so).
+    /// Sends `signal` to the target.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.target), signal);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.target), signal).expect("kill");
     }
 
     /// Waits (at most `bound`, then SIGKILL and fail) for the exit; returns the status, all of
