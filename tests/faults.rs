@@ -170,7 +170,7 @@ fn ready_file(host: &str) -> String {
 }
 
 /// A table of rows: each `name => check;` becomes the `#[test] fn name` that runs `check` (the
-/// reliability table names the rows; `test_fns` below reads them).
+/// reliability table names the rows; `common::test_fn_names` reads them).
 macro_rules! rows {
     ($($name:ident => $check:expr;)*) => {$(
         #[test]
@@ -771,7 +771,7 @@ impl<'a> Raw<'a> {
             }
         };
         let mut cmd = self.command();
-        cmd.stdout(plug(self.stdout)).stderr(plug(self.stderr));
+        cmd.stdin(Stdio::null()).stdout(plug(self.stdout)).stderr(plug(self.stderr));
         common::run_plugged(cmd, common::WATCHDOG, &self.args).into()
     }
 }
@@ -1095,7 +1095,7 @@ impl Install {
     fn as_pid_1(&self) -> Finished {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork"]).args(common::ddboot_runner()).arg(&self.bin).arg("--install");
-        cmd.arg(&self.shared).env_clear().stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.arg(&self.shared).env_clear().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         common::run_plugged(cmd, common::WATCHDOG, &"unshare --pid --fork ddboot --install").into()
     }
 }
@@ -1160,34 +1160,6 @@ fn install_leftover_temp_file_is_no_obstacle_and_not_removed() {
 // The table in docs/reliability.md and these tests
 // ---------------------------------------------------------------------------------------------
 
-/// Names of the `#[test]` functions in `source`, and of the rows of its `rows!` tables.
-fn test_fns(source: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let (mut armed, mut in_rows) = (false, false);
-    for line in source.lines() {
-        let trimmed = line.trim();
-        if line == "rows! {" {
-            in_rows = true;
-        } else if in_rows && line == "}" {
-            in_rows = false;
-        } else if in_rows && let Some((name, _)) = line.strip_prefix("    ").and_then(|l| l.split_once(" =>"))
-        {
-            if !name.starts_with(' ') {
-                names.push(name.to_string());
-            }
-        } else if trimmed == "#[test]" {
-            armed = true;
-        } else if armed && let Some(rest) = trimmed.strip_prefix("fn ") {
-            // The `fn $name` of the `rows!` macro itself is no test.
-            if !rest.starts_with('$') {
-                names.push(rest.split(['(', '<']).next().unwrap_or("").to_string());
-            }
-            armed = false;
-        }
-    }
-    names
-}
-
 /// Every `` `name` `` in the last column of the markdown tables of `doc` whose header's last
 /// column is `test`.
 fn table_tests(doc: &str) -> Vec<String> {
@@ -1227,7 +1199,8 @@ fn reliability_table_matches_the_tests() {
     let netns = read("tests/netns.rs");
     let listed = table_tests(&doc);
     assert!(!listed.is_empty(), "no test names found in the tables of docs/reliability.md");
-    let defined: Vec<String> = test_fns(&faults).into_iter().chain(test_fns(&netns)).collect();
+    let defined: Vec<String> =
+        common::test_fn_names(&faults).into_iter().chain(common::test_fn_names(&netns)).collect();
     let missing: Vec<&String> = listed.iter().filter(|n| !defined.contains(n)).collect();
     assert!(missing.is_empty(), "docs/reliability.md lists tests that do not exist: {missing:?}");
     let unlisted: Vec<&String> = defined.iter().filter(|n| !listed.contains(n)).collect();

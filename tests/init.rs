@@ -595,7 +595,7 @@ fn a_closed_stdout_does_not_kill_ddboot() {
     let (read, write) = nix::unistd::pipe().expect("pipe");
     drop(read);
     let mut cmd = quiet().args(["--explain", "--json", "--", "app"]).command();
-    cmd.stdout(Stdio::from(write)).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(write)).stderr(Stdio::piped());
     let f = run_plugged(cmd, WATCHDOG, &"ddboot --explain --json, stdout without reader");
     assert_eq!(f.signal(), None, "killed by a signal: {f:?}");
     assert_eq!(f.code(), Some(0), "{f:?}");

@@ -325,14 +325,15 @@ impl Ddboot {
 /// The one runner: `cmd` to completion (stdin from /dev/null, stdout and stderr captured), under
 /// a watchdog: a run longer than `watchdog` is killed and the test fails, showing `what`.
 pub fn run_watched(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::Debug) -> Finished {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     run_plugged(cmd, watchdog, what)
 }
 
-/// [`run_watched`] with stdout and stderr as the caller set them on `cmd`: only the piped ones are
-/// read (the others, `/dev/full` or a pipe without reader say, leave theirs empty).
+/// [`run_watched`] with the three streams as the caller set them on `cmd` (set stdin: a
+/// `Command`'s default is to inherit it): only the piped stdout and stderr are read (the others,
+/// `/dev/full` or a pipe without reader say, leave theirs empty). When the child leads a process
+/// group of its own (`process_group(0)`), whatever is left in that group when it exits is killed.
 pub fn run_plugged(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::Debug) -> Finished {
-    cmd.stdin(Stdio::null());
     let started = Instant::now();
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {what:?}: {e}"));
     let pid = child.id();
@@ -349,10 +350,12 @@ pub fn run_plugged(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::De
     let err = read_all(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
     let mut peak_rss_kib = 0;
     // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
+    let group = group_led_by(&child);
     let status = wait_watched(&mut child, watchdog, what, || {
         peak_rss_kib = peak_rss_kib.max(high_water_kib(pid).unwrap_or(0));
     });
     let elapsed = started.elapsed();
+    kill_group(group);
     Finished {
         status,
         stdout: out.join().expect("stdout reader"),
@@ -686,8 +689,23 @@ pub fn bytes(s: &OsStr) -> Vec<u8> {
 // --- tests-b: the watchdog every runner shares, the streaming runner (`Ddboot::spawn`), and the
 // app that reports its DD_AGENT_HOST with the parsers of ddboot's status lines (faults, netns).
 
+/// The process group `child` leads (`process_group(0)`), if it does.
+pub fn group_led_by(child: &std::process::Child) -> Option<nix::unistd::Pid> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).ok()?);
+    nix::unistd::getpgid(Some(pid)).ok().filter(|g| *g == pid)
+}
+
+/// Kills what is left of `group` (nothing, when the run was right; an app that outlived a
+/// forking ddboot would hold the pipes open forever).
+pub fn kill_group(group: Option<nix::unistd::Pid>) {
+    if let Some(group) = group {
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 /// Waits for `child` at most `bound` (from now), calling `each` between polls; past the bound it
-/// kills the child and fails the test, showing `what`. Every runner of the harness waits here.
+/// kills the child (and its process group when it leads one) and fails the test, showing `what`.
+/// Every runner of the harness waits here.
 pub fn wait_watched(
     child: &mut std::process::Child,
     bound: Duration,
@@ -695,12 +713,14 @@ pub fn wait_watched(
     mut each: impl FnMut(),
 ) -> ExitStatus {
     let since = Instant::now();
+    let group = group_led_by(child);
     loop {
         each();
         if let Some(status) = child.try_wait().expect("wait for the child") {
             return status;
         }
         if since.elapsed() > bound {
+            kill_group(group);
             let _ = child.kill();
             let _ = child.wait();
             panic!("still running after {bound:?}: {what:?}");
@@ -730,7 +750,8 @@ impl Ddboot {
 
 impl Running {
     /// Starts `command` (stdin from /dev/null, stdout and stderr piped; whatever else the caller
-    /// set on it, a `pre_exec` hook say, stays).
+    /// set on it, a `pre_exec` hook or a process group say, stays: what is left of a group it
+    /// leads is killed when it exits, as [`run_plugged`] does).
     pub fn start(mut command: Command) -> Running {
         use std::io::BufRead;
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -805,11 +826,6 @@ impl Running {
         assert_eq!(self.line(), want);
     }
 
-    /// The stdout lines received and not read yet.
-    pub fn rest(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
-    }
-
     /// What the process wrote on stderr so far (only complete once it has exited).
     pub fn stderr_now(&self) -> String {
         self.stderr_seen.lock().map(|s| s.clone()).unwrap_or_default()
@@ -824,8 +840,10 @@ impl Running {
     /// stderr, and the time from this call to the exit.
     pub fn wait(mut self, bound: Duration) -> (ExitStatus, String, Duration) {
         let since = Instant::now();
+        let group = group_led_by(&self.child);
         let status = wait_watched(&mut self.child, bound, &"a run started by Running::start", || {});
         let elapsed = since.elapsed();
+        kill_group(group);
         let stderr = self.stderr.join().expect("stderr");
         (status, stderr, elapsed)
     }
@@ -931,4 +949,33 @@ impl AppRun {
         let line = line.unwrap_or_else(|| panic!("no reason for {source}: {self:?}"));
         line.split_once(": ").map_or("", |(_, why)| why).to_string()
     }
+}
+
+/// Names of the `#[test]` functions in `source`, and of the rows of its `rows!` tables (a
+/// `name => check;` line each: tests/faults.rs), for the tests that keep docs naming tests honest.
+pub fn test_fn_names(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let (mut armed, mut in_rows) = (false, false);
+    for line in source.lines() {
+        let trimmed = line.trim();
+        if line == "rows! {" {
+            in_rows = true;
+        } else if in_rows && line == "}" {
+            in_rows = false;
+        } else if in_rows && let Some((name, _)) = line.strip_prefix("    ").and_then(|l| l.split_once(" =>"))
+        {
+            if !name.starts_with(' ') {
+                names.push(name.to_string());
+            }
+        } else if trimmed == "#[test]" {
+            armed = true;
+        } else if armed && let Some(rest) = trimmed.strip_prefix("fn ") {
+            // The `fn $name` of the `rows!` macro itself is no test.
+            if !rest.starts_with('$') {
+                names.push(rest.split(['(', '<']).next().unwrap_or("").to_string());
+            }
+            armed = false;
+        }
+    }
+    names
 }
