@@ -143,7 +143,7 @@ struct Topology {
     router: String,
     imds: String,
     net: usize,
-    dir: PathBuf,
+    dir: common::TempDir,
     mock: Option<Child>,
 }
 
@@ -152,8 +152,7 @@ impl Topology {
         preflight();
         let n = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
         let prefix = format!("ddb-{}-{n}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("{prefix}-netns"));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = common::TempDir::new();
         fs::create_dir_all(dir.join("sockets")).expect("temp dir");
         // The guard exists before anything is created: a failure below still cleans up.
         let t = Topology {
@@ -349,7 +348,6 @@ impl Drop for Topology {
         for ns in [&self.container, &self.router, &self.imds] {
             let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
         }
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -497,11 +495,8 @@ fn netns_refused_gives_up_at_once() {
 fn ddboot_alone_traced(vars: &[(&str, &[u8])]) -> (Option<i32>, String, String, Vec<String>) {
     use std::os::unix::ffi::OsStrExt;
     preflight();
-    let log = std::env::temp_dir().join(format!(
-        "ddboot-strace-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::SeqCst)
-    ));
+    let dir = common::TempDir::new();
+    let log = dir.join("strace.log");
     let script = r#"ip link set lo up && exec strace -f -qq -e trace=connect -o "$LOG" "$0" "$@""#;
     let mut cmd = Command::new("unshare");
     cmd.args(["-n", "sh", "-c", script]).arg(common::ddboot_path()).args(["--", "/bin/sh", "-c", APP]);
@@ -512,7 +507,6 @@ fn ddboot_alone_traced(vars: &[(&str, &[u8])]) -> (Option<i32>, String, String, 
     }
     let f = common::run_watched(cmd, WATCHDOG, &vars);
     let connects = fs::read_to_string(&log).unwrap_or_default().lines().map(str::to_string).collect();
-    let _ = fs::remove_file(&log);
     (f.code(), f.stdout_text(), f.stderr, connects)
 }
 
