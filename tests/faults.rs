@@ -20,24 +20,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{MOCK_IP, TempDir};
 use mockmeta::{Behaviour, Get, Hostile, Mock, Put, TaskMeta};
 use serde_json::Value;
 
 /// The app: prints a marker, then the DD_AGENT_HOST it got.
-const APP: [&str; 3] =
-    ["/bin/sh", "-c", r#"echo "ddboot-faults: the app ran"; echo "host=${DD_AGENT_HOST-<unset>}""#];
-const MARKER: &str = "ddboot-faults: the app ran";
+const APP: [&str; 3] = ["/bin/sh", "-c", common::HOST_APP];
 /// ddboot's default deadline (no `--timeout` anywhere in this file).
-const DEADLINE: Duration = Duration::from_secs(1);
+const DEADLINE: Duration = common::DEFAULT_DEADLINE;
 /// The most ddboot may report for a fault that must not make it wait for the deadline.
 const BEFORE_DEADLINE: Duration = Duration::from_millis(900);
 /// Wall-clock bound of every run (spawn, resolution, exec, the app): catches hangs, not slowness.
 const WALL: Duration = Duration::from_secs(5);
-/// A run still going after this is killed and the test fails.
-const WATCHDOG: Duration = Duration::from_secs(20);
-/// What the default mock answers to local-ipv4.
-const MOCK_IP: &str = "10.0.1.43";
 /// The host the metadata files of this file carry.
 const FILE_IP: &str = "10.9.9.9";
 
@@ -57,7 +51,6 @@ impl Ddboot {
     }
 
     fn imds_url(url: &str) -> Ddboot {
-        assert!(url.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {url:?}");
         Ddboot(common::Ddboot::new().imds_endpoint(url))
     }
 
@@ -66,17 +59,12 @@ impl Ddboot {
         Ddboot(common::Ddboot::new().env("AWS_EC2_METADATA_DISABLED", "true"))
     }
 
-    fn arg(self, arg: impl Into<String>) -> Ddboot {
-        Ddboot(self.0.arg(arg.into()))
-    }
-
     fn metadata_file(self, path: &Path) -> Ddboot {
         Ddboot(self.0.metadata_file(path))
     }
 
     fn task_metadata(self, uri: &str) -> Ddboot {
-        assert!(uri.starts_with("http://127.0.0.1:"), "harness: loopback endpoints only, not {uri:?}");
-        self.arg("--task-metadata-uri").arg(uri)
+        Ddboot(self.0.task_metadata_flag_url(uri))
     }
 
     /// Runs `ddboot … -- APP` under the watchdog.
@@ -94,28 +82,12 @@ impl Ddboot {
 
     fn spawn(&self, tail: &[&str]) -> Finished {
         let sockets = TempDir::new();
-        let f = self.0.clone().socket_dir(sockets.path()).run_with(tail);
-        Finished {
-            code: f.code(),
-            stdout: f.stdout_text(),
-            stderr: f.stderr,
-            elapsed: f.elapsed,
-            peak_rss_kib: f.peak_rss_kib,
-        }
+        self.0.clone().socket_dir(sockets.path()).run_with(tail).into()
     }
 }
 
-/// What one run left behind.
-#[derive(Debug)]
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// Spawn to exit, as the test saw it.
-    elapsed: Duration,
-    /// The highest `VmHWM` sampled every 2 ms while it ran (ddboot's, then the app's).
-    peak_rss_kib: u64,
-}
+/// What one run left behind: the harness's, as text.
+type Finished = common::AppRun;
 
 /// Prints what a row measured (`cargo test --test faults -- --nocapture` shows it).
 fn measured(what: &str, f: &Finished) {
@@ -123,34 +95,11 @@ fn measured(what: &str, f: &Finished) {
     eprintln!("measured [{test}]: ddboot {what}; {:.1?} wall", f.elapsed);
 }
 
-/// `12.3 ms` / `1.02 s` (ddboot's `duration::human`).
-fn parse_human(text: &str) -> Option<Duration> {
-    if let Some(ms) = text.strip_suffix(" ms") {
-        return ms.parse::<f64>().ok().map(|v| Duration::from_secs_f64(v / 1000.0));
-    }
-    text.strip_suffix(" s")?.parse::<f64>().ok().map(Duration::from_secs_f64)
-}
-
 impl Finished {
-    /// The app ran (exit 0, the marker first) and got this DD_AGENT_HOST (`None`: unset).
-    fn app_host(&self) -> Option<&str> {
-        assert_eq!(self.code, Some(0), "ddboot did not hand over to the app: {self:?}");
-        let mut lines = self.stdout.lines();
-        assert_eq!(lines.next(), Some(MARKER), "the app did not run: {self:?}");
-        let host = lines.next().and_then(|l| l.strip_prefix("host=")).expect("the app's host line");
-        (host != "<unset>").then_some(host)
-    }
-
     /// Asserts the run resolved `host` from `source`, within `within` by ddboot's own clock and
     /// [`WALL`] by the test's, and that the app got it.
     fn assert_resolved(&self, host: &str, source: &str, within: Duration) -> &Self {
-        assert_eq!(self.app_host(), Some(host), "{self:?}");
-        let prefix = format!("ddboot: DD_AGENT_HOST={host} ({source}, ");
-        let line = self.stderr.lines().find(|l| l.starts_with(&prefix));
-        let took = line
-            .and_then(|l| l.strip_prefix(&prefix)?.strip_suffix(')'))
-            .and_then(parse_human)
-            .unwrap_or_else(|| panic!("expected the status line {prefix:?}…: {self:?}"));
+        let took = self.assert_resolved_app(host, source);
         measured(&format!("{source} in {took:.1?}"), self);
         assert!(took < within, "resolved after {took:?}, expected < {within:?}: {self:?}");
         assert!(self.elapsed < WALL, "took {:?} (bound {WALL:?}): {self:?}", self.elapsed);
@@ -160,30 +109,11 @@ impl Finished {
     /// Asserts the run found no host, warned why, and still started the app without
     /// DD_AGENT_HOST; ddboot's own time must be below `within`. Returns ddboot's time.
     fn assert_unresolved(&self, within: Duration) -> Duration {
-        assert_eq!(self.app_host(), None, "{self:?}");
-        let prefix = "ddboot: warning: Datadog Agent host not resolved after ";
-        let line = self.stderr.lines().find_map(|l| l.strip_prefix(prefix));
-        let took = line
-            .and_then(|l| l.split(';').next())
-            .and_then(parse_human)
-            .unwrap_or_else(|| panic!("expected the unresolved warning: {self:?}"));
-        assert!(
-            self.stderr.contains("starting the app without DD_AGENT_HOST"),
-            "the warning must say what happens: {self:?}"
-        );
+        let took = self.assert_unresolved_app();
         measured(&format!("unresolved after {took:.1?}"), self);
         assert!(took < within, "gave up after {took:?}, expected < {within:?}: {self:?}");
         assert!(self.elapsed < WALL, "took {:?} (bound {WALL:?}): {self:?}", self.elapsed);
         took
-    }
-
-    /// The unresolved warning's reason for `source` (its line `ddboot: warning: SOURCE OUTCOME:
-    /// REASON`).
-    fn reason(&self, source: &str) -> String {
-        let tag = format!("ddboot: warning: {source} ");
-        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&tag));
-        let line = line.unwrap_or_else(|| panic!("no reason for {source}: {self:?}"));
-        line.split_once(": ").map_or("", |(_, why)| why).to_string()
     }
 }
 
@@ -239,6 +169,17 @@ fn ready_file(host: &str) -> String {
     .to_string()
 }
 
+/// A table of rows: each `name => check;` becomes the `#[test] fn name` that runs `check` (the
+/// reliability table names the rows; `common::test_fn_names` reads them).
+macro_rules! rows {
+    ($($name:ident => $check:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            $check;
+        }
+    )*};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Token PUT faults
 // ---------------------------------------------------------------------------------------------
@@ -250,25 +191,21 @@ fn put_fault(put: Put) -> (Mock, Finished) {
     (m, f)
 }
 
-/// The SDK fallback: one PUT, then one token-less GET, well inside the deadline.
-fn assert_v1_fallback(m: &Mock, f: &Finished) {
+/// The SDK fallback after a PUT that behaves as `put`: one PUT, then one token-less GET, well
+/// inside the deadline.
+fn assert_v1_fallback(put: Put) -> Finished {
+    let (m, f) = put_fault(put);
     f.assert_resolved(MOCK_IP, "imdsv1", BEFORE_DEADLINE);
     assert_eq!(m.token_puts(), 1, "{:?}", m.requests());
     assert_eq!(m.tokenless_gets(), 1, "{:?}", m.requests());
     assert_eq!(m.token_gets(), 0, "{:?}", m.requests());
+    f
 }
 
 #[test]
 fn put_hang_falls_back_to_imdsv1_inside_the_deadline() {
-    let (m, f) = put_fault(Put::Hang);
-    assert_v1_fallback(&m, &f);
+    let f = assert_v1_fallback(Put::Hang);
     assert!(f.stderr.contains("(imdsv1, "), "{f:?}");
-}
-
-#[test]
-fn put_reset_falls_back_to_imdsv1() {
-    let (m, f) = put_fault(Put::Reset);
-    assert_v1_fallback(&m, &f);
 }
 
 #[test]
@@ -280,22 +217,11 @@ fn put_400_gives_up_without_imdsv1() {
     assert_eq!(m.tokenless_gets(), 0, "never IMDSv1 after a 400: {:?}", m.requests());
 }
 
-#[test]
-fn put_403_falls_back_to_imdsv1() {
-    let (m, f) = put_fault(Put::Status(403));
-    assert_v1_fallback(&m, &f);
-}
-
-#[test]
-fn put_404_falls_back_to_imdsv1() {
-    let (m, f) = put_fault(Put::Status(404));
-    assert_v1_fallback(&m, &f);
-}
-
-#[test]
-fn put_405_falls_back_to_imdsv1() {
-    let (m, f) = put_fault(Put::Status(405));
-    assert_v1_fallback(&m, &f);
+rows! {
+    put_reset_falls_back_to_imdsv1 => assert_v1_fallback(Put::Reset);
+    put_403_falls_back_to_imdsv1 => assert_v1_fallback(Put::Status(403));
+    put_404_falls_back_to_imdsv1 => assert_v1_fallback(Put::Status(404));
+    put_405_falls_back_to_imdsv1 => assert_v1_fallback(Put::Status(405));
 }
 
 /// Persistent server errors: retried with backoff (20, 60, 180 ms), 4 requests at most, no
@@ -313,31 +239,20 @@ fn assert_persistent_5xx(status: u16) {
     assert!(gaps.iter().all(|g| *g >= Duration::from_millis(15)), "no backoff between retries: {gaps:?}");
 }
 
-#[test]
-fn put_500_persistent_is_retried_then_unresolved() {
-    assert_persistent_5xx(500);
-}
-
-#[test]
-fn put_503_once_is_retried_and_resolves_through_imdsv2() {
-    let (m, f) = put_fault(Put::FailThenToken { failures: 1, status: 503 });
+/// One refused PUT (`status`), then a token: retried, resolved through IMDSv2 with one GET.
+fn assert_retried_once(status: u16) {
+    let (m, f) = put_fault(Put::FailThenToken { failures: 1, status });
     f.assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
     assert_eq!(m.token_puts(), 2, "{:?}", m.requests());
     assert_eq!(m.token_gets(), 1, "{:?}", m.requests());
     assert_imds_discipline(&m);
 }
 
-#[test]
-fn put_503_persistent_is_retried_then_unresolved() {
-    assert_persistent_5xx(503);
-}
-
-#[test]
-fn put_429_once_is_retried_and_resolves_through_imdsv2() {
-    let (m, f) = put_fault(Put::FailThenToken { failures: 1, status: 429 });
-    f.assert_resolved(MOCK_IP, "imdsv2", BEFORE_DEADLINE);
-    assert_eq!(m.token_puts(), 2, "{:?}", m.requests());
-    assert_imds_discipline(&m);
+rows! {
+    put_500_persistent_is_retried_then_unresolved => assert_persistent_5xx(500);
+    put_503_once_is_retried_and_resolves_through_imdsv2 => assert_retried_once(503);
+    put_503_persistent_is_retried_then_unresolved => assert_persistent_5xx(503);
+    put_429_once_is_retried_and_resolves_through_imdsv2 => assert_retried_once(429);
 }
 
 #[test]
@@ -358,57 +273,52 @@ fn get_fault(get: Get) -> (Mock, Finished) {
     (m, f)
 }
 
-/// A rejected local-ipv4 answer: unresolved at once, one PUT and one GET, IMDS discipline.
-fn assert_rejected_body(get: Get, reason: &str) {
+/// A local-ipv4 answer that leaves ddboot unresolved before the deadline after `puts` token PUTs
+/// and `gets` GETs with a token, IMDS discipline kept; returns the run for the row's own checks.
+fn assert_get_unresolved(get: Get, (puts, gets): (usize, usize)) -> (Mock, Finished) {
     let (m, f) = get_fault(get);
     f.assert_unresolved(BEFORE_DEADLINE);
-    assert!(f.reason("imdsv2").contains(reason), "expected {reason:?}: {f:?}");
-    assert_eq!((m.token_puts(), m.token_gets()), (1, 1), "{:?}", m.requests());
+    assert_eq!((m.token_puts(), m.token_gets()), (puts, gets), "{:?}", m.requests());
     assert_imds_discipline(&m);
+    (m, f)
+}
+
+/// A rejected local-ipv4 answer: unresolved at once, one PUT and one GET, IMDS discipline.
+fn assert_rejected_body(get: Get, reason: &str) {
+    let (_, f) = assert_get_unresolved(get, (1, 1));
+    assert!(f.reason("imdsv2").contains(reason), "expected {reason:?}: {f:?}");
+}
+
+/// A local-ipv4 answer that never completes: ddboot gives up at its deadline, not before.
+fn assert_cut_at_the_deadline(get: Get) -> Mock {
+    let (m, f) = get_fault(get);
+    let took = f.assert_unresolved(DEADLINE + Duration::from_millis(300));
+    assert!(took >= DEADLINE - Duration::from_millis(50), "gave up before the deadline: {took:?} {f:?}");
+    assert_imds_discipline(&m);
+    m
 }
 
 #[test]
 fn get_401_gets_one_fresh_token_then_gives_up() {
-    let (m, f) = get_fault(Get::Status(401));
-    f.assert_unresolved(BEFORE_DEADLINE);
-    assert_eq!((m.token_puts(), m.token_gets()), (2, 2), "{:?}", m.requests());
+    let (m, _) = assert_get_unresolved(Get::Status(401), (2, 2));
     assert_eq!(m.issued_tokens().len(), 2);
-    assert_imds_discipline(&m);
 }
 
 #[test]
 fn get_404_is_unresolved_without_imdsv1() {
     // local-ipv4 404 (IPv6-only instance?) asks meta-data/ipv6 once with the same token; the mock
     // has no ipv6 either (404): unresolved, one PUT and two GETs, never token-less.
-    let (m, f) = get_fault(Get::Status(404));
-    f.assert_unresolved(BEFORE_DEADLINE);
+    let (m, f) = assert_get_unresolved(Get::Status(404), (1, 2));
     assert!(f.reason("imdsv2").contains("404 for local-ipv4 and for ipv6"), "{f:?}");
-    assert_eq!((m.token_puts(), m.token_gets()), (1, 2), "{:?}", m.requests());
     assert_eq!(m.count("GET", mockmeta::IPV6_PATH), 1, "{:?}", m.requests());
-    assert_imds_discipline(&m);
 }
 
-#[test]
-fn get_500_is_retried_within_the_request_budget() {
-    let (m, f) = get_fault(Get::Status(500));
-    f.assert_unresolved(BEFORE_DEADLINE);
-    assert_eq!((m.token_puts(), m.token_gets()), (1, 3), "{:?}", m.requests());
-    assert_imds_discipline(&m);
-}
-
-#[test]
-fn get_empty_body_is_rejected() {
-    assert_rejected_body(Get::Body(Vec::new()), "empty");
-}
-
-#[test]
-fn get_garbage_body_is_rejected() {
-    assert_rejected_body(Get::Body(b"<html><body>Service Unavailable</body></html>".to_vec()), "not an IPv4");
-}
-
-#[test]
-fn get_ipv6_body_is_rejected() {
-    assert_rejected_body(Get::Body(b"2001:db8::43".to_vec()), "not an IPv4");
+rows! {
+    get_500_is_retried_within_the_request_budget => assert_get_unresolved(Get::Status(500), (1, 3));
+    get_empty_body_is_rejected => assert_rejected_body(Get::Body(Vec::new()), "empty");
+    get_garbage_body_is_rejected =>
+        assert_rejected_body(Get::Body(b"<html><body>Service Unavailable</body></html>".to_vec()), "not an IPv4");
+    get_ipv6_body_is_rejected => assert_rejected_body(Get::Body(b"2001:db8::43".to_vec()), "not an IPv4");
 }
 
 #[test]
@@ -420,29 +330,17 @@ fn get_oversized_body_is_rejected() {
 
 #[test]
 fn get_dripping_body_is_cut_at_the_deadline() {
-    let (m, f) = get_fault(Get::Drip { body: MOCK_IP.as_bytes().to_vec(), interval: Duration::from_secs(1) });
-    let took = f.assert_unresolved(DEADLINE + Duration::from_millis(300));
-    assert!(took >= DEADLINE - Duration::from_millis(50), "gave up before the deadline: {took:?} {f:?}");
+    let m = assert_cut_at_the_deadline(Get::Drip {
+        body: MOCK_IP.as_bytes().to_vec(),
+        interval: Duration::from_secs(1),
+    });
     assert_eq!((m.token_puts(), m.token_gets()), (1, 1), "{:?}", m.requests());
-    assert_imds_discipline(&m);
 }
 
-#[test]
-fn get_chunked_forever_is_cut_at_the_body_cap() {
-    assert_rejected_body(Get::ChunkedForever, "larger than 1024 bytes");
-}
-
-#[test]
-fn get_hang_is_cut_at_the_deadline() {
-    let (m, f) = get_fault(Get::Hang);
-    let took = f.assert_unresolved(DEADLINE + Duration::from_millis(300));
-    assert!(took >= DEADLINE - Duration::from_millis(50), "gave up before the deadline: {took:?} {f:?}");
-    assert_imds_discipline(&m);
-}
-
-#[test]
-fn get_reset_is_unresolved_without_imdsv1() {
-    assert_rejected_body(Get::Reset, "reset");
+rows! {
+    get_chunked_forever_is_cut_at_the_body_cap => assert_rejected_body(Get::ChunkedForever, "larger than 1024 bytes");
+    get_hang_is_cut_at_the_deadline => assert_cut_at_the_deadline(Get::Hang);
+    get_reset_is_unresolved_without_imdsv1 => assert_rejected_body(Get::Reset, "reset");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,9 +412,7 @@ fn file_mode_000_is_read_by_root_only() {
 #[test]
 fn file_is_a_fifo_does_not_block() {
     let dir = TempDir::new();
-    let path = dir.join("metadata.json");
-    let made = Command::new("mkfifo").arg(&path).status().expect("run mkfifo");
-    assert!(made.success(), "mkfifo failed");
+    let path = dir.fifo("metadata.json");
     assert_file_falls_back(&path, "not a regular file");
 }
 
@@ -752,29 +648,14 @@ fn assert_endless_rejected(hostile: Hostile, reason: &str) {
     assert_imds_discipline(&m);
 }
 
-#[test]
-fn hostile_endless_trailer_lines_stay_bounded() {
-    assert_endless_rejected(Hostile::Trailers, "trailers");
-}
-
-#[test]
-fn hostile_endless_interim_answers_stay_bounded() {
-    assert_endless_rejected(Hostile::Interim, "interim (1xx) answers");
-}
-
-#[test]
-fn hostile_endless_header_lines_stay_bounded() {
-    assert_endless_rejected(Hostile::Headers, "too large");
-}
-
-#[test]
-fn hostile_endless_body_with_a_huge_length_is_rejected_at_once() {
-    assert_endless_rejected(Hostile::HugeLength, "larger than 1024 bytes");
-}
-
-#[test]
-fn hostile_endless_body_until_close_is_cut_at_the_cap() {
-    assert_endless_rejected(Hostile::HugeUntilClose, "larger than 1024 bytes");
+rows! {
+    hostile_endless_trailer_lines_stay_bounded => assert_endless_rejected(Hostile::Trailers, "trailers");
+    hostile_endless_interim_answers_stay_bounded => assert_endless_rejected(Hostile::Interim, "interim (1xx) answers");
+    hostile_endless_header_lines_stay_bounded => assert_endless_rejected(Hostile::Headers, "too large");
+    hostile_endless_body_with_a_huge_length_is_rejected_at_once =>
+        assert_endless_rejected(Hostile::HugeLength, "larger than 1024 bytes");
+    hostile_endless_body_until_close_is_cut_at_the_cap =>
+        assert_endless_rejected(Hostile::HugeUntilClose, "larger than 1024 bytes");
 }
 
 /// The task metadata endpoint streams trailer lines on both paths: rejected as malformed (not
@@ -803,27 +684,15 @@ fn assert_lenient_refused(answer: &str, why: &str) {
     assert_imds_discipline(&m);
 }
 
-#[test]
-fn lenient_content_length_with_a_plus_sign_is_refused() {
-    assert_lenient_refused("HTTP/1.1 200 OK\r\nContent-Length: +9\r\n\r\nIP", "content-length");
-}
-
-#[test]
-fn lenient_signed_chunk_size_is_refused() {
-    assert_lenient_refused(
+rows! {
+    lenient_content_length_with_a_plus_sign_is_refused =>
+        assert_lenient_refused("HTTP/1.1 200 OK\r\nContent-Length: +9\r\n\r\nIP", "content-length");
+    lenient_signed_chunk_size_is_refused => assert_lenient_refused(
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+9\r\nIP\r\n0\r\n\r\n",
         "chunk size",
     );
-}
-
-#[test]
-fn lenient_http_1_9_is_refused() {
-    assert_lenient_refused("HTTP/1.9 200 OK\r\nContent-Length: 9\r\n\r\nIP", "version");
-}
-
-#[test]
-fn lenient_101_is_not_skipped_as_interim() {
-    assert_lenient_refused(
+    lenient_http_1_9_is_refused => assert_lenient_refused("HTTP/1.9 200 OK\r\nContent-Length: 9\r\n\r\nIP", "version");
+    lenient_101_is_not_skipped_as_interim => assert_lenient_refused(
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\
          HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nIP",
         "101",
@@ -847,10 +716,10 @@ enum Plug {
     DevFull,
 }
 
-/// A run of ddboot with a hand-made environment and plugs, outside the `Ddboot` builder (which
-/// always passes `--socket-dir` and pipes both streams). The environment is clean apart from
-/// `PATH`, `DDBOOT_SOCKET_DIR` (a missing directory) and, unless `env` says otherwise,
-/// `AWS_EC2_METADATA_DISABLED=true`; nothing may name a link-local address. With
+/// A run of ddboot with plugged streams, outside this file's `Ddboot` (which gives each run a
+/// socket directory of its own and pipes both streams), built by the harness's `common::Ddboot`:
+/// the environment is clean apart from `PATH`, `DDBOOT_SOCKET_DIR` (a missing directory),
+/// `AWS_EC2_METADATA_DISABLED=true` and `env`; nothing may name a link-local address. With
 /// `ignore_sigpipe`, ddboot starts with SIGPIPE ignored (as `sh -c 'trap "" PIPE; …'` leaves it),
 /// so a write to a pipe without reader fails with EPIPE instead of killing it.
 struct Raw<'a> {
@@ -871,35 +740,20 @@ impl<'a> Raw<'a> {
         self
     }
 
+    /// The harness's one builder (its environment and loopback guard), with SIGPIPE ignored
+    /// through a shell's `trap` when asked.
     fn command(&self) -> Command {
-        let mut cmd = if self.ignore_sigpipe {
-            let mut c = Command::new("/bin/sh");
-            c.args(["-c", r#"trap "" PIPE; exec "$0" "$@""#]).arg(common::ddboot_path());
-            c
-        } else {
-            common::ddboot_command()
-        };
-        cmd.args(self.args).env_clear().env("PATH", "/usr/bin:/bin");
-        cmd.env("DDBOOT_SOCKET_DIR", "/nonexistent/ddboot-faults/sockets");
-        if !self.env.iter().any(|(k, _)| k.starts_with("AWS_EC2_METADATA_")) {
-            cmd.env("AWS_EC2_METADATA_DISABLED", "true");
-        }
+        let mut ddboot = common::Ddboot::new().args(self.args);
         for (k, v) in &self.env {
-            cmd.env(k, v);
+            ddboot = ddboot.env(k, v);
         }
-        let texts = self
-            .args
-            .iter()
-            .map(|a| a.to_string())
-            .chain(self.env.iter().map(|(_, v)| v.to_string_lossy().into()));
-        for text in texts {
-            for bad in ["169.254.", "fd00:ec2", "[fd00:"] {
-                assert!(!text.contains(bad), "harness: refusing {text:?}: a real metadata endpoint");
-            }
+        if self.ignore_sigpipe {
+            ddboot = ddboot.through_shell(r#"trap "" PIPE; exec "$0" "$@""#);
         }
-        cmd
+        ddboot.command()
     }
 
+    /// Runs under the harness's watchdog, reading only the streams plugged to a pipe.
     fn run(&self) -> Finished {
         let plug = |p: Plug| match p {
             Plug::Pipe => Stdio::piped(),
@@ -916,42 +770,7 @@ impl<'a> Raw<'a> {
         };
         let mut cmd = self.command();
         cmd.stdin(Stdio::null()).stdout(plug(self.stdout)).stderr(plug(self.stderr));
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn ddboot");
-        let reader = |r: Option<Box<dyn Read + Send>>, plug: Plug| {
-            let r = if plug == Plug::Pipe { r } else { None };
-            thread::spawn(move || {
-                let mut v = Vec::new();
-                if let Some(mut r) = r {
-                    let _ = r.read_to_end(&mut v);
-                }
-                String::from_utf8_lossy(&v).into_owned()
-            })
-        };
-        let out = reader(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), self.stdout);
-        let err = reader(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>), self.stderr);
-        let code = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                use std::os::unix::process::ExitStatusExt;
-                break status.code().or(status.signal().map(|s| 128 + s));
-            }
-            if started.elapsed() > WATCHDOG {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("ddboot hung: still running after {WATCHDOG:?}");
-            }
-            thread::sleep(Duration::from_millis(2));
-        };
-        let elapsed = started.elapsed();
-        // Not sampled: these runs assert no memory bound.
-        let peak_rss_kib = 0;
-        Finished {
-            code,
-            stdout: out.join().expect("stdout"),
-            stderr: err.join().expect("stderr"),
-            elapsed,
-            peak_rss_kib,
-        }
+        common::run_plugged(cmd, common::WATCHDOG, &self.args).into()
     }
 }
 
@@ -1108,19 +927,12 @@ fn stale_sockets_lose_to_the_metadata_file() {
     assert!(detail.contains("apm.socket: stale") && detail.contains("dsd.socket: stale"), "{detail}");
 }
 
-/// `mkfifo PATH` (coreutils).
-fn mkfifo(path: &Path) {
-    let ok = Command::new("mkfifo").arg(path).status().is_ok_and(|s| s.success());
-    assert!(ok, "mkfifo {}", path.display());
-}
-
 /// `--inject auto` with PROGRAM a FIFO nobody writes: the shebang read opens it non-blocking and
 /// refuses it (not a regular file), and execve's refusal is the shell's 126, at once.
 #[test]
 fn inject_auto_program_fifo_does_not_hang() {
     let dir = TempDir::new();
-    let fifo = dir.join("app");
-    mkfifo(&fifo);
+    let fifo = dir.fifo("app");
     let program = fifo.to_str().expect("UTF-8 temp path");
     let f = Raw::new(&["--inject", "auto", "--", program]).run();
     measured("refused a FIFO as PROGRAM", &f);
@@ -1140,7 +952,7 @@ fn php_self_including_globs_and_a_fifo_are_read_once() {
         let text = format!("[pool{i}]\ninclude={}/*.conf\n", pools.display());
         fs::write(pools.join(format!("p{i:02}.conf")), text).expect("write pool");
     }
-    mkfifo(&pools.join("zz-fifo.conf"));
+    dir.fifo("pool.d/zz-fifo.conf");
     let main = dir.write("php-fpm.conf", format!("[global]\ninclude={}/*.conf\n", pools.display()));
     let main = main.to_str().expect("UTF-8 temp path");
     let f = Raw::new(&["--explain", "--json", "--inject", "php", "--", "php-fpm8.2", "-F", "-y", main]).run();
@@ -1175,24 +987,26 @@ fn php_overlays_of_concurrent_starts_are_their_own() {
             conf.to_str().expect("UTF-8 temp path").to_string()
         })
         .collect();
-    let children: Vec<_> = confs
-        .iter()
-        .map(|conf| {
-            let mut raw = Raw::new(&[]);
-            raw.env.push(("TMPDIR", tmp.clone().into()));
-            raw.env.push(("DD_AGENT_HOST", "10.1.1.1".into()));
-            raw.env.push(("PATH", format!("{}:/usr/bin:/bin", bin.display()).into()));
-            let mut cmd = raw.command();
-            cmd.args(["--inject", "php", "-q", "--", "php-fpm8.2", "-F", "-y", conf]);
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
-        })
-        .collect();
+    let runs: Vec<Finished> = thread::scope(|scope| {
+        let threads: Vec<_> = confs
+            .iter()
+            .map(|conf| {
+                let path = format!("{}:/usr/bin:/bin", bin.display());
+                let tmp = &tmp;
+                scope.spawn(move || {
+                    let args = ["--inject", "php", "-q", "--", "php-fpm8.2", "-F", "-y", conf];
+                    let raw = Raw::new(&args).env("TMPDIR", tmp).env("DD_AGENT_HOST", "10.1.1.1");
+                    raw.env("PATH", path).run()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("run")).collect()
+    });
     let mut wrong = Vec::new();
-    for (conf, child) in confs.iter().zip(children) {
-        let out = child.wait_with_output().expect("wait");
-        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    for (conf, f) in confs.iter().zip(runs) {
+        let got = f.stdout.trim().to_string();
         if got != format!("include = {conf}") {
-            wrong.push(format!("{conf}: {got:?} {}", String::from_utf8_lossy(&out.stderr)));
+            wrong.push(format!("{conf}: {got:?} {}", f.stderr));
         }
     }
     let kept = fs::read_dir(tmp.join(format!("ddboot-{}", euid()))).expect("ls").count();
@@ -1228,16 +1042,10 @@ fn own_settings_not_utf8_are_usage_errors() {
             "{f:?}"
         );
     }
-    let out = common::ddboot_command()
-        .arg("--timeout")
-        .arg(std::ffi::OsStr::from_bytes(b"2s\xff"))
-        .args(APP7)
-        .env_clear()
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(64), "{out:?}");
-    assert!(out.stdout.is_empty(), "{out:?}");
+    let f =
+        common::Ddboot::new().arg("--timeout").arg(std::ffi::OsStr::from_bytes(b"2s\xff")).args(APP7).run();
+    assert_eq!(f.code(), Some(64), "{f:?}");
+    assert!(f.stdout.is_empty(), "{f:?}");
 }
 
 /// Fails (never skips) when PID namespaces cannot be made: the `install_*` rows need root
@@ -1247,43 +1055,48 @@ fn pid_namespace_preflight() {
     assert!(ok, "the install_* tests need `unshare --pid --fork` (root); CI runs the suite as root");
 }
 
-/// A copy of ddboot to install from (stripped when `strip` is there: the same code, less I/O).
-fn installer(dir: &TempDir) -> (PathBuf, Vec<u8>) {
-    let bin = dir.join("installer");
-    let built = common::ddboot_bin();
-    let stripped = Command::new("strip").arg("-o").arg(&bin).arg(&built).status().is_ok_and(|s| s.success());
-    if !stripped {
-        fs::copy(&built, &bin).expect("copy ddboot");
-    }
-    let bytes = fs::read(&bin).expect("read installer");
-    (bin, bytes)
+/// An install row: the PID namespace preflight passed, a copy of ddboot to install from
+/// (`bin`, stripped when `strip` is there: the same code, less I/O; `expected`, its bytes), and
+/// the directory it installs into (`shared`, not created).
+struct Install {
+    _dir: TempDir,
+    bin: PathBuf,
+    expected: Vec<u8>,
+    shared: PathBuf,
 }
 
-/// `unshare --pid --fork INSTALLER --install DIR`: ddboot is PID 1 of its own PID namespace, as
-/// in an ECS init container.
-fn install_as_pid_1(bin: &Path, dir: &Path) -> std::process::Child {
-    Command::new("unshare")
-        .args(["--pid", "--fork"])
-        .args(common::ddboot_runner())
-        .arg(bin)
-        .arg("--install")
-        .arg(dir)
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn unshare")
+impl Install {
+    fn new() -> Install {
+        pid_namespace_preflight();
+        let dir = TempDir::new();
+        let bin = dir.join("installer");
+        let built = common::ddboot_bin();
+        let stripped =
+            Command::new("strip").arg("-o").arg(&bin).arg(&built).status().is_ok_and(|s| s.success());
+        if !stripped {
+            fs::copy(&built, &bin).expect("copy ddboot");
+        }
+        let expected = fs::read(&bin).expect("read installer");
+        let shared = dir.join("shared");
+        Install { _dir: dir, bin, expected, shared }
+    }
+
+    /// `unshare --pid --fork INSTALLER --install SHARED` under the harness's watchdog: ddboot is
+    /// PID 1 of its own PID namespace, as in an ECS init container.
+    fn as_pid_1(&self) -> Finished {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork"]).args(common::ddboot_runner()).arg(&self.bin).arg("--install");
+        cmd.arg(&self.shared).env_clear().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        common::run_plugged(cmd, common::WATCHDOG, &"unshare --pid --fork ddboot --install").into()
+    }
 }
 
 /// 6 installers at once, each PID 1 in its own PID namespace, 5 rounds, while a reader reads
 /// `DIR/ddboot` in a loop: every installer succeeds and every read sees the whole binary.
 #[test]
 fn install_concurrent_pid_1_installers_all_succeed() {
-    pid_namespace_preflight();
-    let dir = TempDir::new();
-    let (bin, expected) = installer(&dir);
-    let shared = dir.join("shared");
+    let install = Install::new();
+    let (shared, expected) = (&install.shared, &install.expected);
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let (path, stop, len) = (shared.join("ddboot"), Arc::clone(&stop), expected.len());
@@ -1300,13 +1113,13 @@ fn install_concurrent_pid_1_installers_all_succeed() {
     };
     let (mut failed, mut messages) = (0, Vec::new());
     for _round in 0..5 {
-        let children: Vec<_> = (0..6).map(|_| install_as_pid_1(&bin, &shared)).collect();
-        for child in children {
-            let out = child.wait_with_output().expect("wait");
-            if !out.status.success() {
-                failed += 1;
-                messages.push(String::from_utf8_lossy(&out.stderr).into_owned());
-            }
+        let runs: Vec<Finished> = thread::scope(|scope| {
+            let threads: Vec<_> = (0..6).map(|_| scope.spawn(|| install.as_pid_1())).collect();
+            threads.into_iter().map(|t| t.join().expect("installer")).collect()
+        });
+        for f in runs.into_iter().filter(|f| f.code != Some(0)) {
+            failed += 1;
+            messages.push(f.stderr);
         }
     }
     stop.store(true, Ordering::SeqCst);
@@ -1315,8 +1128,8 @@ fn install_concurrent_pid_1_installers_all_succeed() {
     assert_eq!(failed, 0, "{messages:?}");
     assert_eq!(partial, 0, "a reader saw a partial binary ({reads} reads)");
     assert!(reads > 0, "the reader never saw the installed file");
-    assert!(fs::read(shared.join("ddboot")).expect("installed") == expected, "the installed copy differs");
-    let leftovers: Vec<_> = fs::read_dir(&shared).expect("ls").flatten().map(|e| e.file_name()).collect();
+    assert!(fs::read(shared.join("ddboot")).expect("installed") == *expected, "the installed copy differs");
+    let leftovers: Vec<_> = fs::read_dir(shared).expect("ls").flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers, ["ddboot"], "temp files left behind");
 }
 
@@ -1324,37 +1137,19 @@ fn install_concurrent_pid_1_installers_all_succeed() {
 /// way, and it is not removed either: it is not this run's.
 #[test]
 fn install_leftover_temp_file_is_no_obstacle_and_not_removed() {
-    pid_namespace_preflight();
-    let dir = TempDir::new();
-    let (bin, expected) = installer(&dir);
-    let shared = dir.join("shared");
-    fs::create_dir_all(&shared).expect("dir");
-    let leftover = shared.join(".ddboot.1.tmp");
+    let install = Install::new();
+    fs::create_dir_all(&install.shared).expect("dir");
+    let leftover = install.shared.join(".ddboot.1.tmp");
     fs::write(&leftover, b"from a crashed run").expect("write");
-    let out = install_as_pid_1(&bin, &shared).wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(fs::read(shared.join("ddboot")).expect("installed") == expected);
+    let f = install.as_pid_1();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(fs::read(install.shared.join("ddboot")).expect("installed") == install.expected);
     assert_eq!(fs::read(&leftover).expect("the leftover is still there"), b"from a crashed run");
 }
 
 // ---------------------------------------------------------------------------------------------
 // The table in docs/reliability.md and these tests
 // ---------------------------------------------------------------------------------------------
-
-/// Names of the `#[test]` functions in `source`.
-fn test_fns(source: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut armed = false;
-    for line in source.lines().map(str::trim) {
-        if line == "#[test]" {
-            armed = true;
-        } else if armed && let Some(rest) = line.strip_prefix("fn ") {
-            names.push(rest.split(['(', '<']).next().unwrap_or("").to_string());
-            armed = false;
-        }
-    }
-    names
-}
 
 /// Every `` `name` `` in the last column of the markdown tables of `doc` whose header's last
 /// column is `test`.
@@ -1395,7 +1190,8 @@ fn reliability_table_matches_the_tests() {
     let netns = read("tests/netns.rs");
     let listed = table_tests(&doc);
     assert!(!listed.is_empty(), "no test names found in the tables of docs/reliability.md");
-    let defined: Vec<String> = test_fns(&faults).into_iter().chain(test_fns(&netns)).collect();
+    let defined: Vec<String> =
+        common::test_fn_names(&faults).into_iter().chain(common::test_fn_names(&netns)).collect();
     let missing: Vec<&String> = listed.iter().filter(|n| !defined.contains(n)).collect();
     assert!(missing.is_empty(), "docs/reliability.md lists tests that do not exist: {missing:?}");
     let unlisted: Vec<&String> = defined.iter().filter(|n| !listed.contains(n)).collect();

@@ -15,17 +15,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, ChildStdout, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
 use nix::libc;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 /// The generous bound of a stop (a hang, not a slow machine).
@@ -44,23 +42,12 @@ fn require_pid_namespaces() {
     assert!(ok, "tests/init.rs needs `unshare --pid --fork --mount-proc` (util-linux, root)");
 }
 
-/// A running ddboot: the process signals go to, and its stdout lines as they come.
-struct Running {
-    child: Child,
-    /// ddboot's PID as seen from here (the test's namespace).
-    pid: Pid,
-    lines: mpsc::Receiver<String>,
-    stderr: thread::JoinHandle<String>,
-    stderr_seen: std::sync::Arc<std::sync::Mutex<String>>,
-    started: Instant,
-}
-
-/// Starts `cmd` (in a new PID namespace when `pid_ns`), with `pre` run in the forked child
-/// before the exec (to inherit an ignored signal, say).
+/// Starts `cmd` with the harness's streaming runner (in a new PID namespace when `pid_ns`, its
+/// init then the target of signals), with `pre` run in the forked child before the exec (to
+/// inherit an ignored signal, say).
 fn start(cmd: Ddboot, pid_ns: bool, pre: Option<fn() -> std::io::Result<()>>) -> Running {
     let cmd = if pid_ns { cmd.launcher(UNSHARE) } else { cmd };
     let mut command = cmd.command();
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     // SAFETY: the hooks only make async-signal-safe calls (close_range, signal).
     unsafe {
         command.pre_exec(move || {
@@ -69,28 +56,11 @@ fn start(cmd: Ddboot, pid_ns: bool, pre: Option<fn() -> std::io::Result<()>>) ->
             pre.map_or(Ok(()), |f| f())
         })
     };
-    let started = Instant::now();
-    let mut child = command.spawn().expect("spawn");
-    let pid = if pid_ns { namespace_init(child.id()) } else { Pid::from_raw(child.id() as i32) };
-    let lines = read_lines(child.stdout.take().expect("stdout"));
-    let mut err = child.stderr.take().expect("stderr");
-    let stderr_seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let seen = stderr_seen.clone();
-    let stderr = thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match err.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Ok(mut s) = seen.lock() {
-                        s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                    }
-                }
-            }
-        }
-        seen.lock().map(|s| s.clone()).unwrap_or_default()
-    });
-    Running { child, pid, lines, stderr, stderr_seen, started }
+    let mut run = Running::start(command);
+    if pid_ns {
+        run.target = namespace_init(run.child_id()).as_raw();
+    }
+    run
 }
 
 /// The PID (here) of the one child of `unshare`: the namespace's PID 1.
@@ -112,64 +82,6 @@ fn namespace_init(unshare: u32) -> Pid {
     }
 }
 
-fn read_lines(out: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl Running {
-    /// The next stdout line, within the watchdog.
-    fn line(&self) -> String {
-        self.lines.recv_timeout(WATCHDOG).unwrap_or_else(|e| {
-            thread::sleep(Duration::from_millis(100));
-            let _ = kill(self.pid, Signal::SIGKILL);
-            panic!("no line from the app ({e}); ddboot's stderr: {:?}", self.stderr_now())
-        })
-    }
-
-    /// What ddboot wrote on stderr so far (only complete once it has exited).
-    fn stderr_now(&self) -> String {
-        self.stderr_seen.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits for a line equal to `want`, failing on anything else.
-    fn expect_line(&self, want: &str) {
-        assert_eq!(self.line(), want);
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(self.pid, signal).expect("kill");
-    }
-
-    /// Waits (at most `bound`, then SIGKILL and fail) for the exit; returns status and stderr.
-    fn wait(mut self, bound: Duration) -> (ExitStatus, String, Duration) {
-        let since = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            if since.elapsed() > bound {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("did not exit within {bound:?}");
-            }
-            thread::sleep(Duration::from_millis(1));
-        };
-        let elapsed = since.elapsed();
-        let stderr = self.stderr.join().expect("stderr");
-        let _ = self.started;
-        (status, stderr, elapsed)
-    }
-}
-
 /// ddboot with IMDS disabled and an inherited host: it resolves at once and says nothing.
 fn quiet() -> Ddboot {
     Ddboot::new().env("DD_AGENT_HOST", "10.1.2.3").arg("-q")
@@ -188,22 +100,25 @@ fn stop_handlerless(app: &[&str]) -> (Option<i32>, Duration) {
     (status.code(), elapsed)
 }
 
-#[test]
-fn init_sigterm_stops_a_handlerless_python_app_with_143() {
+/// SIGTERM to PID 1 running the handler-less `app` (`what`) under `--init`: it exits 143.
+fn assert_stopped_with_143(what: &str, app: &[&str]) {
     require_pid_namespaces();
-    let (code, elapsed) =
-        stop_handlerless(&[PYTHON, "-c", "import time; print('ready', flush=True); time.sleep(120)"]);
-    eprintln!("handler-less Python under --init: SIGTERM to exit in {elapsed:?}");
+    let (code, elapsed) = stop_handlerless(app);
+    eprintln!("handler-less {what} under --init: SIGTERM to exit in {elapsed:?}");
     assert_eq!(code, Some(143));
 }
 
 #[test]
+fn init_sigterm_stops_a_handlerless_python_app_with_143() {
+    assert_stopped_with_143(
+        "Python",
+        &[PYTHON, "-c", "import time; print('ready', flush=True); time.sleep(120)"],
+    );
+}
+
+#[test]
 fn init_sigterm_stops_a_handlerless_node_app_with_143() {
-    require_pid_namespaces();
-    let (code, elapsed) =
-        stop_handlerless(&[NODE, "-e", "setInterval(() => {}, 1000); console.log('ready')"]);
-    eprintln!("handler-less Node.js under --init: SIGTERM to exit in {elapsed:?}");
-    assert_eq!(code, Some(143));
+    assert_stopped_with_143("Node.js", &[NODE, "-e", "setInterval(() => {}, 1000); console.log('ready')"]);
 }
 
 /// Without --init the same handler-less app as PID 1 ignores SIGTERM: the reason for --init.
@@ -301,7 +216,7 @@ fn init_outside_pid_1_is_a_subreaper_and_reaps_orphans() {
     for pid in &orphans {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("orphan alive");
         let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:")).map(str::trim);
-        assert_eq!(ppid, Some(run.pid.to_string().as_str()), "orphan {pid} adopted by ddboot");
+        assert_eq!(ppid, Some(run.target.to_string().as_str()), "orphan {pid} adopted by ddboot");
     }
     run.expect_line("done");
     for pid in &orphans {
@@ -408,7 +323,7 @@ fn init_app_inherits_the_mask_dispositions_and_descriptors() {
         (Some(ignore_pipe_and_hup as fn() -> std::io::Result<()>), bit(libc::SIGPIPE) | bit(libc::SIGHUP)),
     ] {
         let run = start(quiet().arg("--init").arg("--").args(app), false, pre);
-        let lines: Vec<String> = run.lines.iter().collect();
+        let lines = run.all_lines();
         let field = |name: &str| {
             let line = lines.iter().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{lines:?}"));
             // Only the standard signals: real-time ones pass through as inherited, whatever they are.
@@ -434,7 +349,7 @@ fn init_parent_waits_with_one_thread_no_fd_and_no_cpu() {
     let cmd = Ddboot::new().imds(&mock).args(["-q", "--init", "--", "/bin/sh", "-c", "echo ready; sleep 3"]);
     let run = start(cmd, true, None);
     run.expect_line("ready");
-    let pid = run.pid;
+    let pid = run.target;
     let ticks = || {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
         let fields: Vec<&str> = stat.rsplit_once(") ").expect("stat").1.split(' ').collect();
@@ -515,7 +430,7 @@ fn a_stop_signal_during_resolution_ends_ddboot_with_128_plus_n_without_the_app()
             cmd = cmd.env("DDBOOT_INIT", "true");
         }
         let run = start(cmd, pid_ns, None);
-        wait_for_handler(run.pid, signal);
+        wait_for_handler(Pid::from_raw(run.target), signal);
         let sent = Instant::now();
         run.signal(signal);
         let (status, stderr, _) = run.wait(STOP_WATCHDOG);
@@ -566,19 +481,14 @@ fn init_makes_the_app_the_foreground_group_of_a_terminal() {
     let inner = format!("'{}' -q --init -- /bin/sh -c '{app}'", ddboot_path().display());
     // Not through the harness (it would append ddboot's path to script's arguments); the same
     // protections by hand: cleared environment, IMDS disabled, a host inherited.
-    let out = std::process::Command::new("script")
-        .args(["-qec", &inner, "/dev/null"])
-        .env_clear()
-        .env("PATH", CHILD_PATH)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("DDBOOT_SOCKET_DIR", NO_SOCKET_DIR)
-        .env("DD_AGENT_HOST", "10.1.2.3")
-        .stdin(Stdio::null())
-        .output()
-        .expect("script runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &inner, "/dev/null"]).env_clear().env("PATH", CHILD_PATH);
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true").env("DDBOOT_SOCKET_DIR", NO_SOCKET_DIR);
+    cmd.env("DD_AGENT_HOST", "10.1.2.3");
+    let f = run_watched(cmd, WATCHDOG, &inner);
+    let text = f.stdout_text();
     let fields: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(fields.len(), 3, "{out:?}");
+    assert_eq!(fields.len(), 3, "{f:?}");
     assert_eq!(fields[0], fields[1], "the app leads its own group: {text}");
     assert_eq!(fields[1], fields[2], "the app's group is the terminal's foreground group: {text}");
 }
@@ -686,7 +596,7 @@ fn a_closed_stdout_does_not_kill_ddboot() {
     drop(read);
     let mut cmd = quiet().args(["--explain", "--json", "--", "app"]).command();
     cmd.stdin(Stdio::null()).stdout(Stdio::from(write)).stderr(Stdio::piped());
-    let out = cmd.output().expect("run ddboot");
-    assert_eq!(out.status.signal(), None, "killed by a signal: {out:?}");
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let f = run_plugged(cmd, WATCHDOG, &"ddboot --explain --json, stdout without reader");
+    assert_eq!(f.signal(), None, "killed by a signal: {f:?}");
+    assert_eq!(f.code(), Some(0), "{f:?}");
 }

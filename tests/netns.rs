@@ -14,7 +14,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -26,16 +25,16 @@ use serde_json::Value;
 
 const IMDS_IP: &str = "169.254.169.254";
 /// ddboot's default deadline: no `--timeout` in this file.
-const DEADLINE: Duration = Duration::from_secs(1);
+const DEADLINE: Duration = common::DEFAULT_DEADLINE;
 /// "At once": a refusal or an ICMP error must not make ddboot wait for anything.
 const AT_ONCE: Duration = Duration::from_millis(300);
 /// The `timeout` put around the recipe.
 const RECIPE_BOUND: Duration = Duration::from_secs(20);
 /// Kills a run still going after this.
 const WATCHDOG: Duration = Duration::from_secs(40);
-const MARKER: &str = "ddboot-netns: the app ran";
+const MARKER: &str = common::HOST_APP_MARKER;
 /// The app, for ddboot and for the recipe: a marker, then what DD_AGENT_HOST it got.
-const APP: &str = r#"echo "ddboot-netns: the app ran"; echo "host=${DD_AGENT_HOST-<unset>}""#;
+const APP: &str = common::HOST_APP;
 
 /// The IMDSv2 form of Datadog's documented one-liner, with [`APP`] as `<cmd>`.
 fn recipe() -> String {
@@ -55,9 +54,8 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// Fails (never skips) with a clear reason when the tests cannot run here.
 fn preflight() {
-    let root = fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
     assert!(
-        root,
+        common::running_as_root(),
         "tests/netns.rs needs root (to create network namespaces and veth pairs); CI runs the suite as \
          root. Run as root, or skip these tests with `cargo test -- --skip netns_`"
     );
@@ -135,57 +133,8 @@ fn ip(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// What a run in the container namespace left behind.
-#[derive(Debug)]
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Finished {
-    fn app_ran(&self) -> bool {
-        self.stdout.lines().next() == Some(MARKER)
-    }
-
-    /// The DD_AGENT_HOST the app got (`None`: unset); panics if the app did not run.
-    fn app_host(&self) -> Option<&str> {
-        assert!(self.app_ran(), "the app did not run: {self:?}");
-        let host = self.stdout.lines().nth(1).and_then(|l| l.strip_prefix("host=")).expect("host line");
-        (host != "<unset>").then_some(host)
-    }
-
-    /// ddboot's status line: (host, source, its own time).
-    fn resolved(&self) -> Option<(String, String, Duration)> {
-        let rest = self.stderr.lines().find_map(|l| l.strip_prefix("ddboot: DD_AGENT_HOST="))?;
-        let (host, rest) = rest.split_once(" (")?;
-        let (source, took) = rest.strip_suffix(')')?.split_once(", ")?;
-        Some((host.into(), source.into(), parse_human(took)?))
-    }
-
-    /// ddboot's own time in its unresolved warning.
-    fn unresolved_after(&self) -> Option<Duration> {
-        let prefix = "ddboot: warning: Datadog Agent host not resolved after ";
-        let rest = self.stderr.lines().find_map(|l| l.strip_prefix(prefix))?;
-        parse_human(rest.split(';').next()?)
-    }
-
-    /// The warning's reason for `source`.
-    fn reason(&self, source: &str) -> &str {
-        let tag = format!("ddboot: warning: {source} ");
-        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&tag)).unwrap_or("");
-        line.split_once(": ").map_or("", |(_, why)| why)
-    }
-}
-
-/// `12.3 ms` / `1.02 s`.
-fn parse_human(text: &str) -> Option<Duration> {
-    if let Some(ms) = text.strip_suffix(" ms") {
-        return ms.parse::<f64>().ok().map(|v| Duration::from_secs_f64(v / 1000.0));
-    }
-    text.strip_suffix(" s")?.parse::<f64>().ok().map(Duration::from_secs_f64)
-}
+/// What a run in the container namespace left behind: the harness's, as text.
+type Finished = common::AppRun;
 
 /// container (eth0 10.250.N.1/30) → router (c0 10.250.N.2/30, i0 10.250.N.5/30, forwarding) →
 /// imds (eth0 10.250.N.6/30, 169.254.169.254/32 on lo). Removed on drop.
@@ -194,7 +143,7 @@ struct Topology {
     router: String,
     imds: String,
     net: usize,
-    dir: PathBuf,
+    dir: common::TempDir,
     mock: Option<Child>,
 }
 
@@ -203,8 +152,7 @@ impl Topology {
         preflight();
         let n = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
         let prefix = format!("ddb-{}-{n}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("{prefix}-netns"));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = common::TempDir::new();
         fs::create_dir_all(dir.join("sockets")).expect("temp dir");
         // The guard exists before anything is created: a failure below still cleans up.
         let t = Topology {
@@ -355,8 +303,7 @@ impl Topology {
         self.verify_isolation();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.container]).args(argv).env_clear().env("PATH", "/usr/bin:/bin");
-        let f = common::run_watched(cmd, WATCHDOG, &argv);
-        Finished { code: f.code(), stdout: f.stdout_text(), stderr: f.stderr, elapsed: f.elapsed }
+        common::run_watched(cmd, WATCHDOG, &argv).into()
     }
 
     /// ddboot with the default endpoint and deadline, an empty socket directory, then the app.
@@ -369,10 +316,27 @@ impl Topology {
         self.run_in_container(&argv)
     }
 
-    /// The documented recipe under `timeout 20`.
-    fn recipe(&self) -> Finished {
+    /// The documented recipe under `timeout 20`, run after ddboot's run `f` in the same
+    /// topology; prints both measurements as `case`.
+    fn recipe_after(&self, case: &str, f: &Finished) -> Finished {
         let bound = RECIPE_BOUND.as_secs().to_string();
-        self.run_in_container(&["timeout", &bound, "/bin/sh", "-c", &recipe()])
+        let r = self.run_in_container(&["timeout", &bound, "/bin/sh", "-c", &recipe()]);
+        report(case, f, &r);
+        r
+    }
+
+    /// A fresh topology whose mock runs with `mock` (`None`: nothing listens on port 80) and
+    /// whose router routes 169.254.169.254 as `route` when given; then ddboot's run in it.
+    fn ddboot_in(mock: Option<&[&str]>, route: Option<&str>) -> (Topology, Finished) {
+        let mut t = Topology::new();
+        if let Some(extra) = mock {
+            t.start_mock(extra);
+        }
+        if let Some(kind) = route {
+            t.router_route(kind);
+        }
+        let f = t.ddboot();
+        (t, f)
     }
 }
 
@@ -384,7 +348,6 @@ impl Drop for Topology {
         for ns in [&self.container, &self.router, &self.imds] {
             let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
         }
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -425,12 +388,16 @@ fn assert_recipe_exports_empty_or_hangs(recipe: &Finished) {
     }
 }
 
-/// ddboot found nothing, said why, and started the app without DD_AGENT_HOST; returns its time.
-fn assert_unresolved(f: &Finished) -> Duration {
-    assert_eq!(f.code, Some(0), "{f:?}");
-    assert_eq!(f.app_host(), None, "{f:?}");
-    assert!(f.stderr.contains("starting the app without DD_AGENT_HOST"), "{f:?}");
-    f.unresolved_after().unwrap_or_else(|| panic!("no unresolved warning: {f:?}"))
+/// The network answers ddboot with an error (`route`: the router's route kind; `None`: nothing
+/// listens on port 80): it starts the app unresolved at once, naming `why` for IMDSv2, and the
+/// recipe (`case`) exports an empty host or hangs. Returns ddboot's run.
+fn assert_gives_up_at_once(route: Option<&str>, why: &str, case: &str) -> Finished {
+    let (t, f) = Topology::ddboot_in(route.map(|_| &["--put-ttl", "2"][..]), route);
+    let took = f.assert_unresolved_app();
+    assert!(took < AT_ONCE && f.elapsed < AT_ONCE, "not at once: {took:?} / {:?}: {f:?}", f.elapsed);
+    assert!(f.reason("imdsv2").contains(why), "{f:?}");
+    assert_recipe_exports_empty_or_hangs(&t.recipe_after(case, &f));
+    f
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,28 +409,19 @@ fn assert_unresolved(f: &Finished) -> Duration {
 /// its 250 ms token budget, inside the default deadline. The recipe waits for the token forever.
 #[test]
 fn netns_hop_limit_1_resolves_through_imdsv1() {
-    let mut t = Topology::new();
-    t.start_mock(&["--put-ttl", "1"]);
-    let f = t.ddboot();
-    let (host, source, took) = f.resolved().unwrap_or_else(|| panic!("unresolved: {f:?}"));
-    assert_eq!((host.as_str(), source.as_str()), (t.agent_host().as_str(), "imdsv1"), "{f:?}");
-    assert_eq!(f.app_host(), Some(t.agent_host().as_str()), "{f:?}");
+    let (t, f) = Topology::ddboot_in(Some(&["--put-ttl", "1"]), None);
+    let took = f.assert_resolved_app(&t.agent_host(), "imdsv1");
     assert!(took < DEADLINE && f.elapsed < DEADLINE, "took {took:?} / {:?}: {f:?}", f.elapsed);
     assert_eq!((t.token_puts(), t.tokenless_gets()), (1, 1), "{:?}", t.requests());
-
-    let r = t.recipe();
-    report("hop limit 1", &f, &r);
-    assert_recipe_hangs(&r);
+    assert_recipe_hangs(&t.recipe_after("hop limit 1", &f));
 }
 
 /// Hop limit 1 on an instance that requires tokens (`HttpTokens=required`): no source can answer;
 /// ddboot starts the app unresolved inside the deadline, and the warning says why for both.
 #[test]
 fn netns_hop_limit_1_with_tokens_required_starts_the_app_unresolved() {
-    let mut t = Topology::new();
-    t.start_mock(&["--put-ttl", "1", "--tokens", "required"]);
-    let f = t.ddboot();
-    let took = assert_unresolved(&f);
+    let (t, f) = Topology::ddboot_in(Some(&["--put-ttl", "1", "--tokens", "required"]), None);
+    let took = f.assert_unresolved_app();
     assert!(took < DEADLINE && f.elapsed < DEADLINE, "took {took:?} / {:?}: {f:?}", f.elapsed);
     assert!(f.reason("imdsv2").contains("hop limit"), "{f:?}");
     assert!(f.reason("imdsv1").contains("HttpTokens=required"), "{f:?}");
@@ -482,15 +440,12 @@ fn netns_hop_limit_2_or_more_resolves_through_imdsv2() {
     for ttl in ["2", "64"] {
         t.start_mock(&["--put-ttl", ttl]);
         let f = t.ddboot();
-        let (host, source, took) = f.resolved().unwrap_or_else(|| panic!("TTL {ttl}: unresolved: {f:?}"));
-        assert_eq!((host.as_str(), source.as_str()), (t.agent_host().as_str(), "imdsv2"), "{f:?}");
-        assert_eq!(f.app_host(), Some(t.agent_host().as_str()), "{f:?}");
+        let took = f.assert_resolved_app(&t.agent_host(), "imdsv2");
         assert!(took < AT_ONCE, "TTL {ttl}: took {took:?}: {f:?}");
         assert_eq!(t.tokenless_gets(), 0, "TTL {ttl}: token-less request: {:?}", t.requests());
         assert_eq!(t.token_puts(), 1, "{:?}", t.requests());
         if ttl == "2" {
-            let r = t.recipe();
-            report("hop limit 2", &f, &r);
+            let r = t.recipe_after("hop limit 2", &f);
             assert_eq!(r.code, Some(0), "{r:?}");
             assert_eq!(r.app_host(), Some(t.agent_host().as_str()), "{r:?}");
         }
@@ -501,18 +456,12 @@ fn netns_hop_limit_2_or_more_resolves_through_imdsv2() {
 /// gives up when its token request cannot connect, and the app starts within the deadline.
 #[test]
 fn netns_blackholed_route_starts_the_app_unresolved() {
-    let mut t = Topology::new();
-    t.start_mock(&["--put-ttl", "2"]);
-    t.router_route("blackhole");
-    let f = t.ddboot();
-    let took = assert_unresolved(&f);
+    let (t, f) = Topology::ddboot_in(Some(&["--put-ttl", "2"]), Some("blackhole"));
+    let took = f.assert_unresolved_app();
     assert!(took <= DEADLINE && f.elapsed < DEADLINE + Duration::from_millis(200), "{took:?}: {f:?}");
     assert!(f.reason("imdsv2").contains("no TCP connection"), "{f:?}");
     assert!(t.requests().is_empty(), "{:?}", t.requests());
-
-    let r = t.recipe();
-    report("blackhole", &f, &r);
-    assert_recipe_hangs(&r);
+    assert_recipe_hangs(&t.recipe_after("blackhole", &f));
 }
 
 /// ICMP host unreachable from the router: ddboot gives up on IMDS at once. (ddboot runs first in
@@ -520,48 +469,20 @@ fn netns_blackholed_route_starts_the_app_unresolved() {
 /// blackhole.)
 #[test]
 fn netns_unreachable_route_gives_up_at_once() {
-    let mut t = Topology::new();
-    t.start_mock(&["--put-ttl", "2"]);
-    t.router_route("unreachable");
-    let f = t.ddboot();
-    let took = assert_unresolved(&f);
-    assert!(took < AT_ONCE && f.elapsed < AT_ONCE, "not at once: {took:?} / {:?}: {f:?}", f.elapsed);
-    assert!(f.reason("imdsv2").contains("unreachable"), "{f:?}");
+    let f = assert_gives_up_at_once(Some("unreachable"), "unreachable", "unreachable");
     assert!(f.reason("imdsv1").contains("not a case"), "{f:?}");
-
-    let r = t.recipe();
-    report("unreachable", &f, &r);
-    assert_recipe_exports_empty_or_hangs(&r);
 }
 
 /// ICMP administratively prohibited (`prohibit` route, what a REJECT rule sends): at once too.
 #[test]
 fn netns_prohibited_route_gives_up_at_once() {
-    let mut t = Topology::new();
-    t.start_mock(&["--put-ttl", "2"]);
-    t.router_route("prohibit");
-    let f = t.ddboot();
-    let took = assert_unresolved(&f);
-    assert!(took < AT_ONCE && f.elapsed < AT_ONCE, "not at once: {took:?} / {:?}: {f:?}", f.elapsed);
-    assert!(f.reason("imdsv2").contains("unreachable"), "{f:?}");
-
-    let r = t.recipe();
-    report("prohibit", &f, &r);
-    assert_recipe_exports_empty_or_hangs(&r);
+    assert_gives_up_at_once(Some("prohibit"), "unreachable", "prohibit");
 }
 
 /// Nothing listens on 169.254.169.254:80 (the imds namespace answers RST): at once.
 #[test]
 fn netns_refused_gives_up_at_once() {
-    let t = Topology::new();
-    let f = t.ddboot();
-    let took = assert_unresolved(&f);
-    assert!(took < AT_ONCE && f.elapsed < AT_ONCE, "not at once: {took:?} / {:?}: {f:?}", f.elapsed);
-    assert!(f.reason("imdsv2").contains("refused"), "{f:?}");
-
-    let r = t.recipe();
-    report("refused", &f, &r);
-    assert_recipe_exports_empty_or_hangs(&r);
+    assert_gives_up_at_once(None, "refused", "refused");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,11 +495,8 @@ fn netns_refused_gives_up_at_once() {
 fn ddboot_alone_traced(vars: &[(&str, &[u8])]) -> (Option<i32>, String, String, Vec<String>) {
     use std::os::unix::ffi::OsStrExt;
     preflight();
-    let log = std::env::temp_dir().join(format!(
-        "ddboot-strace-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::SeqCst)
-    ));
+    let dir = common::TempDir::new();
+    let log = dir.join("strace.log");
     let script = r#"ip link set lo up && exec strace -f -qq -e trace=connect -o "$LOG" "$0" "$@""#;
     let mut cmd = Command::new("unshare");
     cmd.args(["-n", "sh", "-c", script]).arg(common::ddboot_path()).args(["--", "/bin/sh", "-c", APP]);
@@ -587,11 +505,9 @@ fn ddboot_alone_traced(vars: &[(&str, &[u8])]) -> (Option<i32>, String, String, 
     for (k, v) in vars {
         cmd.env(k, std::ffi::OsStr::from_bytes(v));
     }
-    let out = cmd.stdin(Stdio::null()).output().expect("unshare -n");
+    let f = common::run_watched(cmd, WATCHDOG, &vars);
     let connects = fs::read_to_string(&log).unwrap_or_default().lines().map(str::to_string).collect();
-    let _ = fs::remove_file(&log);
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr), connects)
+    (f.code(), f.stdout_text(), f.stderr, connects)
 }
 
 /// A bad `AWS_EC2_METADATA_SERVICE_ENDPOINT` (not UTF-8, a hostname, another scheme) or

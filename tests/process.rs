@@ -22,20 +22,18 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use nix::libc;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// A command whose host resolves at once (inherited DD_AGENT_HOST) and prints no status line:
 /// stderr holds only what the exec step says.
@@ -331,29 +329,6 @@ impl Scenario {
     }
 }
 
-/// A finished run of a hand-built command.
-struct Captured {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-impl Captured {
-    fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-}
-
-impl std::fmt::Debug for Captured {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}\n--- stdout\n{}--- stderr\n{}", self.status, self.stdout_text(), self.stderr_text())
-    }
-}
-
 /// Reads a pipe to its end on a thread.
 fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
     thread::spawn(move || {
@@ -363,47 +338,28 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
     })
 }
 
-/// Spawns `cmd` as the leader of a new process group, so [`reap`] can clean up whatever a broken
-/// run leaves behind (an app that outlived a forking ddboot would hold the pipes open forever).
+/// Spawns `cmd` as the leader of a new process group, so the harness can clean up whatever a
+/// broken run leaves behind (an app that outlived a forking ddboot would hold the pipes open
+/// forever).
 fn spawn(cmd: &mut Command) -> Child {
     cmd.process_group(0).spawn().expect("spawn")
 }
 
-/// Waits for `child` under the watchdog: kills its group and fails the test when it hangs.
+/// Waits for `child` under the harness's watchdog (which kills its group on a hang), then kills
+/// what is left of its group.
 fn wait(child: &mut Child) -> ExitStatus {
-    let until = Instant::now() + WATCHDOG;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > until {
-            reap(child);
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the process hung for {WATCHDOG:?} and was killed");
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
+    let group = group_led_by(child);
+    let status = wait_watched(child, WATCHDOG, &"a run of tests/process.rs", || {});
+    kill_group(group);
+    status
 }
 
-/// Kills what is left of `child`'s process group (nothing, when the run was right).
-fn reap(child: &Child) {
-    let group = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
-}
-
-/// Runs `cmd` with stdout and stderr piped (stdin as set on it) under the watchdog.
-fn capture(cmd: &mut Command) -> Captured {
-    let mut child = spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
-    let out = drain(child.stdout.take().expect("stdout"));
-    let err = drain(child.stderr.take().expect("stderr"));
-    let status = wait(&mut child);
-    reap(&child);
-    Captured {
-        status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
+/// Runs `cmd` (stdin from /dev/null) as the leader of a new process group with the harness's
+/// runner, which kills what is left of the group when it exits.
+fn capture(mut cmd: Command) -> Finished {
+    let what = format!("{cmd:?}");
+    cmd.process_group(0);
+    run_watched(cmd, WATCHDOG, &what)
 }
 
 /// Right before `cmd` execs (ddboot, or the baseline app): marks every descriptor from 3 up
@@ -472,16 +428,9 @@ fn link_of(fd: RawFd) -> String {
 fn the_app_keeps_ddboots_pid() {
     for setup in SETUPS {
         let s = Scenario::new(setup);
-        let mut cmd = s.command(&["/bin/sh", "-c", r#"echo "$$ ${DD_AGENT_HOST-unset}""#]);
-        let mut child = spawn(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()));
-        let pid = child.id();
-        let out = drain(child.stdout.take().expect("stdout"));
-        let err = drain(child.stderr.take().expect("stderr"));
-        let status = wait(&mut child);
-        reap(&child);
-        let f = Captured { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") };
+        let f = capture(s.command(&["/bin/sh", "-c", r#"echo "$$ ${DD_AGENT_HOST-unset}""#]));
         assert!(f.status.success(), "{setup:?}: {f:?}");
-        assert_eq!(f.stdout_text().trim(), format!("{pid} {}", s.expected_host()), "{setup:?}: {f:?}");
+        assert_eq!(f.stdout_text().trim(), format!("{} {}", f.pid, s.expected_host()), "{setup:?}: {f:?}");
         s.check_ran();
     }
 }
@@ -492,33 +441,24 @@ fn sigterm_sent_to_ddboots_pid_reaches_the_apps_handler() {
     for setup in SETUPS {
         let s = Scenario::new(setup);
         let mut cmd = s.command(&["/bin/sh", "-c", app]);
-        let mut child = spawn(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()));
-        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        let err = drain(child.stderr.take().expect("stderr"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(WATCHDOG);
-        if first.as_deref() != Ok("ready") {
-            reap(&child);
-            let _ = child.wait();
+        cmd.process_group(0);
+        let run = Running::start(cmd);
+        let first = run.next_line(WATCHDOG);
+        if first.as_deref() != Some("ready") {
+            run.signal(Signal::SIGKILL);
+            let _ = run.wait(WATCHDOG);
             panic!("{setup:?}: the app did not start: {first:?}");
         }
-        kill(pid, Signal::SIGTERM).expect("kill(ddboot's PID, SIGTERM)");
-        let status = wait(&mut child);
-        let handled = lines.recv_timeout(Duration::from_secs(2));
-        reap(&child);
-        reader.join().expect("stdout reader");
-        let rest: Vec<String> = lines.try_iter().collect();
-        let stderr = String::from_utf8_lossy(&err.join().expect("stderr")).into_owned();
-        assert_eq!(handled.as_deref(), Ok("got-term"), "{setup:?}: the app's handler did not run\n{stderr}");
+        // The target is the child: ddboot's PID.
+        run.signal(Signal::SIGTERM);
+        let handled = run.next_line(Duration::from_secs(2));
+        let rest = run.all_lines();
+        let (status, stderr, _) = run.wait(WATCHDOG);
+        assert_eq!(
+            handled.as_deref(),
+            Some("got-term"),
+            "{setup:?}: the app's handler did not run\n{stderr}"
+        );
         assert!(rest.is_empty(), "{setup:?}: more output: {rest:?}");
         assert_eq!(status.code(), Some(42), "{setup:?}: {status:?}\n{stderr}");
         s.check_ran();
@@ -530,7 +470,7 @@ fn the_apps_exit_status_is_the_process_exit_status() {
     for setup in SETUPS {
         let s = Scenario::new(setup);
         for code in [0, 1, 3, 42, 125, 255] {
-            let f = capture(s.command(&["/bin/sh", "-c", &format!("exit {code}")]).stdin(Stdio::null()));
+            let f = capture(s.command(&["/bin/sh", "-c", &format!("exit {code}")]));
             assert_eq!(f.status.code(), Some(code), "{setup:?}: {f:?}");
         }
         // A signal that kills the app kills the process: ddboot is gone, not waiting for a child.
@@ -538,7 +478,7 @@ fn the_apps_exit_status_is_the_process_exit_status() {
             let name = signal.as_str().trim_start_matches("SIG");
             // No core file from SIGSEGV: only the wait status matters.
             let script = format!("ulimit -c 0; kill -{name} $$; sleep 5");
-            let f = capture(s.command(&["/bin/sh", "-c", &script]).stdin(Stdio::null()));
+            let f = capture(s.command(&["/bin/sh", "-c", &script]));
             assert_eq!(f.status.code(), None, "{setup:?} {signal}: exited instead of dying: {f:?}");
             assert_eq!(f.status.signal(), Some(signal as i32), "{setup:?} {signal}: {f:?}");
         }
@@ -556,7 +496,7 @@ fn the_app_inherits_exactly_the_descriptors_ddboot_inherited() {
 
         let mut cmd = s.command(&app);
         inherit_extra_fd_and_ignore_usr1(&mut cmd, file.as_raw_fd());
-        let through = capture(cmd.stdin(Stdio::null()));
+        let through = capture(cmd);
         assert!(through.status.success(), "{setup:?}: {through:?}");
         let host = format!("host={}\n", s.expected_host());
         assert!(through.stdout_text().contains(&host), "{setup:?}: {through:?}");
@@ -564,7 +504,7 @@ fn the_app_inherits_exactly_the_descriptors_ddboot_inherited() {
 
         let mut cmd = s.direct(&app);
         inherit_extra_fd_and_ignore_usr1(&mut cmd, file.as_raw_fd());
-        let direct = capture(cmd.stdin(Stdio::null()));
+        let direct = capture(cmd);
         assert!(direct.status.success(), "baseline: {direct:?}");
 
         let seen = fd_table(&through.stdout_text());
@@ -596,19 +536,19 @@ fn stdin_stdout_and_stderr_reach_the_app_untouched() {
         });
         let (out, err) = (drain(stdout), drain(stderr));
         let status = wait(&mut child);
-        reap(&child);
         writer.join().expect("stdin writer");
-        let f = Captured { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") };
-        assert!(f.status.success(), "{setup:?}: {f:?}");
+        let (stdout, stderr) = (out.join().expect("stdout"), err.join().expect("stderr"));
+        let stderr = String::from_utf8_lossy(&stderr);
+        assert!(status.success(), "{setup:?}: {status:?}\n{stderr}");
         let marker = b"end-of-listing\n";
-        let at = f.stdout.windows(marker.len()).position(|w| w == marker).expect("the listing's end");
-        let (listing, read) = (String::from_utf8_lossy(&f.stdout[..at]), &f.stdout[at + marker.len()..]);
+        let at = stdout.windows(marker.len()).position(|w| w == marker).expect("the listing's end");
+        let (listing, read) = (String::from_utf8_lossy(&stdout[..at]), &stdout[at + marker.len()..]);
         assert!(read == data, "{setup:?}: the app read {} bytes, not the {} sent", read.len(), data.len());
         let seen = fd_table(&listing);
         for (fd, want) in (0..).zip(&given) {
             assert_eq!(seen.get(&fd), Some(want), "{setup:?}: fd {fd} of the app\n{listing}");
         }
-        assert!(!f.stderr_text().contains("end-of-listing"), "{setup:?}: stdout and stderr mixed");
+        assert!(!stderr.contains("end-of-listing"), "{setup:?}: stdout and stderr mixed");
         s.check_ran();
     }
 }
@@ -620,7 +560,7 @@ fn sigpipe_is_default_in_the_app_and_inherited_ignores_stay() {
         let file = File::create(s.dir.join("inherited-fd7")).expect("create the inherited file");
         let mut cmd = s.command(&["/bin/sh", "-c", INSPECT]);
         inherit_extra_fd_and_ignore_usr1(&mut cmd, file.as_raw_fd());
-        let f = capture(cmd.stdin(Stdio::null()));
+        let f = capture(cmd);
         assert!(f.status.success(), "{setup:?}: {f:?}");
         let text = f.stdout_text();
         let ignored = signal_mask(&text, "SigIgn");
@@ -650,7 +590,7 @@ fn an_inherited_sigpipe_ignore_reaches_the_app() {
                 Ok(())
             });
         }
-        let f = capture(cmd.stdin(Stdio::null()));
+        let f = capture(cmd);
         assert!(f.status.success(), "{setup:?}: {f:?}");
         let ignored = signal_mask(&f.stdout_text(), "SigIgn");
         assert!(
@@ -670,15 +610,7 @@ fn test_functions(dir: &std::path::Path, found: &mut BTreeSet<String>) {
             test_functions(&entry, found);
         } else if entry.extension().is_some_and(|x| x == "rs") {
             let text = std::fs::read_to_string(&entry).expect("read source");
-            let mut after_test = false;
-            for line in text.lines().map(str::trim) {
-                if line == "#[test]" {
-                    after_test = true;
-                } else if after_test && let Some(rest) = line.strip_prefix("fn ") {
-                    found.insert(rest.split('(').next().unwrap_or_default().to_string());
-                    after_test = false;
-                }
-            }
+            found.extend(test_fn_names(&text));
         }
     }
 }

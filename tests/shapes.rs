@@ -630,9 +630,7 @@ fn run_in(ns: &Netns, env: &[(&str, &str)]) -> Value {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run ddboot in the namespace");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)))
+    run_watched(cmd, WATCHDOG, &env).json()
 }
 
 /// Waits (at most 10 s) until a TCP connection from `ns` to `host:port` succeeds. The mock logs

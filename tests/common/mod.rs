@@ -199,8 +199,12 @@ impl Ddboot {
 
     /// `--task-metadata-uri <mock>/v4/mock-container`.
     pub fn task_metadata_flag(self, mock: &Mock) -> Self {
-        let url = mock.task_metadata_uri();
-        assert!(is_trusted_endpoint(&url), "harness: task metadata URI {url:?} is not on loopback");
+        self.task_metadata_flag_url(&mock.task_metadata_uri())
+    }
+
+    /// `--task-metadata-uri URL`; the URL must be on loopback.
+    pub fn task_metadata_flag_url(self, url: &str) -> Self {
+        assert!(is_trusted_endpoint(url), "harness: task metadata URI {url:?} is not on loopback");
         self.arg("--task-metadata-uri").arg(url)
     }
 
@@ -328,33 +332,36 @@ impl Ddboot {
 /// a watchdog: a run longer than `watchdog` is killed and the test fails, showing `what`.
 pub fn run_watched(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::Debug) -> Finished {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_plugged(cmd, watchdog, what)
+}
+
+/// [`run_watched`] with the three streams as the caller set them on `cmd` (set stdin: a
+/// `Command`'s default is to inherit it): only the piped stdout and stderr are read (the others,
+/// `/dev/full` or a pipe without reader say, leave theirs empty). When the child leads a process
+/// group of its own (`process_group(0)`), whatever is left in that group when it exits is killed.
+pub fn run_plugged(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::Debug) -> Finished {
     let started = Instant::now();
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {what:?}: {e}"));
     let pid = child.id();
-    let read_all = |mut r: Box<dyn Read + Send>| {
+    let read_all = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
             v
         })
     };
-    let out = read_all(Box::new(child.stdout.take().expect("stdout")));
-    let err = read_all(Box::new(child.stderr.take().expect("stderr")));
+    let out = read_all(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err = read_all(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
     let mut peak_rss_kib = 0;
-    let status = loop {
-        // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
+    // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
+    let group = group_led_by(&child);
+    let status = wait_watched(&mut child, watchdog, what, || {
         peak_rss_kib = peak_rss_kib.max(high_water_kib(pid).unwrap_or(0));
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if started.elapsed() > watchdog {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running after {watchdog:?}: {what:?}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
+    });
     let elapsed = started.elapsed();
+    kill_group(group);
     Finished {
         status,
         stdout: out.join().expect("stdout reader"),
@@ -731,4 +738,298 @@ impl TempDir {
         assert!(made.success(), "mkfifo {} failed", path.display());
         path
     }
+}
+
+// --- tests-b: the watchdog every runner shares, the streaming runner (`Ddboot::spawn`), and the
+// app that reports its DD_AGENT_HOST with the parsers of ddboot's status lines (faults, netns).
+
+/// The process group `child` leads (`process_group(0)`), if it does.
+pub fn group_led_by(child: &std::process::Child) -> Option<nix::unistd::Pid> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).ok()?);
+    nix::unistd::getpgid(Some(pid)).ok().filter(|g| *g == pid)
+}
+
+/// Kills what is left of `group` (nothing, when the run was right; an app that outlived a
+/// forking ddboot would hold the pipes open forever).
+pub fn kill_group(group: Option<nix::unistd::Pid>) {
+    if let Some(group) = group {
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Waits for `child` at most `bound` (from now), calling `each` between polls; past the bound it
+/// kills the child (and its process group when it leads one) and fails the test, showing `what`.
+/// Every runner of the harness waits here.
+pub fn wait_watched(
+    child: &mut std::process::Child,
+    bound: Duration,
+    what: &dyn std::fmt::Debug,
+    mut each: impl FnMut(),
+) -> ExitStatus {
+    let since = Instant::now();
+    let group = group_led_by(child);
+    loop {
+        each();
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if since.elapsed() > bound {
+            kill_group(group);
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {bound:?}: {what:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A process started by [`Ddboot::spawn`] or [`Running::start`]: its stdout lines as they come,
+/// its stderr collected, and the PID that [`Running::signal`] targets.
+pub struct Running {
+    child: std::process::Child,
+    /// The PID signals go to: the child, unless the caller retargets it (the init of a PID
+    /// namespace the child created, say).
+    pub target: i32,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+    stderr_seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Ddboot {
+    /// Starts the command (stdin from /dev/null) without waiting: see [`Running`].
+    pub fn spawn(&self) -> Running {
+        Running::start(self.command())
+    }
+}
+
+impl Running {
+    /// Starts `command` (stdin from /dev/null, stdout and stderr piped; whatever else the caller
+    /// set on it, a `pre_exec` hook or a process group say, stays: what is left of a group it
+    /// leads is killed when it exits, as [`run_plugged`] does).
+    pub fn start(mut command: Command) -> Running {
+        use std::io::BufRead;
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot spawn {command:?}: {e}"));
+        let target = i32::try_from(child.id()).expect("pid");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut err = child.stderr.take().expect("stderr");
+        let stderr_seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = stderr_seen.clone();
+        let stderr = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match err.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if let Ok(mut s) = seen.lock() {
+                            s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                        }
+                    }
+                }
+            }
+            seen.lock().map(|s| s.clone()).unwrap_or_default()
+        });
+        Running { child, target, lines, stderr, stderr_seen }
+    }
+
+    /// `Child::id()` of the process spawned.
+    pub fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next stdout line, within `bound`; `None` when stdout closed or nothing came in time.
+    pub fn next_line(&self, bound: Duration) -> Option<String> {
+        self.lines.recv_timeout(bound).ok()
+    }
+
+    /// The next stdout line, within [`WATCHDOG`]; on a timeout, SIGKILLs the target and fails.
+    pub fn line(&self) -> String {
+        self.lines.recv_timeout(WATCHDOG).unwrap_or_else(|e| self.stuck(e))
+    }
+
+    /// Every stdout line until stdout closes, each within [`WATCHDOG`] (as [`Running::line`]).
+    pub fn all_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            match self.lines.recv_timeout(WATCHDOG) {
+                Ok(line) => lines.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return lines,
+                Err(e) => self.stuck(e),
+            }
+        }
+    }
+
+    fn stuck(&self, e: std::sync::mpsc::RecvTimeoutError) -> ! {
+        std::thread::sleep(Duration::from_millis(100));
+        let target = nix::unistd::Pid::from_raw(self.target);
+        let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
+        panic!("no line from the app ({e}); stderr: {:?}", self.stderr_now())
+    }
+
+    /// Waits for a line equal to `want`, failing on anything else.
+    pub fn expect_line(&self, want: &str) {
+        assert_eq!(self.line(), want);
+    }
+
+    /// What the process wrote on stderr so far (only complete once it has exited).
+    pub fn stderr_now(&self) -> String {
+        self.stderr_seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sends `signal` to the target.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.target), signal).expect("kill");
+    }
+
+    /// Waits (at most `bound`, then SIGKILL and fail) for the exit; returns the status, all of
+    /// stderr, and the time from this call to the exit.
+    pub fn wait(mut self, bound: Duration) -> (ExitStatus, String, Duration) {
+        let since = Instant::now();
+        let group = group_led_by(&self.child);
+        let status = wait_watched(&mut self.child, bound, &"a run started by Running::start", || {});
+        let elapsed = since.elapsed();
+        kill_group(group);
+        let stderr = self.stderr.join().expect("stderr");
+        (status, stderr, elapsed)
+    }
+}
+
+/// ddboot's default deadline (`--timeout` unset).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(1);
+/// The first line [`HOST_APP`] prints.
+pub const HOST_APP_MARKER: &str = "ddboot-tests: the app ran";
+/// A shell script for an app that prints [`HOST_APP_MARKER`], then `host=` and the DD_AGENT_HOST
+/// it got (`<unset>` when it got none).
+pub const HOST_APP: &str = r#"echo "ddboot-tests: the app ran"; echo "host=${DD_AGENT_HOST-<unset>}""#;
+
+/// `12.3 ms` / `1.02 s`, as ddboot prints a duration.
+pub fn parse_human(text: &str) -> Option<Duration> {
+    if let Some(ms) = text.strip_suffix(" ms") {
+        return ms.parse::<f64>().ok().map(|v| Duration::from_secs_f64(v / 1000.0));
+    }
+    text.strip_suffix(" s")?.parse::<f64>().ok().map(Duration::from_secs_f64)
+}
+
+/// A finished run as text, for the runs of [`HOST_APP`]: the exit code (128+N for a signal N).
+#[derive(Debug)]
+pub struct AppRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Spawn to exit, as the test saw it.
+    pub elapsed: Duration,
+    /// The highest `VmHWM` sampled while it ran (ddboot's, then the app's).
+    pub peak_rss_kib: u64,
+}
+
+impl From<Finished> for AppRun {
+    fn from(f: Finished) -> AppRun {
+        AppRun {
+            code: f.code().or(f.signal().map(|s| 128 + s)),
+            stdout: f.stdout_text(),
+            stderr: f.stderr,
+            elapsed: f.elapsed,
+            peak_rss_kib: f.peak_rss_kib,
+        }
+    }
+}
+
+impl AppRun {
+    /// Whether [`HOST_APP`] ran (its marker is the first line).
+    pub fn app_ran(&self) -> bool {
+        self.stdout.lines().next() == Some(HOST_APP_MARKER)
+    }
+
+    /// The DD_AGENT_HOST [`HOST_APP`] got (`None`: unset); fails if the app did not run.
+    pub fn app_host(&self) -> Option<&str> {
+        assert!(self.app_ran(), "the app did not run: {self:?}");
+        let host =
+            self.stdout.lines().nth(1).and_then(|l| l.strip_prefix("host=")).expect("the app's host line");
+        (host != "<unset>").then_some(host)
+    }
+
+    /// ddboot's status line: (host, source, its own time).
+    pub fn resolved(&self) -> Option<(String, String, Duration)> {
+        let rest = self.stderr.lines().find_map(|l| l.strip_prefix("ddboot: DD_AGENT_HOST="))?;
+        let (host, rest) = rest.split_once(" (")?;
+        let (source, took) = rest.strip_suffix(')')?.split_once(", ")?;
+        Some((host.into(), source.into(), parse_human(took)?))
+    }
+
+    /// ddboot's own time in its unresolved warning.
+    pub fn unresolved_after(&self) -> Option<Duration> {
+        let prefix = "ddboot: warning: Datadog Agent host not resolved after ";
+        let rest = self.stderr.lines().find_map(|l| l.strip_prefix(prefix))?;
+        parse_human(rest.split(';').next()?)
+    }
+
+    /// Asserts ddboot resolved `host` from `source` and handed it to the app (exit 0); returns
+    /// ddboot's own time from its status line.
+    pub fn assert_resolved_app(&self, host: &str, source: &str) -> Duration {
+        assert_eq!(self.code, Some(0), "ddboot did not hand over to the app: {self:?}");
+        assert_eq!(self.app_host(), Some(host), "{self:?}");
+        let (got_host, got_source, took) =
+            self.resolved().unwrap_or_else(|| panic!("expected the status line for {host}: {self:?}"));
+        assert_eq!((got_host.as_str(), got_source.as_str()), (host, source), "{self:?}");
+        took
+    }
+
+    /// Asserts ddboot found no host, warned why, and still started the app (exit 0) without
+    /// DD_AGENT_HOST; returns ddboot's own time from its warning.
+    pub fn assert_unresolved_app(&self) -> Duration {
+        assert_eq!(self.code, Some(0), "ddboot did not hand over to the app: {self:?}");
+        assert_eq!(self.app_host(), None, "{self:?}");
+        assert!(
+            self.stderr.contains("starting the app without DD_AGENT_HOST"),
+            "the warning must say what happens: {self:?}"
+        );
+        self.unresolved_after().unwrap_or_else(|| panic!("expected the unresolved warning: {self:?}"))
+    }
+
+    /// The unresolved warning's reason for `source` (its line `ddboot: warning: SOURCE OUTCOME:
+    /// REASON`); fails when there is none.
+    pub fn reason(&self, source: &str) -> String {
+        let tag = format!("ddboot: warning: {source} ");
+        let line = self.stderr.lines().find_map(|l| l.strip_prefix(&tag));
+        let line = line.unwrap_or_else(|| panic!("no reason for {source}: {self:?}"));
+        line.split_once(": ").map_or("", |(_, why)| why).to_string()
+    }
+}
+
+/// Names of the `#[test]` functions in `source`, and of the rows of its `rows!` tables (a
+/// `name => check;` line each: tests/faults.rs), for the tests that keep docs naming tests honest.
+pub fn test_fn_names(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let (mut armed, mut in_rows) = (false, false);
+    for line in source.lines() {
+        let trimmed = line.trim();
+        if line == "rows! {" {
+            in_rows = true;
+        } else if in_rows && line == "}" {
+            in_rows = false;
+        } else if in_rows && let Some((name, _)) = line.strip_prefix("    ").and_then(|l| l.split_once(" =>"))
+        {
+            if !name.starts_with(' ') {
+                names.push(name.to_string());
+            }
+        } else if trimmed == "#[test]" {
+            armed = true;
+        } else if armed && let Some(rest) = trimmed.strip_prefix("fn ") {
+            // The `fn $name` of the `rows!` macro itself is no test.
+            if !rest.starts_with('$') {
+                names.push(rest.split(['(', '<']).next().unwrap_or("").to_string());
+            }
+            armed = false;
+        }
+    }
+    names
 }
