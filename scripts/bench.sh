@@ -2,7 +2,7 @@
 # Benchmarks ddboot against the documented recipes, checks the size and memory budget, and runs
 # the start storm (scripts/storm.sh); writes BENCHMARKS.md from what it measured in this one run.
 #
-# usage: scripts/bench.sh [--smoke] [--out FILE]
+# usage: scripts/bench.sh [--smoke] [--out FILE] [--before BIN [--before-label TEXT]]
 #   (default)  60 runs per fast row in 6 interleaved rounds, 30 for the hop-limit ddboot row, 3 for
 #              the 30 s recipe; peak RSS, size, cargo-bloat (installed if missing), the size
 #              baselines (scripts/bench/sizes), strace and perf breakdowns, the storm with its
@@ -14,6 +14,10 @@
 #              a temp file (or FILE), never to BENCHMARKS.md; asserts nothing about timing: exits 0
 #              when everything ran and every row exported the DD_AGENT_HOST it should (storm
 #              assertion failures are reported, not fatal); about 10 s once the builds are done
+#   --before   also time this build's IMDSv2 path against BIN, an earlier static build, with
+#              scripts/bench-paired.sh (5 rounds of 200 runs each; smoke: 1 of 5) and check it
+#              stays within 1.10 × BIN's; TEXT (e.g. the commit BIN was built from) names BIN in
+#              the report
 # Needs root for apt-get (hyperfine, time, jq, curl) when those are missing, and for the storm's
 # private network namespace (without it the storm checks totals only).
 #
@@ -31,12 +35,14 @@ root=$PWD
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
 
-smoke=no out=
+smoke=no out= before_bin= before_label=
 while [ $# -gt 0 ]; do
   case $1 in
     --smoke) smoke=yes; shift ;;
     --out) out=$(cd "$invoked_from" && realpath -m "$2"); shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --before) before_bin=$(cd "$invoked_from" && realpath "$2"); shift 2 ;;
+    --before-label) before_label=$2; shift 2 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -51,7 +57,7 @@ else
 fi
 MIB=1048576
 TARGET_SIZE=$((2 * MIB)) TARGET_RSS_KIB=4096 TARGET_V2_RATIO=0.25 TARGET_FILE_DELTA_MS=1.0
-TARGET_MUSL_SIZE=$((MIB + MIB / 5)) TARGET_MUSL_FILE_RATIO=1.10
+TARGET_MUSL_SIZE=$((MIB + MIB / 5)) TARGET_MUSL_FILE_RATIO=1.10 TARGET_PAIRED_RATIO=1.10
 FILE_IP=10.0.1.42 IMDS_IP=10.0.1.43 HOP_IP=10.0.1.44
 TRIPLE=$(uname -m)-unknown-linux-gnu
 
@@ -316,6 +322,15 @@ if [ $smoke = no ]; then
   STOP_TIMEOUT=30 bash scripts/e2e-container-init.sh "$DDBOOT_MUSL" >"$work/container-init.txt" 2>&1 || init_rc=$?
   cat "$work/bench-init.md" "$work/container-init.txt" >&2
 fi
+if [ -n "$before_bin" ]; then
+  echo "== paired IMDSv2 start time against ${before_label:-$before_bin} (scripts/bench-paired.sh)" >&2
+  paired_shape=(5 200)
+  [ $smoke = no ] || paired_shape=(1 5)
+  scripts/bench-paired.sh "$before_bin" "$DDBOOT" "${paired_shape[@]}" >"$work/paired.md"
+  cat "$work/paired.md" >&2
+  paired_ratio=$(sed -n 's/^| all .*\*\*\([0-9.]*\)\*\* |$/\1/p' "$work/paired.md")
+  [ -n "$paired_ratio" ] || { echo "bench: no ratio in bench-paired.sh's output" >&2; exit 1; }
+fi
 load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 # ---- the report ----------------------------------------------------------------------------
@@ -350,6 +365,10 @@ echo "== targets" >&2
   verdict "static musl binary's metadata-file path within $TARGET_MUSL_FILE_RATIO × \`/usr/bin/env X=Y <static app>\` (medians, same rounds)" \
     "$(fmt_ms "$musl_file") vs $(fmt_ms "$env_static") = $ratio_musl ×" \
     "$(awk -v r="$ratio_musl" -v t="$TARGET_MUSL_FILE_RATIO" 'BEGIN { print (r <= t) ? "yes" : "no" }')"
+  if [ -n "$before_bin" ]; then
+    verdict "IMDSv2 path within $TARGET_PAIRED_RATIO × the earlier build's (${before_label:-$(basename "$before_bin")}; paired, all runs' medians)" \
+      "$paired_ratio ×" "$(awk -v r="$paired_ratio" -v t="$TARGET_PAIRED_RATIO" 'BEGIN { print (r <= t) ? "yes" : "no" }')"
+  fi
   for b in "${release_bins[@]}"; do
     bytes=$(stat -c %s "$b")
     verdict "$(basename "$b") ≤ 1.2 MiB" \
@@ -538,6 +557,14 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     sed -n '/^podman stop -t/,$p' "$work/container-init.txt" | grep -v '^e2e-container-init:'
     echo
     grep 'container teardown included' "$work/container-init.txt" | tail -n 1 | sed 's/^ *//; s/^/Stop during resolution (ddboot as PID 1, 5 s deadline, stop at 1 s, the app never started): /'
+    echo
+  fi
+  if [ -n "$before_bin" ]; then
+    echo "## IMDSv2 start time against an earlier build (paired)"
+    echo
+    echo "\`scripts/bench-paired.sh\` with BEFORE = ${before_label:-\`$before_bin\`} and AFTER = this report's binary: the same loopback mockmeta (\`--local-ipv4 $IMDS_IP\`), ${paired_shape[0]} rounds of \`hyperfine -N --warmup 20 --runs ${paired_shape[1]}\` with both commands in every round, their order alternating; each command is \`BIN --socket-dir \$T/sockets -- /bin/true\` in a cleared environment with \`AWS_EC2_METADATA_SERVICE_ENDPOINT\` on the mock, and both printed \`DD_AGENT_HOST=$IMDS_IP (imdsv2, …)\` before timing."
+    echo
+    cat "$work/paired.md"
     echo
   fi
   echo "## Start storm"
