@@ -55,7 +55,7 @@ pub fn split_unit(text: &str) -> Result<(&str, u64), String> {
 }
 
 /// Formats a duration for messages: `0.2 ms`, `12.3 ms`, `1.25 s`.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1_000.0;
     if ms < 1_000.0 { format!("{ms:.1} ms") } else { format!("{:.2} s", ms / 1_000.0) }
 }

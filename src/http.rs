@@ -153,14 +153,6 @@ pub enum Failure {
     NotSent(&'static str),
 }
 
-impl Failure {
-    /// True for failures that happen before anything reached the endpoint: retrying or falling
-    /// back to another request to the same endpoint cannot help.
-    pub fn endpoint_unreachable(&self) -> bool {
-        matches!(self, Failure::Refused | Failure::Unreachable(_) | Failure::ConnectTimeout)
-    }
-}
-
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

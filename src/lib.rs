@@ -14,27 +14,56 @@
 
 pub(crate) mod cli;
 pub(crate) mod config;
-pub mod duration;
+pub(crate) mod duration;
 mod effects;
 pub(crate) mod environ;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod file;
-pub mod http;
+pub(crate) mod http;
 mod init;
 pub(crate) mod inject;
 pub(crate) mod install;
-pub mod output;
+pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod resolve;
 mod signals;
-pub mod source;
+pub(crate) mod source;
 
-// `duration`, `http`, `output` and `source` are public only for the fuzz targets (`fuzz/`), which
-// call their parsers (`duration::parse`, `http::Endpoint::parse`, `output::escape`,
-// `source::parse_ipv4`, `source::metadata_file::parse`, `source::gateway::parse_default_gateway`,
-// `source::task_metadata::TaskMetadata`) and the HTTP client; nothing else is an API.
+/// What the fuzz targets (`fuzz/`) call, and nothing more: the parsers of values from outside
+/// and the HTTP client (with its loopback test peer under the `loopback-peer` feature). Every
+/// module above is private to the crate; this is not an API (hidden from the docs, no stability
+/// promise).
+#[doc(hidden)]
+pub mod fuzz {
+    pub mod duration {
+        pub use crate::duration::{MAX, parse, split_unit};
+    }
+    pub mod output {
+        pub use crate::output::{escape, escape_bytes};
+    }
+    pub mod http {
+        #[cfg(feature = "loopback-peer")]
+        pub use crate::http::peer;
+        pub use crate::http::{Endpoint, Failure, Response, request};
+    }
+    pub mod source {
+        pub use crate::source::{parse_ipv4, parse_ipv6};
+        pub mod gateway {
+            pub use crate::source::gateway::parse_default_gateway;
+        }
+        pub mod metadata_file {
+            pub use crate::source::metadata_file::{MetadataFile, parse};
+        }
+        pub mod task_metadata {
+            pub use crate::source::task_metadata::{
+                Container, Task, TaskContainer, TaskMetadata, image_tag, is_agent_image, parse_container,
+                parse_task,
+            };
+        }
+    }
+}
 
 use std::time::Instant;
 

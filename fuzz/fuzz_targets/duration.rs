@@ -1,4 +1,4 @@
-//! Fuzzes `ddboot::duration::parse` (`--timeout`, `DDBOOT_TIMEOUT`): it never panics, never accepts
+//! Fuzzes `ddboot::fuzz::duration::parse` (`--timeout`, `DDBOOT_TIMEOUT`): it never panics, never accepts
 //! more than `duration::MAX` (60 s), and an accepted value is at most, and within a microsecond
 //! per unit of, a float reading of the same text (a number, then `ms`, `s` or `m`).
 #![no_main]
@@ -7,9 +7,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(d) = ddboot::duration::parse(text) else { return };
-    assert!(d <= ddboot::duration::MAX, "{text:?} gave {d:?}, over the maximum");
-    let (number, per_unit) = ddboot::duration::split_unit(text)
+    let Ok(d) = ddboot::fuzz::duration::parse(text) else { return };
+    assert!(d <= ddboot::fuzz::duration::MAX, "{text:?} gave {d:?}, over the maximum");
+    let (number, per_unit) = ddboot::fuzz::duration::split_unit(text)
         .unwrap_or_else(|why| panic!("{text:?} accepted but its unit is not: {why}"));
     // The unit table is shared with the parser; the number is read here as a float.
     let millis = per_unit as f64;

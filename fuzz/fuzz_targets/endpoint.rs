@@ -1,11 +1,11 @@
-//! Fuzzes `ddboot::http::Endpoint::parse` (`--imds-endpoint`, `--task-metadata-uri` and their
+//! Fuzzes `ddboot::fuzz::http::Endpoint::parse` (`--imds-endpoint`, `--task-metadata-uri` and their
 //! variables): it never panics; an accepted endpoint has a non-zero port, renders without ASCII
 //! spaces or control characters (what goes into the request line and the `Host` header cannot inject
 //! a header), yields request targets that start with `/`, and (for ASCII input) re-parses to
 //! itself.
 #![no_main]
 
-use ddboot::http::Endpoint;
+use ddboot::fuzz::http::Endpoint;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,4 +1,4 @@
-//! Fuzzes the one escaping function for values from outside, `ddboot::output::escape` (and
+//! Fuzzes the one escaping function for values from outside, `ddboot::fuzz::output::escape` (and
 //! `escape_bytes`): it never panics; what it returns holds no control character, no line or
 //! paragraph separator and no bidirectional override, so a value can never forge a line of
 //! ddboot's output or drive a terminal; escaping twice changes nothing; and text without anything
@@ -15,11 +15,11 @@ fn unsafe_char(c: char) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let escaped = ddboot::output::escape_bytes(data);
+    let escaped = ddboot::fuzz::output::escape_bytes(data);
     assert!(!escaped.chars().any(unsafe_char), "{escaped:?}");
-    assert_eq!(ddboot::output::escape(&escaped), escaped, "escaping twice changed it");
+    assert_eq!(ddboot::fuzz::output::escape(&escaped), escaped, "escaping twice changed it");
     if let Ok(text) = std::str::from_utf8(data) {
-        let once = ddboot::output::escape(text);
+        let once = ddboot::fuzz::output::escape(text);
         assert_eq!(once, escaped);
         if !text.chars().any(unsafe_char) {
             assert_eq!(once, text);

@@ -1,6 +1,6 @@
 //! Fuzzes ddboot's HTTP/1.1 response reading (hyper's HTTP/1 client with an 8 KiB read buffer,
 //! bodies through `http_body_util::Limited`, ddboot's failure classification) through its public
-//! entry point, `ddboot::http::request`, over a loopback socket: `ddboot::http::peer` on
+//! entry point, `ddboot::fuzz::http::request`, over a loopback socket: `ddboot::fuzz::http::peer` on
 //! 127.0.0.1 reads the request, answers with the fuzz input verbatim, half-closes and waits for
 //! the client to hang up. The first byte picks the body cap (0 to 2040 bytes) so the over-cap
 //! paths are reachable.
@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use ddboot::http::{self, Endpoint, Failure, peer};
+use ddboot::fuzz::http::{self, Endpoint, Failure, peer};
 use libfuzzer_sys::fuzz_target;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;

@@ -1,4 +1,4 @@
-//! Fuzzes IMDS body validation, `ddboot::source::parse_ipv4` (also used for the metadata file's
+//! Fuzzes IMDS body validation, `ddboot::fuzz::source::parse_ipv4` (also used for the metadata file's
 //! `HostPrivateIPv4Address`): it never panics; an accepted body is UTF-8 whose trimmed text is
 //! exactly one IPv4 address in canonical dotted form that can name a host; a rejection reason is
 //! one short line, so a hostile body can never flood or forge ddboot's log.
@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 const MAX_REASON: usize = 512;
 
 fuzz_target!(|data: &[u8]| {
-    match ddboot::source::parse_ipv4(data) {
+    match ddboot::fuzz::source::parse_ipv4(data) {
         Ok(ip) => {
             let text = std::str::from_utf8(data).expect("an accepted body is UTF-8");
             let trimmed = text.trim();

@@ -1,4 +1,4 @@
-//! Fuzzes `ddboot::source::metadata_file::parse` (the ECS container metadata file): it never
+//! Fuzzes `ddboot::fuzz::source::metadata_file::parse` (the ECS container metadata file): it never
 //! panics; it accepts exactly the JSON objects; a host it reports is the `HostPrivateIPv4Address`
 //! string as `parse_ipv4` validates it, else the `HostIPv6Address` string as `parse_ipv6` does
 //! (never unspecified, broadcast or multicast); an invalid IPv4 value is reported only when no
@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use ddboot::source::metadata_file;
+use ddboot::fuzz::source::metadata_file;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -21,8 +21,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::as_bytes);
-    let v4 = field("HostPrivateIPv4Address").and_then(|s| ddboot::source::parse_ipv4(s).ok());
-    let v6 = field("HostIPv6Address").and_then(|s| ddboot::source::parse_ipv6(s).ok());
+    let v4 = field("HostPrivateIPv4Address").and_then(|s| ddboot::fuzz::source::parse_ipv4(s).ok());
+    let v6 = field("HostIPv6Address").and_then(|s| ddboot::fuzz::source::parse_ipv6(s).ok());
     assert_eq!(m.host, v4.map(IpAddr::V4).or(v6.map(IpAddr::V6)));
     match m.host {
         Some(IpAddr::V4(ip)) => {

@@ -1,4 +1,4 @@
-//! Fuzzes `ddboot::source::gateway::parse_default_gateway` (the text of `/proc/net/route`): it
+//! Fuzzes `ddboot::fuzz::source::gateway::parse_default_gateway` (the text of `/proc/net/route`): it
 //! never panics, and a gateway it returns is non-zero and is the Gateway column of some line after
 //! the header whose Destination and Mask are zero and whose Flags have RTF_UP|RTF_GATEWAY.
 #![no_main]
@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let Some(ip) = ddboot::source::gateway::parse_default_gateway(&text) else { return };
+    let Some(ip) = ddboot::fuzz::source::gateway::parse_default_gateway(&text) else { return };
     assert_ne!(ip, Ipv4Addr::UNSPECIFIED);
     let hex = |s: &str| u32::from_str_radix(s, 16).ok();
     let backed = text.lines().skip(1).any(|line| {

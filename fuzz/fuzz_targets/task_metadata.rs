@@ -6,7 +6,7 @@
 //! (network mode, sidecar Agent) never panic on any pair of documents.
 #![no_main]
 
-use ddboot::source::task_metadata::{self, TaskMetadata};
+use ddboot::fuzz::source::task_metadata::{self, TaskMetadata};
 use libfuzzer_sys::fuzz_target;
 
 fn check_image(image: &str) {

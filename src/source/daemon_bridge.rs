@@ -15,16 +15,19 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::task_metadata::TaskMetadata;
 
 /// The daemon bridge's static IPv4 address.
-pub const HOST_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 172, 2);
+pub(crate) const HOST_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 172, 2);
 /// The daemon bridge's static IPv6 address.
-pub const HOST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0x172, 0x2);
+pub(crate) const HOST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0x172, 0x2);
 /// `AWS_EXECUTION_ENV` on ECS Managed Instances.
-pub const EXECUTION_ENV: &str = "AWS_ECS_MANAGED_INSTANCES";
+pub(crate) const EXECUTION_ENV: &str = "AWS_ECS_MANAGED_INSTANCES";
 /// The task metadata `LaunchType` of ECS Managed Instances.
-pub const LAUNCH_TYPE: &str = "MANAGED_INSTANCES";
+pub(crate) const LAUNCH_TYPE: &str = "MANAGED_INSTANCES";
 
 /// How ddboot knows the task runs on Managed Instances, if it does.
-pub fn managed_instances(execution_env: Option<&str>, launch_type: Option<&str>) -> Option<&'static str> {
+pub(crate) fn managed_instances(
+    execution_env: Option<&str>,
+    launch_type: Option<&str>,
+) -> Option<&'static str> {
     if execution_env == Some(EXECUTION_ENV) {
         Some("AWS_EXECUTION_ENV=AWS_ECS_MANAGED_INSTANCES")
     } else if launch_type == Some(LAUNCH_TYPE) {
@@ -35,7 +38,7 @@ pub fn managed_instances(execution_env: Option<&str>, launch_type: Option<&str>)
 }
 
 /// What the task metadata said when the daemon bridge was chosen.
-pub enum Evidence<'a> {
+pub(crate) enum Evidence<'a> {
     /// The task document was read: no Agent container in it.
     NoAgentContainer(&'a TaskMetadata),
     /// The task document could not be read (why): the daemon bridge is a guess.
@@ -45,7 +48,11 @@ pub enum Evidence<'a> {
 /// The daemon bridge address for this task and the detail for the report. `file_host`: the host
 /// the metadata file gave, if any (an IPv6 one: it had `HostIPv6Address` and no usable
 /// `HostPrivateIPv4Address`).
-pub fn choose(why_managed: &str, evidence: &Evidence<'_>, file_host: Option<IpAddr>) -> (IpAddr, String) {
+pub(crate) fn choose(
+    why_managed: &str,
+    evidence: &Evidence<'_>,
+    file_host: Option<IpAddr>,
+) -> (IpAddr, String) {
     let task_ipv6_only = match evidence {
         Evidence::NoAgentContainer(t) => t.ipv6_only() == Some(true),
         Evidence::Unread(_) => false,

@@ -7,7 +7,7 @@
 use std::net::Ipv4Addr;
 
 /// Where the kernel lists IPv4 routes.
-pub const ROUTE_TABLE: &str = "/proc/net/route";
+pub(crate) const ROUTE_TABLE: &str = "/proc/net/route";
 const RTF_UP: u32 = 0x1;
 const RTF_GATEWAY: u32 = 0x2;
 /// `/proc/net/route` is small; a larger read means something is wrong.
@@ -40,7 +40,7 @@ pub fn parse_default_gateway(table: &str) -> Option<Ipv4Addr> {
 }
 
 /// Reads the live route table.
-pub fn default_gateway() -> Result<Ipv4Addr, String> {
+pub(crate) fn default_gateway() -> Result<Ipv4Addr, String> {
     use std::io::Read;
     let mut text = String::new();
     std::fs::File::open(ROUTE_TABLE)

@@ -26,21 +26,21 @@ use super::{Journal, Source, Step};
 use crate::config::ImdsAccess;
 use crate::http::{self, Endpoint, Failure};
 
-pub const TOKEN_PATH: &str = "/latest/api/token";
-pub const LOCAL_IPV4_PATH: &str = "/latest/meta-data/local-ipv4";
+pub(crate) const TOKEN_PATH: &str = "/latest/api/token";
+pub(crate) const LOCAL_IPV4_PATH: &str = "/latest/meta-data/local-ipv4";
 /// The instance's IPv6 address, asked only after `local-ipv4` answered 404.
-pub const IPV6_PATH: &str = "/latest/meta-data/ipv6";
+pub(crate) const IPV6_PATH: &str = "/latest/meta-data/ipv6";
 /// The TTL asked for: ddboot uses its token within the second it gets it.
-pub const TOKEN_TTL_SECONDS: &str = "60";
+pub(crate) const TOKEN_TTL_SECONDS: &str = "60";
 /// The longest the token request may take: far above IMDS's real latency (≈1 ms), far below
 /// the default deadline, so a dropped answer (hop limit) leaves time for IMDSv1.
-pub const TOKEN_BUDGET: Duration = Duration::from_millis(250);
+pub(crate) const TOKEN_BUDGET: Duration = Duration::from_millis(250);
 /// Every IMDS body ddboot reads is far smaller than this; a larger one is rejected.
-pub const BODY_CAP: usize = 1024;
+pub(crate) const BODY_CAP: usize = 1024;
 /// Requests per run, retries included.
-pub const MAX_REQUESTS: u32 = 4;
+pub(crate) const MAX_REQUESTS: u32 = 4;
 /// The cap once `meta-data/ipv6` is asked: that request gets a slot of its own.
-pub const MAX_REQUESTS_WITH_IPV6: u32 = 5;
+pub(crate) const MAX_REQUESTS_WITH_IPV6: u32 = 5;
 /// The first retry waits about this long (with jitter), each later one three times longer.
 const FIRST_BACKOFF: Duration = Duration::from_millis(40);
 

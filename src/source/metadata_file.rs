@@ -19,12 +19,12 @@ use tokio::time::Instant;
 use super::{Journal, Source};
 
 /// The largest metadata file accepted; real ones are a few KiB.
-pub const MAX_SIZE: u64 = 256 * 1024;
+pub(crate) const MAX_SIZE: u64 = 256 * 1024;
 /// Why a READY file without a host is no answer.
-pub const READY_WITHOUT_HOST: &str =
+pub(crate) const READY_WITHOUT_HOST: &str =
     "READY but without HostPrivateIPv4Address or HostIPv6Address (old ECS agent?)";
 /// How often a not-yet-READY file is re-read.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What ddboot uses from one version of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,7 +81,7 @@ pub fn parse(bytes: &[u8]) -> Result<MetadataFile, String> {
 
 /// Opens and reads the file once: a regular file of at most [`MAX_SIZE`] bytes, opened
 /// non-blocking (a FIFO cannot stall the start) and close-on-exec.
-pub fn read(path: &Path) -> Result<MetadataFile, String> {
+pub(crate) fn read(path: &Path) -> Result<MetadataFile, String> {
     let bytes = crate::file::read_capped(path, MAX_SIZE)?;
     parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -100,7 +100,7 @@ pub(crate) fn no_host_reason(doc: &MetadataFile) -> String {
 /// until the deadline too, and the last failure is reported then. `first` is the read the
 /// caller already made at `started`. Records the attempt and returns the host, if any, with the
 /// last version of the file read (its network mode matters even without a host).
-pub async fn poll(
+pub(crate) async fn poll(
     path: &Path,
     first: MetadataFile,
     started: std::time::Instant,

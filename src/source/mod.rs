@@ -5,12 +5,12 @@
 //! why not). A [`Step`] records its attempt even when the deadline cancels it mid-flight, so the
 //! report always says what every source was doing when time ran out.
 
-pub mod daemon_bridge;
-pub mod gateway;
-pub mod imds;
-pub mod metadata_file;
-pub mod socket;
-pub mod task_metadata;
+pub(crate) mod daemon_bridge;
+pub(crate) mod gateway;
+pub(crate) mod imds;
+pub(crate) mod metadata_file;
+pub(crate) mod socket;
+pub(crate) mod task_metadata;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// Where an answer came from, in the order sources are consulted. `TaskMetadata` finds no host
 /// itself: it tells the ECS shape (for `Sidecar` and `Gateway`) and the service tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
+pub(crate) enum Source {
     Env,
     Socket,
     TaskMetadata,
@@ -34,7 +34,7 @@ pub enum Source {
 
 impl Source {
     /// Every source, in order.
-    pub const ALL: [Source; 9] = [
+    pub(crate) const ALL: [Source; 9] = [
         Source::Env,
         Source::Socket,
         Source::TaskMetadata,
@@ -47,7 +47,7 @@ impl Source {
     ];
 
     /// The name used in every output.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Source::Env => "env",
             Source::Socket => "socket",
@@ -70,14 +70,14 @@ impl fmt::Display for Source {
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Failed,
     Skipped,
 }
 
 impl Outcome {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Failed => "failed",
@@ -88,16 +88,16 @@ impl Outcome {
 
 /// One source's attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
-    pub source: Source,
-    pub outcome: Outcome,
-    pub elapsed: Duration,
-    pub detail: String,
+pub(crate) struct Attempt {
+    pub(crate) source: Source,
+    pub(crate) outcome: Outcome,
+    pub(crate) elapsed: Duration,
+    pub(crate) detail: String,
 }
 
 /// The attempts of one run, written by the sources as they finish.
 #[derive(Debug, Default)]
-pub struct Journal {
+pub(crate) struct Journal {
     attempts: RefCell<Vec<Attempt>>,
     /// Set when a source won: steps dropped after that were cancelled, not failed.
     winner: Cell<Option<Source>>,
@@ -105,22 +105,22 @@ pub struct Journal {
 
 impl Journal {
     /// Starts timing an attempt of `source`.
-    pub fn begin(&self, source: Source) -> Step<'_> {
+    pub(crate) fn begin(&self, source: Source) -> Step<'_> {
         self.begin_at(source, Instant::now())
     }
 
     /// An attempt of `source` that started at `start` (work done before the step existed).
-    pub fn begin_at(&self, source: Source, start: Instant) -> Step<'_> {
+    pub(crate) fn begin_at(&self, source: Source, start: Instant) -> Step<'_> {
         Step { journal: self, source, start, phase: RefCell::new("starting"), done: false }
     }
 
     /// Declares the winner: steps still running are cancelled from now on, not failed.
-    pub fn won(&self, source: Source) {
+    pub(crate) fn won(&self, source: Source) {
         self.winner.set(Some(source));
     }
 
     /// Records every source in `sources` that has no attempt yet as skipped.
-    pub fn skip_missing(&self, sources: &[Source], why: &str) {
+    pub(crate) fn skip_missing(&self, sources: &[Source], why: &str) {
         for &source in sources {
             if !self.has(source) {
                 self.skip(source, why);
@@ -129,12 +129,12 @@ impl Journal {
     }
 
     /// Records a source that did not run, and why.
-    pub fn skip(&self, source: Source, why: impl Into<String>) {
+    pub(crate) fn skip(&self, source: Source, why: impl Into<String>) {
         self.push(Attempt { source, outcome: Outcome::Skipped, elapsed: Duration::ZERO, detail: why.into() });
     }
 
     /// Whether `source` has an attempt recorded.
-    pub fn has(&self, source: Source) -> bool {
+    pub(crate) fn has(&self, source: Source) -> bool {
         self.attempts.borrow().iter().any(|a| a.source == source)
     }
 
@@ -143,7 +143,7 @@ impl Journal {
     }
 
     /// All attempts, in source order (a stable sort keeps repeated sources in time order).
-    pub fn into_attempts(self) -> Vec<Attempt> {
+    pub(crate) fn into_attempts(self) -> Vec<Attempt> {
         let mut v = self.attempts.into_inner();
         v.sort_by_key(|a| a.source);
         v
@@ -152,7 +152,7 @@ impl Journal {
 
 /// An attempt in progress. Dropping it unfinished (the deadline cancelled its future) records
 /// a failure that names the phase it was in.
-pub struct Step<'j> {
+pub(crate) struct Step<'j> {
     journal: &'j Journal,
     source: Source,
     start: Instant,
@@ -162,19 +162,19 @@ pub struct Step<'j> {
 
 impl Step<'_> {
     /// Names what the source is waiting for, for the report if the deadline strikes.
-    pub fn phase(&self, phase: &'static str) {
+    pub(crate) fn phase(&self, phase: &'static str) {
         *self.phase.borrow_mut() = phase;
     }
 
-    pub fn ok(self, detail: impl Into<String>) {
+    pub(crate) fn ok(self, detail: impl Into<String>) {
         self.finish(Outcome::Ok, detail.into());
     }
 
-    pub fn fail(self, detail: impl Into<String>) {
+    pub(crate) fn fail(self, detail: impl Into<String>) {
         self.finish(Outcome::Failed, detail.into());
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
 
@@ -241,7 +241,7 @@ pub(crate) fn first_network_mode(container: &serde_json::Value) -> Option<&str> 
 /// loopback included (tests use it), but never the unspecified address (0.0.0.0, ::) or a
 /// multicast one, nor the IPv4 broadcast address. An IPv4-mapped IPv6 address is judged as the
 /// IPv4 address it carries.
-pub fn usable_host(ip: IpAddr) -> Result<IpAddr, String> {
+pub(crate) fn usable_host(ip: IpAddr) -> Result<IpAddr, String> {
     let bad = match ip {
         IpAddr::V4(v4) => v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

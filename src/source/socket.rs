@@ -19,21 +19,21 @@ use nix::libc;
 
 /// The sockets found in the socket directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sockets {
-    pub apm: Option<PathBuf>,
-    pub dsd: Option<PathBuf>,
+pub(crate) struct Sockets {
+    pub(crate) apm: Option<PathBuf>,
+    pub(crate) dsd: Option<PathBuf>,
     /// Socket files that no Agent answers, with why (`apm.socket: stale (connection refused)`).
-    pub stale: Vec<String>,
+    pub(crate) stale: Vec<String>,
 }
 
 impl Sockets {
     /// Both the trace and the DogStatsD socket are there.
-    pub fn both(&self) -> bool {
+    pub(crate) fn both(&self) -> bool {
         self.apm.is_some() && self.dsd.is_some()
     }
 
     /// A short description for reports.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let show = |p: &Option<PathBuf>| p.as_ref().map_or("absent".to_string(), |p| p.display().to_string());
         let mut text = format!("apm.socket: {}, dsd.socket: {}", show(&self.apm), show(&self.dsd));
         for s in &self.stale {
@@ -45,7 +45,7 @@ impl Sockets {
 }
 
 /// Looks for live `apm.socket` and `dsd.socket` sockets in `dir`.
-pub fn find(dir: &Path) -> Sockets {
+pub(crate) fn find(dir: &Path) -> Sockets {
     let mut found = Sockets::default();
     for (name, kind) in [("apm.socket", libc::SOCK_STREAM), ("dsd.socket", libc::SOCK_DGRAM)] {
         let path = dir.join(name);

@@ -19,15 +19,15 @@ use super::{Journal, Source};
 use crate::http::{self, Endpoint};
 
 /// The longest the task metadata requests may take. The ECS agent answers in about a millisecond.
-pub const BUDGET: Duration = Duration::from_millis(300);
+pub(crate) const BUDGET: Duration = Duration::from_millis(300);
 /// Task documents with many containers run to tens of KiB.
-pub const BODY_CAP: usize = 512 * 1024;
+pub(crate) const BODY_CAP: usize = 512 * 1024;
 /// The Docker label prefix Datadog documents for unified service tagging.
-pub const TAG_LABEL_PREFIX: &str = "com.datadoghq.tags.";
+pub(crate) const TAG_LABEL_PREFIX: &str = "com.datadoghq.tags.";
 /// The launch types ddboot knows (`EXTERNAL` is ECS Anywhere).
-pub const LAUNCH_TYPES: [&str; 4] = ["EC2", "FARGATE", "MANAGED_INSTANCES", "EXTERNAL"];
+pub(crate) const LAUNCH_TYPES: [&str; 4] = ["EC2", "FARGATE", "MANAGED_INSTANCES", "EXTERNAL"];
 /// The network modes ddboot knows, besides `container:<name>`.
-pub const NETWORK_MODES: [&str; 4] = ["awsvpc", "bridge", "host", "none"];
+pub(crate) const NETWORK_MODES: [&str; 4] = ["awsvpc", "bridge", "host", "none"];
 
 /// This container, as the endpoint describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl TaskMetadata {
     }
 
     /// Whether this container's networks are IPv6-only, from its own document or its task entry.
-    pub fn ipv6_only(&self) -> Option<bool> {
+    pub(crate) fn ipv6_only(&self) -> Option<bool> {
         if let Some(v6) = self.container.as_ref().ok().and_then(|c| c.ipv6_only) {
             return Some(v6);
         }
@@ -100,7 +100,7 @@ impl TaskMetadata {
     }
 
     /// The launch type, when the task document was read and carries a known one.
-    pub fn launch_type(&self) -> Option<&str> {
+    pub(crate) fn launch_type(&self) -> Option<&str> {
         self.task.as_ref().ok()?.launch_type.as_deref()
     }
 
@@ -240,7 +240,7 @@ pub fn image_tag(image: &str) -> Option<String> {
 }
 
 /// Fetches both documents in parallel within [`BUDGET`] and the deadline; records the attempt.
-pub async fn fetch(endpoint: &Endpoint, deadline: Instant, journal: &Journal) -> TaskMetadata {
+pub(crate) async fn fetch(endpoint: &Endpoint, deadline: Instant, journal: &Journal) -> TaskMetadata {
     let step = journal.begin(Source::TaskMetadata);
     step.phase("waiting for the task metadata endpoint");
     let done_by = (Instant::now() + BUDGET).min(deadline);
