@@ -14,8 +14,9 @@
 # RUSTC_BOOTSTRAP=1 (about ten times slower).
 #
 # Seeds are read from fuzz/corpus/TARGET (committed, never written); what a run learns goes to
-# fuzz/target/corpus/TARGET; a crashing input is saved in fuzz/artifacts/TARGET/ and the script
-# exits 1. Logs: fuzz/target/logs/TARGET.log. For each target one line is printed:
+# DIR/corpus/TARGET, where DIR is the fuzz crate's target directory (fuzz/target, or
+# CARGO_TARGET_DIR when set); a crashing input is saved in fuzz/artifacts/TARGET/ and the script
+# exits 1. Logs: DIR/logs/TARGET.log. For each target one line is printed:
 #   TARGET: N runs in S s (X/s), corpus C, ok
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,10 +51,13 @@ if [[ $sanitizer != none ]]; then
     export RUSTC_BOOTSTRAP=1
 fi
 triple=$(rustc -vV | sed -n 's/^host: //p')
-mkdir -p fuzz/target/logs
+# The fuzz crate is a workspace of its own: its target directory is fuzz/target unless
+# CARGO_TARGET_DIR (or cargo's config) says otherwise.
+fuzz_target=$(cd fuzz && . ../scripts/lib/target-dir.sh && echo "$target_dir")
+mkdir -p "$fuzz_target/logs"
 echo "== cargo fuzz build --sanitizer $sanitizer"
-if ! (cd fuzz && cargo fuzz build --sanitizer "$sanitizer") >fuzz/target/logs/build.log 2>&1; then
-    cat fuzz/target/logs/build.log >&2
+if ! (cd fuzz && cargo fuzz build --sanitizer "$sanitizer") >"$fuzz_target/logs/build.log" 2>&1; then
+    cat "$fuzz_target/logs/build.log" >&2
     echo "fuzz.sh: the fuzz targets do not build" >&2
     exit 1
 fi
@@ -68,10 +72,10 @@ fi
 
 failed=0
 for t in "${targets[@]}"; do
-    bin=fuzz/target/$triple/release/$t
+    bin=$fuzz_target/$triple/release/$t
     seeds=fuzz/corpus/$t
-    work=fuzz/target/corpus/$t
-    log=fuzz/target/logs/$t.log
+    work=$fuzz_target/corpus/$t
+    log=$fuzz_target/logs/$t.log
     mkdir -p "$seeds" "$work" "fuzz/artifacts/$t"
     # Inputs up to 4 KiB, except for HTTP answers: the 8 KiB head limit must be reachable.
     max_len=4096

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Peak RSS of ddboot under each hostile HTTP peer (docs/reliability.md, "Hostile HTTP peers").
 #
-#   scripts/hostile-rss.sh [DDBOOT] [MOCKMETA]   (defaults: the release build, target/debug/mockmeta)
+#   scripts/hostile-rss.sh [DDBOOT] [MOCKMETA]   (defaults: the release ddboot and the debug
+#                                                mockmeta in cargo's target directory)
 #   DEADLINE=5s scripts/hostile-rss.sh ...       another deadline (DDBOOT_TIMEOUT; default 1s)
 #
 # Needs root (unshare -n), /usr/bin/time and iproute2. Everything runs in a new network namespace
@@ -9,11 +10,15 @@
 # the hostile peer (`task-trailers`: both task metadata paths, with IMDS disabled), and ddboot
 # runs against it with its default 1 s deadline (or $DEADLINE) under
 # `/usr/bin/time -v`. One line per peer: KIND, peak RSS (KiB), ddboot's exit code, wall time,
-# and ddboot's warning (cut to 160 characters).
+# and ddboot's first "failed" warning (the hostile source's; cut to 160 characters). Without
+# arguments it builds ddboot (release) and the mock first, so the default is never a stale build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ddboot=$(realpath "${1:-target/release/ddboot}")
-mockmeta=$(realpath "${2:-target/debug/mockmeta}")
+. scripts/lib/target-dir.sh
+[ $# -ge 1 ] || cargo build --release --locked -q -p ddboot
+[ $# -ge 2 ] || cargo build --locked -q -p mockmeta
+ddboot=$(realpath "${1:-$target_dir/release/ddboot}")
+mockmeta=$(realpath "${2:-$target_dir/debug/mockmeta}")
 for kind in trailers interim headers huge-length huge-until-close task-trailers; do
     unshare -n bash -c '
         set -euo pipefail
@@ -41,7 +46,7 @@ for kind in trailers interim headers huge-length huge-until-close task-trailers;
         rss=$(sed -n "s/^\tMaximum resident set size (kbytes): //p" "$dir/time")
         wall=$(sed -n "s/^\tElapsed (wall clock) time (h:mm:ss or m:ss): //p" "$dir/time")
         printf "%-17s peak RSS %7s KiB  exit %-3s wall %s  %s\n" "$3" "$rss" "$code" "$wall" \
-            "$(grep -m1 warning "$dir/err" | cut -c1-${WARN_CHARS:-160})"
+            "$(grep -m1 " failed: " "$dir/err" | cut -c1-${WARN_CHARS:-160})"
         rm -rf "$dir"
     ' sh "$ddboot" "$mockmeta" "$kind" "${DEADLINE:-1s}"
 done
