@@ -15,7 +15,7 @@
 #              when everything ran and every row exported the DD_AGENT_HOST it should (storm
 #              assertion failures are reported, not fatal); about 10 s once the builds are done
 #   --before   also time this build's IMDSv2 path against BIN, an earlier static build, with
-#              scripts/bench-paired.sh (5 rounds of 200 runs each; smoke: 1 of 5) and check it
+#              scripts/bench-paired.sh (2000 interleaved pairs of runs; smoke: 20) and check it
 #              stays within 1.10 × BIN's; TEXT (e.g. the commit BIN was built from) names BIN in
 #              the report
 # Needs root for apt-get (hyperfine, time, jq, curl) when those are missing, and for the storm's
@@ -324,8 +324,8 @@ if [ $smoke = no ]; then
 fi
 if [ -n "$before_bin" ]; then
   echo "== paired IMDSv2 start time against ${before_label:-$before_bin} (scripts/bench-paired.sh)" >&2
-  paired_shape=(5 200)
-  [ $smoke = no ] || paired_shape=(1 5)
+  paired_shape=(2000 5)
+  [ $smoke = no ] || paired_shape=(20 1)
   scripts/bench-paired.sh "$before_bin" "$DDBOOT" "${paired_shape[@]}" >"$work/paired.md"
   cat "$work/paired.md" >&2
   paired_ratio=$(sed -n 's/^| all .*\*\*\([0-9.]*\)\*\* |$/\1/p' "$work/paired.md")
@@ -562,7 +562,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   if [ -n "$before_bin" ]; then
     echo "## IMDSv2 start time against an earlier build (paired)"
     echo
-    echo "\`scripts/bench-paired.sh\` with BEFORE = ${before_label:-\`$before_bin\`} and AFTER = this report's binary: the same loopback mockmeta (\`--local-ipv4 $IMDS_IP\`), ${paired_shape[0]} rounds of \`hyperfine -N --warmup 20 --runs ${paired_shape[1]}\` with both commands in every round, their order alternating; each command is \`BIN --socket-dir \$T/sockets -- /bin/true\` in a cleared environment with \`AWS_EC2_METADATA_SERVICE_ENDPOINT\` on the mock, and both printed \`DD_AGENT_HOST=$IMDS_IP (imdsv2, …)\` before timing."
+    echo "\`scripts/bench-paired.sh\` with BEFORE = ${before_label:-\`$before_bin\`} and AFTER = this report's binary: the same loopback mockmeta (\`--local-ipv4 $IMDS_IP\`); ${paired_shape[0]} pairs of runs after $((paired_shape[0] / 20)) warm-up pairs, interleaved run by run (BEFORE then AFTER, then AFTER then BEFORE, ...) by \`scripts/bench/paired.py\`, each run timed from \`posix_spawn\` to the reaped exit with its output on /dev/null, so that a load change hits both builds alike. Each command is \`BIN --socket-dir \$T/sockets -- /bin/true\` in a cleared environment with \`AWS_EC2_METADATA_SERVICE_ENDPOINT\` on the mock; both printed \`DD_AGENT_HOST=$IMDS_IP (imdsv2, …)\` before timing."
     echo
     cat "$work/paired.md"
     echo

@@ -48,7 +48,7 @@ STOP_TIMEOUT=10 bash scripts/e2e-container.sh "$musl_native"
 section "start storm (200 ddboot processes at once against one mock IMDS)"
 bash scripts/storm.sh --no-timing
 section "bench smoke (one run each, no timing asserted)"
-bash scripts/bench.sh --smoke
+bash scripts/bench.sh --smoke --before "$bin" --before-label "this same build (A/A: the paired plumbing only)"
 section "fuzz smoke (each target ~10 s)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 (cd fuzz && cargo fmt --check && cargo clippy --all-targets --locked -q -- -D warnings)
