@@ -343,17 +343,17 @@ fn imds_config(flag: Option<&str>, env: &Environ, ignored: &mut Vec<Ignored>) ->
         Some(m) if m.eq_ignore_ascii_case("ipv6") => Ok(IPV6_IMDS_ENDPOINT),
         Some(m) => Err(format!("{} is not IPv4 or IPv6", quote(m, QUOTED_MAX))),
     });
+    // What a bad value leads to: with nothing overriding it, IMDS is skipped.
+    const SKIPPED: &str = "IMDS is skipped (never the default endpoint instead)";
+    const OVERRIDDEN: &str = "overridden anyway";
     let in_effect = flag.is_none() && !disabled;
-    let skipped = |in_effect: bool| {
-        if in_effect { "IMDS is skipped (never the default endpoint instead)" } else { "overridden anyway" }
-    };
     if let Err(why) = &from_var {
-        let why = format!("{why}; {}", skipped(in_effect));
-        ignored.push(Ignored { variable: ENDPOINT, why });
+        let then = if in_effect { SKIPPED } else { OVERRIDDEN };
+        ignored.push(Ignored { variable: ENDPOINT, why: format!("{why}; {then}") });
     }
     if let Err(why) = &by_mode {
-        let in_effect = in_effect && matches!(from_var, Ok(None));
-        ignored.push(Ignored { variable: MODE, why: format!("{why}; {}", skipped(in_effect)) });
+        let then = if in_effect && matches!(from_var, Ok(None)) { SKIPPED } else { OVERRIDDEN };
+        ignored.push(Ignored { variable: MODE, why: format!("{why}; {then}") });
     }
     // The IPv6 endpoint is tried only where nothing chose an endpoint or a mode.
     let ipv6_fallback =

@@ -4,9 +4,9 @@
 //! agent host under `--strict` (69), `--install` failing (73), a report that cannot be written to
 //! stdout (74), a PROGRAM that cannot be executed (126) or cannot be found (127). The other exit
 //! codes do not pass through here: 128+N for SIGTERM, SIGINT or SIGHUP before the exec (the
-//! `signals` handler exits at once), and under `--init` the app's own status. Failures of a
-//! resolution source are not errors: they are recorded as attempts and the app starts anyway
-//! (fail-open).
+//! `signals` handler exits at once), `--explain`'s 1 when the host is not resolved (a report, not a
+//! failure), and under `--init` the app's own status. Failures of a resolution source are not
+//! errors: they are recorded as attempts and the app starts anyway (fail-open).
 
 use std::fmt;
 

@@ -65,8 +65,8 @@ mod tests {
 
     #[test]
     fn copies_atomically_with_mode_0755() {
-        let dir = std::env::temp_dir().join(format!("ddboot-install-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         let source = dir.join("source");
         fs::write(&source, b"\x7fELF pretend").expect("write");
         fs::write(dir.join("ddboot"), b"old").expect("write");
@@ -79,24 +79,23 @@ mod tests {
         assert_eq!(leftovers.count(), 0);
         assert!(install_from(&source, &dir.join("new/sub")).is_ok(), "creates the directory");
         assert!(install_from(&source, &source.join("x")).unwrap_err().contains("cannot install"));
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn temp_names_are_random_and_never_reused() {
-        let dir = std::env::temp_dir().join(format!("ddboot-install-tmp-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         let (a, _) = create_temp(&dir).expect("first");
         let (b, _) = create_temp(&dir).expect("second");
         assert_ne!(a, b);
         let name = a.file_name().expect("name").to_string_lossy().into_owned();
         assert!(name.starts_with(".ddboot.") && name.ends_with(".tmp") && name.len() == 28, "{name}");
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_failed_copy_removes_only_its_own_temp_file() {
-        let dir = std::env::temp_dir().join(format!("ddboot-install-fail-{}", std::process::id()));
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         fs::create_dir_all(dir.join("ddboot")).expect("a directory where the binary goes");
         fs::write(dir.join("ddboot/x"), b"").expect("non-empty, so rename fails");
         fs::write(dir.join(".ddboot.1.tmp"), b"someone else's").expect("write");
@@ -110,6 +109,5 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, [".ddboot.1.tmp", "ddboot", "source"]);
-        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -7,10 +7,11 @@
 //! tags, the status line is announced (`--strict` stops here), `effects` writes the files a
 //! tracer needs (the PHP-FPM overlay, the only write before the app starts), `plan` turns all of
 //! it into the app's argv and environment (pure, once), `report` renders what is printed, and
-//! `exec` replaces the process (or, under `--init`, `init` forks and stays as PID 1). `signals`
-//! holds ddboot's own dispositions from the first instruction to the exec. Each module uses only
-//! modules before it in this line, and `environ`, `error`, `output`, `file`, `duration`, `http`
-//! below all of them.
+//! `exec` replaces the process (or, under `--init`, `init` forks and stays as PID 1). Each
+//! module uses only modules before it in this line, and the ones below all of them: `environ`,
+//! `error`, `output`, `file`, `duration`, `http`, and `signals` (ddboot's own dispositions, from
+//! the first instruction until `exec` restores the inherited ones). `install` (`--install`, which
+//! copies the binary and stops) stands apart and uses only `file`.
 
 pub(crate) mod cli;
 pub(crate) mod config;
@@ -132,24 +133,14 @@ fn run_with(config: &Config, env: &Environ, started: Instant) -> Result<i32, Err
 /// The status line or the unresolved warning (`--print-env`, the start); under `--strict`, an
 /// unresolved host ends here with 69. `--explain` reports instead.
 fn announce(config: &Config, findings: &resolve::Findings) -> Result<(), Error> {
-    let in_mode = match config.app_mode {
-        AppMode::Exec => String::new(),
-        mode => format!("; {} mode", mode.name()),
-    };
-    match (&config.mode, report::status_line(findings)) {
+    match (&config.mode, report::status_line(findings, config.app_mode)) {
         (Mode::Explain(_) | Mode::Install(_), _) => return Ok(()),
-        (Mode::Run, Some(line)) if !config.quiet => diag(&format!("{line}{in_mode}")),
+        (Mode::Run, Some(line)) if !config.quiet => diag(&line),
         (_, Some(_)) => {}
         (Mode::PrintEnv, None) => {
             report::unresolved_print_env_warning(findings, config).iter().for_each(|l| diag(l));
         }
-        (Mode::Run, None) => {
-            let mut lines = report::unresolved_warning(findings, config);
-            if let Some(summary) = lines.last_mut() {
-                summary.push_str(&in_mode);
-            }
-            lines.iter().for_each(|l| diag(l));
-        }
+        (Mode::Run, None) => report::unresolved_warning(findings, config).iter().for_each(|l| diag(l)),
     }
     match findings.resolved {
         None if config.strict => {
@@ -167,18 +158,7 @@ fn explain(
     tracer: &inject::Probe,
     format: Format,
 ) -> Result<i32, Error> {
-    let pid = std::process::id();
-    let text = match format {
-        Format::Json => {
-            let mut report = report::explain_json(findings, plan, tracer, config.inject);
-            report["process"] = report::process_json(pid, config.app_mode);
-            format!("{report}\n")
-        }
-        Format::Text => {
-            report::explain_text(findings, plan, tracer, config.inject)
-                + &report::process_text(pid, config.app_mode)
-        }
-    };
+    let text = report::explain(format, findings, plan, tracer, config, std::process::id());
     Ok(match output::stdout(&text)? {
         Written::ReaderGone => 0,
         Written::All => i32::from(findings.resolved.is_none()),

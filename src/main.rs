@@ -1,10 +1,11 @@
 //! The `ddboot` binary: it builds the argument list and hands it to [`ddboot::run`].
 //!
 //! `main` is the C entry point itself (`#![no_main]`): the Rust runtime's start-up is skipped,
-//! so ddboot does not set SIGPIPE to "ignore", install SIGSEGV/SIGBUS handlers on an alternate
-//! stack, read `/proc/self/maps` for a stack guard, or poke at fds 0–2. The app therefore
-//! inherits every signal disposition exactly as ddboot did, and ddboot's start costs a dozen
-//! fewer system calls. Without the runtime's start-up std never learns argv on musl (only
+//! so std does not set SIGPIPE to "ignore", install SIGSEGV/SIGBUS handlers on an alternate
+//! stack, read `/proc/self/maps` for a stack guard, or poke at fds 0–2. ddboot's own `signals`
+//! module sets the dispositions it needs for its run and restores the inherited ones before the
+//! exec, so the app inherits every disposition exactly as ddboot did, and ddboot's start costs a
+//! dozen fewer system calls. Without the runtime's start-up std never learns argv on musl (only
 //! glibc passes it to std's `.init_array` hook), so `main` copies `argv` itself: glibc and
 //! musl builds see the same arguments.
 

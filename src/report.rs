@@ -1,5 +1,6 @@
-//! Everything ddboot prints: the one-line status, the unresolved warning, the `--explain`
-//! report (text or JSON) and the `--print-env` shell lines.
+//! The reports ddboot prints: the one-line status, the unresolved warning, the `--explain`
+//! report (text or JSON) and the `--print-env` shell lines. (Single-line warnings of one step,
+//! such as an ignored variable or a failed write, are worded where they happen.)
 //!
 //! Rendering is pure (functions return strings); the caller decides where they go.
 
@@ -7,8 +8,7 @@ use std::fmt;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::AppMode;
-use crate::config::{Config, InjectMode};
+use crate::config::{AppMode, Config, Format, InjectMode};
 use crate::duration::human;
 use crate::inject::Probe;
 use crate::output::{clip, escape};
@@ -16,39 +16,53 @@ use crate::plan::Plan;
 use crate::resolve::Findings;
 use crate::source::Outcome;
 
-/// `ddboot: DD_AGENT_HOST=10.0.1.43 (metadata-file, 0.2 ms)`.
-pub(crate) fn status_line(findings: &Findings) -> Option<String> {
+/// `ddboot: DD_AGENT_HOST=10.0.1.43 (metadata-file, 0.2 ms)`, then `; init mode` (or
+/// `; init-group mode`) when the app is not exec'd.
+pub(crate) fn status_line(findings: &Findings, app_mode: AppMode) -> Option<String> {
     let r = findings.resolved.as_ref()?;
     let what = match &r.host {
         // An inherited DD_AGENT_HOST can be any size: quote at most a DNS name's length of it.
         Some(host) => format!("DD_AGENT_HOST={}", clip(host, 255)),
         None => "Agent sockets, no host needed".to_string(),
     };
-    Some(format!("ddboot: {what} ({}, {})", r.source, human(findings.elapsed)))
+    Some(format!("ddboot: {what} ({}, {}){}", r.source, human(findings.elapsed), InMode(app_mode)))
+}
+
+/// `; init mode` / `; init-group mode` after a line about starting the app; nothing in exec mode.
+struct InMode(AppMode);
+
+impl fmt::Display for InMode {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            AppMode::Exec => Ok(()),
+            mode => write!(out, "; {} mode", mode.name()),
+        }
+    }
 }
 
 /// The most characters of one line of the fail-open warning.
 pub(crate) const WARNING_LINE_MAX: usize = 160;
 
 /// The warning printed when no host was found: one line (at most [`WARNING_LINE_MAX`]
-/// characters, once escaped) per source that did not answer and why, then one summary line.
+/// characters, once escaped) per source that did not answer and why, then one summary line
+/// (which names the app mode unless it is exec).
 pub(crate) fn unresolved_warning(findings: &Findings, config: &Config) -> Vec<String> {
-    let consequence = if config.strict {
-        "not starting the app (--strict)"
+    if config.strict {
+        unresolved_lines(findings, "not starting the app (--strict)", "")
     } else {
-        "starting the app without DD_AGENT_HOST"
-    };
-    unresolved_lines(findings, consequence)
+        let in_mode = InMode(config.app_mode).to_string();
+        unresolved_lines(findings, "starting the app without DD_AGENT_HOST", &in_mode)
+    }
 }
 
 /// `--print-env`'s warning when no host was found: it starts nothing, so it says what it prints;
 /// the same lines otherwise.
 pub(crate) fn unresolved_print_env_warning(findings: &Findings, config: &Config) -> Vec<String> {
     let consequence = if config.strict { "exiting 69 (--strict)" } else { "printing no DD_AGENT_HOST" };
-    unresolved_lines(findings, consequence)
+    unresolved_lines(findings, consequence, "")
 }
 
-fn unresolved_lines(findings: &Findings, consequence: &str) -> Vec<String> {
+fn unresolved_lines(findings: &Findings, consequence: &str, in_mode: &str) -> Vec<String> {
     let mut lines: Vec<String> = findings
         .attempts
         .iter()
@@ -59,15 +73,27 @@ fn unresolved_lines(findings: &Findings, consequence: &str) -> Vec<String> {
         })
         .collect();
     lines.push(format!(
-        "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} (ddboot --explain shows more)",
+        "ddboot: warning: Datadog Agent host not resolved after {}; {consequence} (ddboot --explain shows more){in_mode}",
         human(findings.elapsed),
     ));
     lines
 }
 
-/// The human `--explain` report.
-pub(crate) fn explain_text(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> String {
-    Explain { findings, plan, tracer, mode }.to_string()
+/// The `--explain` report, text or JSON; `pid` is ddboot's own (its process section says whether
+/// it is PID 1 and how it would run the app).
+pub(crate) fn explain(
+    format: Format,
+    findings: &Findings,
+    plan: &Plan,
+    tracer: &Probe,
+    config: &Config,
+    pid: u32,
+) -> String {
+    let (mode, process) = (config.inject, Process { pid, mode: config.app_mode });
+    match format {
+        Format::Text => Explain { findings, plan, tracer, mode, process }.to_string(),
+        Format::Json => format!("{}\n", explain_json(findings, plan, tracer, mode, &process)),
+    }
 }
 
 /// The human `--explain` report, rendered by its `Display`.
@@ -76,11 +102,12 @@ struct Explain<'a> {
     plan: &'a Plan,
     tracer: &'a Probe,
     mode: InjectMode,
+    process: Process,
 }
 
 impl fmt::Display for Explain<'_> {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Explain { findings, plan, tracer, mode } = *self;
+        let Explain { findings, plan, tracer, mode, ref process } = *self;
         out.write_str("Resolution\n")?;
         for a in &findings.attempts {
             let elapsed = if a.outcome == Outcome::Skipped { "-".to_string() } else { human(a.elapsed) };
@@ -159,12 +186,18 @@ impl fmt::Display for Explain<'_> {
                 plan.argv.iter().map(|a| escape(&shell_quote(&a.to_string_lossy()))).collect();
             writeln!(out, "\nCommand\n  {}", argv.join(" "))?;
         }
-        Ok(())
+        write!(out, "{process}")
     }
 }
 
 /// The `--explain --json` object.
-pub(crate) fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mode: InjectMode) -> Value {
+fn explain_json(
+    findings: &Findings,
+    plan: &Plan,
+    tracer: &Probe,
+    mode: InjectMode,
+    process: &Process,
+) -> Value {
     let attempts: Vec<Value> = findings
         .attempts
         .iter()
@@ -209,6 +242,7 @@ pub(crate) fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mod
             "sockets": { "apm": path(&p.sockets.apm), "dsd": path(&p.sockets.dsd) },
         },
         "command": command,
+        "process": { "pid": process.pid, "pid1": process.pid == 1, "app_mode": process.mode.name() },
         "inject": {
             "mode": mode.name(),
             "runtime": tracer.runtime().map(|r| r.name()),
@@ -222,22 +256,26 @@ pub(crate) fn explain_json(findings: &Findings, plan: &Plan, tracer: &Probe, mod
     })
 }
 
-/// The `--explain` lines on ddboot's PID and how it would run the app.
-pub(crate) fn process_text(pid: u32, mode: AppMode) -> String {
-    let pid1 = if pid == 1 { "yes".to_string() } else { format!("no (PID {pid})") };
-    let how = match mode {
-        AppMode::Exec => "exec: the app takes ddboot's PID and gets signals directly",
-        AppMode::Init => "init: the app is ddboot's child; ddboot forwards signals to it and reaps zombies",
-        AppMode::InitGroup => {
-            "init-group: the app is ddboot's child; ddboot forwards signals to its process group and reaps zombies"
-        }
-    };
-    format!("\nProcess\n  PID 1              {pid1}\n  runs the app       {how}\n")
+/// ddboot's PID and how it would run the app: the last section of `--explain`.
+struct Process {
+    pid: u32,
+    mode: AppMode,
 }
 
-/// The `process` object of `--explain --json`.
-pub(crate) fn process_json(pid: u32, mode: AppMode) -> Value {
-    json!({ "pid": pid, "pid1": pid == 1, "app_mode": mode.name() })
+impl fmt::Display for Process {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pid1 = if self.pid == 1 { "yes".to_string() } else { format!("no (PID {})", self.pid) };
+        let how = match self.mode {
+            AppMode::Exec => "exec: the app takes ddboot's PID and gets signals directly",
+            AppMode::Init => {
+                "init: the app is ddboot's child; ddboot forwards signals to it and reaps zombies"
+            }
+            AppMode::InitGroup => {
+                "init-group: the app is ddboot's child; ddboot forwards signals to its process group and reaps zombies"
+            }
+        };
+        write!(out, "\nProcess\n  PID 1              {pid1}\n  runs the app       {how}\n")
+    }
 }
 
 fn millis(d: std::time::Duration) -> f64 {

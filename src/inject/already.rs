@@ -215,8 +215,8 @@ mod tests {
 
     #[test]
     fn ssi_in_the_preload_file_but_not_in_a_comment_or_a_fifo() {
-        let dir = std::env::temp_dir().join(format!("ddboot-preload-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         let file = dir.join("ld.so.preload");
         std::fs::write(&file, format!("/usr/lib/libfoo.so\n{LAUNCHER}\n")).expect("write");
         let why = everywhere(&Environ::default(), &file).expect("file");
@@ -227,7 +227,6 @@ mod tests {
         let _ = std::fs::remove_file(&fifo);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
         assert_eq!(everywhere(&Environ::default(), &fifo), None, "a FIFO is not read (nor waited on)");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -532,8 +532,8 @@ mod tests {
 
     #[test]
     fn shebangs() {
-        let dir = std::env::temp_dir().join(format!("ddboot-shebang-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         for (text, expected) in [
             ("#!/usr/bin/python3\nprint(1)\n", Some("/usr/bin/python3")),
             ("#!/usr/bin/env node\n", Some("node")),
@@ -546,7 +546,6 @@ mod tests {
             std::fs::write(&path, text).expect("write");
             assert_eq!(shebang_interpreter(&path).as_deref(), expected, "{text:?}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn os(v: &[&str]) -> Vec<OsString> {

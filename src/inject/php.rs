@@ -83,7 +83,7 @@ pub(super) fn probe(ctx: &Context<'_>) -> Found {
         // is created O_EXCL and kept for the app's lifetime (php-fpm re-reads it on reload).
         let random = crate::file::random_u64().ok()?;
         (!pools.is_empty()).then(|| Overlay {
-            config: std::env::temp_dir()
+            config: temp_dir(ctx.env, ctx.cwd)
                 .join(format!("ddboot-{}", nix::unistd::geteuid()))
                 .join(format!("php-fpm.{random:016x}.conf")),
             original,
@@ -113,6 +113,15 @@ fn contains_file(dir: &Path, name: &str, depth: usize) -> bool {
 
 /// The `-y FILE` / `-yFILE` / `--fpm-config FILE` / `--fpm-config=FILE` argument: the path, and
 /// where argv holds it.
+/// The app's temporary directory, from the inherited environment as `std::env::temp_dir` would
+/// read it (`$TMPDIR`, relative to `cwd` when relative; `/tmp` when unset or empty).
+fn temp_dir(env: &Environ, cwd: &Path) -> PathBuf {
+    match env.get("TMPDIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => cwd.join(dir),
+        None => PathBuf::from("/tmp"),
+    }
+}
+
 fn fpm_config_arg(argv: &[OsString]) -> (Option<PathBuf>, ConfigArg) {
     for (i, arg) in argv.iter().enumerate().skip(1) {
         let a = arg.to_string_lossy();
@@ -350,6 +359,19 @@ mod tests {
     }
 
     #[test]
+    fn the_overlay_goes_to_the_apps_tmpdir() {
+        let cwd = Path::new("/srv/app");
+        let none = Environ::from_pairs([("PATH", "/bin")]);
+        assert_eq!(temp_dir(&none, cwd), Path::new("/tmp"));
+        let empty = Environ::from_pairs([("TMPDIR", "")]);
+        assert_eq!(temp_dir(&empty, cwd), Path::new("/tmp"));
+        let absolute = Environ::from_pairs([("TMPDIR", "/var/tmp")]);
+        assert_eq!(temp_dir(&absolute, cwd), Path::new("/var/tmp"));
+        let relative = Environ::from_pairs([("TMPDIR", "tmp")]);
+        assert_eq!(temp_dir(&relative, cwd), Path::new("/srv/app/tmp"));
+    }
+
+    #[test]
     fn apache_gets_passenv() {
         let env = Environ::from_pairs([("DD_AGENT_HOST", "10.0.0.1"), ("DD_VERSION", "2")]);
         let got = apply(&Tracer::Apache, &os(&["apache2", "-DFOREGROUND"]), &env).argv;
@@ -358,7 +380,8 @@ mod tests {
 
     #[test]
     fn collects_pools_through_includes() {
-        let dir = std::env::temp_dir().join(format!("ddboot-fpm-{}", std::process::id()));
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("pool.d")).expect("dir");
         std::fs::write(dir.join("pool.d/a.conf"), "[www]\nlisten = 1\n").expect("w");
         std::fs::write(dir.join("pool.d/b.conf"), "; c\n[api]\n[www]\n").expect("w");
@@ -376,14 +399,14 @@ mod tests {
         let mut walk = Walk::default();
         walk.collect(&main, &dir, 0);
         assert_eq!(walk.pools, ["www", "api"]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// 25 files that each include all 25 (`*.conf` in their own directory) and a FIFO: each file
     /// is read once (26 reads, not 25⁴), and the FIFO neither blocks nor counts.
     #[test]
     fn self_including_globs_read_each_file_once() {
-        let dir = std::env::temp_dir().join(format!("ddboot-fpm-loop-{}", std::process::id()));
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("pool.d")).expect("dir");
         for i in 0..25 {
             let text = format!("[pool{i}]\ninclude={}/pool.d/*.conf\n", dir.display());
@@ -397,6 +420,5 @@ mod tests {
         walk.collect(&main, Path::new("/nonexistent"), 0);
         assert_eq!(walk.pools.len(), 25);
         assert_eq!(walk.visited.len(), 27, "main, 25 pools and the FIFO (seen once, not read)");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -39,7 +39,7 @@ pub struct MetadataFile {
     /// `MetadataFileStatus` is `READY`.
     pub ready: bool,
     /// `Networks[0].NetworkMode` (bridge, host, awsvpc, container:…).
-    pub network_mode: Option<String>,
+    pub(crate) network_mode: Option<String>,
 }
 
 /// One host address field of the file (`HostPrivateIPv4Address`, `HostIPv6Address`) read with
@@ -216,13 +216,12 @@ mod tests {
 
     #[test]
     fn read_refuses_directories_and_oversized_files() {
-        let dir = std::env::temp_dir().join(format!("ddboot-mf-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
         assert!(read(&dir).unwrap_err().contains("not a regular file"));
         let big = dir.join("big.json");
         std::fs::write(&big, vec![b' '; (MAX_SIZE + 1) as usize]).expect("write");
         assert!(read(&big).unwrap_err().contains("larger than"));
         assert!(read(&dir.join("missing")).unwrap_err().contains("cannot open"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -32,15 +32,15 @@ pub(crate) const NETWORK_MODES: [&str; 4] = ["awsvpc", "bridge", "host", "none"]
 /// This container, as the endpoint describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Container {
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     pub image: Option<String>,
     /// Only the `com.datadoghq.tags.*` labels, with the prefix removed (`env`, `service`, …).
     pub tag_labels: Vec<(String, String)>,
-    pub network_mode: Option<String>,
+    pub(crate) network_mode: Option<String>,
     /// `Some(true)` when its networks carry `IPv6Addresses` and no `IPv4Addresses`.
-    pub ipv6_only: Option<bool>,
+    pub(crate) ipv6_only: Option<bool>,
     /// Values ddboot does not know and ignored, for the report.
-    pub ignored: Vec<String>,
+    pub(crate) ignored: Vec<String>,
 }
 
 impl Container {
@@ -53,20 +53,20 @@ impl Container {
 /// A container of the task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskContainer {
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     pub image: Option<String>,
-    pub network_mode: Option<String>,
-    pub ipv6_only: Option<bool>,
+    pub(crate) network_mode: Option<String>,
+    pub(crate) ipv6_only: Option<bool>,
 }
 
 /// The task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Task {
     /// One of [`LAUNCH_TYPES`]; any other value is in `ignored` instead.
-    pub launch_type: Option<String>,
+    pub(crate) launch_type: Option<String>,
     pub containers: Vec<TaskContainer>,
     /// Values ddboot does not know and ignored, for the report.
-    pub ignored: Vec<String>,
+    pub(crate) ignored: Vec<String>,
 }
 
 /// What the two requests gave.
