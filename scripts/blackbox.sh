@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Black-box checks on shipped binaries: the integration tests that start the ddboot binary
-# (every test file but readme.rs, which reads --help of the cargo build), run against a
-# release artifact chosen with DDBOOT_BIN, under DDBOOT_RUNNER when it is for another
-# architecture. Covers the metadata file, IMDSv2, the hop-limit fallback (loopback and routed
-# netns topologies), task metadata, sockets, exec with exact argv, exit codes 64/69/126/127,
-# --print-env, --explain --json, --install and the example task definitions.
+# Black-box checks on shipped binaries: every integration test file (each starts the ddboot
+# binary through the harness in tests/common), run against a release artifact chosen with
+# DDBOOT_BIN, under DDBOOT_RUNNER when it is for another architecture. Covers the metadata file,
+# IMDSv2, the hop-limit fallback (loopback and routed netns topologies), task metadata, sockets,
+# exec with exact argv, exit codes 64/69/126/127, --print-env, --explain --json, --install, the
+# example task definitions and --help against the README.
 #   scripts/blackbox.sh dist/ddboot-0.1.0-x86_64-linux-musl
 #   scripts/blackbox.sh dist/ddboot-0.1.0-aarch64-linux-musl qemu-aarch64-static
 # The last line is "<arch>-linux-musl: N passed, N failed".
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 bin=$(realpath "$1")
 runner=${2:-}
 export DDBOOT_BIN=$bin DDBOOT_RUNNER=$runner AWS_EC2_METADATA_DISABLED=true
-tests=(core imds metadata_file process ecs faults examples netns shapes inject init)
+tests=(core imds metadata_file process ecs faults examples netns shapes inject init readme)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "== black-box: $bin ${runner:+(under $runner)}"

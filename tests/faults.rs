@@ -1084,10 +1084,8 @@ impl Install {
     /// `unshare --pid --fork INSTALLER --install SHARED` under the harness's watchdog: ddboot is
     /// PID 1 of its own PID namespace, as in an ECS init container.
     fn as_pid_1(&self) -> Finished {
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork"]).args(common::ddboot_runner()).arg(&self.bin).arg("--install");
-        cmd.arg(&self.shared).env_clear().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        common::run_plugged(cmd, common::WATCHDOG, &"unshare --pid --fork ddboot --install").into()
+        let installer = common::Ddboot::new().binary(&self.bin).launcher(["unshare", "--pid", "--fork"]);
+        installer.arg("--install").arg(&self.shared).run().into()
     }
 }
 

@@ -1,18 +1,16 @@
 //! The README is the user's whole manual: every flag and every environment variable that
 //! `ddboot --help` lists must be documented in README.md.
 
-use std::collections::BTreeSet;
-use std::process::Command;
+mod common;
 
+use std::collections::BTreeSet;
+
+/// `ddboot --help` of the binary under test (`DDBOOT_BIN`, under `DDBOOT_RUNNER`), through the
+/// harness.
 fn help() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ddboot"))
-        .arg("--help")
-        .env_clear()
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("ddboot --help runs");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).expect("utf-8 help")
+    let f = common::Ddboot::new().arg("--help").run();
+    f.assert_code(0);
+    String::from_utf8(f.stdout).expect("utf-8 help")
 }
 
 fn readme() -> String {

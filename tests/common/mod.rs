@@ -55,34 +55,32 @@ pub fn ddboot_argv() -> Vec<OsString> {
     argv
 }
 
-/// A `Command` for the binary under test (under its runner, if any), nothing else set.
-pub fn ddboot_command() -> Command {
-    let argv = ddboot_argv();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]);
-    cmd
-}
-
 /// A single path that starts the binary under test, for scripts that run it as `"$0"`: the
-/// binary itself, or (with a runner) a two-line `exec RUNNER BIN "$@"` wrapper written once.
+/// binary itself, or (with a runner) a two-line `exec RUNNER BIN "$@"` wrapper. The wrapper lives
+/// in cargo's `CARGO_TARGET_TMPDIR`, named by a hash of its text: every test binary of a run
+/// shares one file (written to a temp name, then renamed), and nothing piles up in /tmp.
 pub fn ddboot_path() -> PathBuf {
+    use std::hash::{Hash, Hasher};
     static WRAPPER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     if ddboot_runner().is_empty() {
         return ddboot_bin();
     }
     WRAPPER
         .get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("ddboot-runner-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("create the runner wrapper's directory");
-            let path = dir.join("ddboot");
             let quoted: Vec<String> = ddboot_argv()
                 .iter()
                 .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
                 .collect();
-            std::fs::write(&path, format!("#!/bin/sh\nexec {} \"$@\"\n", quoted.join(" ")))
-                .expect("write the runner wrapper");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            let text = format!("#!/bin/sh\nexec {} \"$@\"\n", quoted.join(" "));
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            text.hash(&mut hasher);
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let path = dir.join(format!("ddboot-runner-{:016x}", hasher.finish()));
+            let temp = dir.join(format!(".ddboot-runner-{}.tmp", std::process::id()));
+            std::fs::write(&temp, text).expect("write the runner wrapper");
+            std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755))
                 .expect("chmod the wrapper");
+            std::fs::rename(&temp, &path).expect("rename the runner wrapper into place");
             path
         })
         .clone()
