@@ -306,14 +306,12 @@ impl Topology {
         common::run_watched(cmd, WATCHDOG, &argv).into()
     }
 
-    /// ddboot with the default endpoint and deadline, an empty socket directory, then the app.
+    /// ddboot with the default endpoint and deadline, an empty socket directory, then the app, in
+    /// the container namespace (the harness's [`common::Ddboot::in_netns`]).
     fn ddboot(&self) -> Finished {
-        let sockets = self.dir.join("sockets");
-        let sockets = sockets.to_str().expect("UTF-8 temp path");
-        let mut argv: Vec<String> =
-            common::ddboot_argv().into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        argv.extend(["--socket-dir", sockets, "--", "/bin/sh", "-c", APP].map(String::from));
-        self.run_in_container(&argv)
+        self.verify_isolation();
+        let ddboot = common::Ddboot::new().in_netns(&self.container).arg("--socket-dir");
+        ddboot.arg(self.dir.join("sockets")).args(["--", "/bin/sh", "-c", APP]).run().into()
     }
 
     /// The documented recipe under `timeout 20`, run after ddboot's run `f` in the same
@@ -498,14 +496,10 @@ fn ddboot_alone_traced(vars: &[(&str, &[u8])]) -> (Option<i32>, String, String, 
     let dir = common::TempDir::new();
     let log = dir.join("strace.log");
     let script = r#"ip link set lo up && exec strace -f -qq -e trace=connect -o "$LOG" "$0" "$@""#;
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-n", "sh", "-c", script]).arg(common::ddboot_path()).args(["--", "/bin/sh", "-c", APP]);
-    cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("LOG", &log);
-    cmd.env("DDBOOT_SOCKET_DIR", "/nonexistent/ddboot-netns/sockets");
-    for (k, v) in vars {
-        cmd.env(k, std::ffi::OsStr::from_bytes(v));
-    }
-    let f = common::run_watched(cmd, WATCHDOG, &vars);
+    let ddboot =
+        common::Ddboot::new().in_new_netns().through_shell(script).args(["--", "/bin/sh", "-c", APP]);
+    let ddboot = ddboot.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("LOG", &log);
+    let f = vars.iter().fold(ddboot, |d, (k, v)| d.env(k, std::ffi::OsStr::from_bytes(v))).run();
     let connects = fs::read_to_string(&log).unwrap_or_default().lines().map(str::to_string).collect();
     (f.code(), f.stdout_text(), f.stderr, connects)
 }

@@ -617,20 +617,11 @@ impl Drop for MockProcess {
     }
 }
 
-/// `ddboot --explain --json` in `ns`, with a cleared environment plus `env`. Not through the
-/// harness, which refuses an unconfigured IMDS on purpose: here the namespace is the protection.
+/// `ddboot --explain --json` in `ns` (the harness's [`Ddboot::in_netns`]: the namespace is the
+/// protection), with a cleared environment plus `env`.
 fn run_in(ns: &Netns, env: &[(&str, &str)]) -> Value {
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args(["netns", "exec", &ns.0])
-        .args(ddboot_argv())
-        .args(["--explain", "--json"])
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("DDBOOT_SOCKET_DIR", NO_SOCKET_DIR);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_watched(cmd, WATCHDOG, &env).json()
+    let ddboot = env.iter().fold(Ddboot::new().in_netns(&ns.0), |d, (k, v)| d.env(k, v));
+    ddboot.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").run_with(&["--explain", "--json"]).json()
 }
 
 /// Waits (at most 10 s) until a TCP connection from `ns` to `host:port` succeeds. The mock logs

@@ -118,7 +118,9 @@ fn is_trusted_endpoint(url: &str) -> bool {
 /// a loopback endpoint (the `--imds-endpoint` flag through [`Ddboot::imds`], or
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` through [`Ddboot::imds_env`]) it sets
 /// `AWS_EC2_METADATA_DISABLED=true`. [`Ddboot::command`] panics when none of those protections
-/// holds, or when any argument or variable mentions a link-local metadata address.
+/// holds, or when any argument or variable mentions a link-local metadata address. The one
+/// exception is a run inside a network namespace the test built ([`Ddboot::in_netns`],
+/// [`Ddboot::in_new_netns`]), where the namespace keeps every packet off the host.
 #[derive(Debug, Clone, Default)]
 pub struct Ddboot {
     args: Vec<OsString>,
@@ -130,6 +132,9 @@ pub struct Ddboot {
     launcher: Vec<OsString>,
     /// Another copy of ddboot to start instead of [`ddboot_bin`] (see [`Ddboot::binary`]).
     bin: Option<PathBuf>,
+    /// The network namespace the test built that ddboot runs in ([`Ddboot::in_netns`],
+    /// [`Ddboot::in_new_netns`]): there the namespace is the protection, not the loopback checks.
+    isolated: Option<String>,
 }
 
 impl Ddboot {
@@ -227,6 +232,30 @@ impl Ddboot {
         self
     }
 
+    /// Runs ddboot inside `ns` (`ip netns exec NS`), a network namespace this test process built
+    /// (its name starts with `ddb` and holds this process's PID). Its default endpoints then reach
+    /// only the namespace's own routes and mocks, so the loopback-only checks are off: no
+    /// `AWS_EC2_METADATA_DISABLED` default, and metadata addresses are allowed.
+    pub fn in_netns(mut self, ns: &str) -> Self {
+        let ours = format!("-{}-", std::process::id());
+        assert!(
+            ns.starts_with("ddb") && ns.contains(&ours),
+            "harness: {ns:?} is not a namespace this test built"
+        );
+        self.launcher = ["ip", "netns", "exec", ns].map(OsString::from).to_vec();
+        self.isolated = Some(format!("netns {ns}"));
+        self
+    }
+
+    /// Runs ddboot in a fresh network namespace of its own (`unshare -n`, nothing but `lo`; use
+    /// [`Ddboot::through_shell`] to bring `lo` up), with the loopback-only checks off as in
+    /// [`Ddboot::in_netns`].
+    pub fn in_new_netns(mut self) -> Self {
+        self.launcher = ["unshare", "-n"].map(OsString::from).to_vec();
+        self.isolated = Some("a new network namespace".into());
+        self
+    }
+
     /// The final environment of the ddboot process (later settings win).
     fn final_env(&self) -> BTreeMap<OsString, OsString> {
         let mut env = BTreeMap::new();
@@ -238,6 +267,9 @@ impl Ddboot {
         let env_endpoint_trusted = env
             .get(OsStr::new("AWS_EC2_METADATA_SERVICE_ENDPOINT"))
             .is_some_and(|v| is_trusted_endpoint(&v.to_string_lossy()));
+        if self.isolated.is_some() {
+            return env;
+        }
         if self.endpoint_flag.is_none()
             && !env_endpoint_trusted
             && !env.contains_key(OsStr::new("AWS_EC2_METADATA_DISABLED"))
@@ -270,9 +302,11 @@ impl Ddboot {
     pub fn command(&self) -> Command {
         let env = self.final_env();
         let args = self.ddboot_args();
-        refuse_metadata_addresses(
-            env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter()),
-        );
+        if self.isolated.is_none() {
+            refuse_metadata_addresses(
+                env.iter().flat_map(|(k, v)| [k, v]).chain(args.iter()).chain(self.launcher.iter()),
+            );
+        }
         let mut argv: Vec<OsString> = self.launcher.clone();
         match &self.shell {
             Some(script) => {
