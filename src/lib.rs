@@ -33,7 +33,8 @@ mod signals;
 pub(crate) mod source;
 
 /// What the fuzz targets (`fuzz/`) call, and nothing more: the parsers of values from outside
-/// and the HTTP client (with its loopback test peer under the `loopback-peer` feature). Every
+/// and the HTTP client (with its loopback test peer under the `loopback-peer` feature).
+/// `tests/examples.rs` also checks the example task definitions' images with `is_agent_image`. Every
 /// module above is private to the crate; this is not an API (hidden from the docs, no stability
 /// promise).
 #[doc(hidden)]

@@ -122,11 +122,31 @@ mod tests {
         assert_eq!(quote("a\nb", 40), "\"a\\nb\"");
     }
 
+    /// What must be escaped, from Unicode's own data (the `unicode-bidi` tables and std's
+    /// `is_control`), not from [`needs_escape`]: a control character (Cc), the line separator, a
+    /// paragraph separator (bidi class B), a bidi embedding, override or isolate, or one of the
+    /// three bidi marks (LRM, RLM, ALM: classes L, R and AL, so named here).
+    fn unsafe_by_unicode(c: char) -> bool {
+        use unicode_bidi::BidiClass::{B, FSI, LRE, LRI, LRO, PDF, PDI, RLE, RLI, RLO};
+        c.is_control()
+            || c == '\u{2028}'
+            || ['\u{200e}', '\u{200f}', '\u{061c}'].contains(&c)
+            || matches!(unicode_bidi::bidi_class(c), B | LRE | RLE | LRO | RLO | PDF | LRI | RLI | FSI | PDI)
+    }
+
     #[test]
     fn escaped_text_is_one_printable_line() {
+        for c in (0u32..0x3000).chain(0xfe00..0x10000).filter_map(char::from_u32) {
+            let e = escape(&c.to_string());
+            if unsafe_by_unicode(c) {
+                assert!(e.starts_with('\\') && e.is_ascii(), "{c:?} must be escaped, got {e:?}");
+            } else {
+                assert_eq!(e, c.to_string(), "{c:?} needs no escaping");
+            }
+        }
         let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
         let e = escape(&all);
-        assert!(!e.chars().any(needs_escape), "{e}");
+        assert!(!e.chars().any(unsafe_by_unicode), "{e}");
         assert_eq!(escape(&e), e, "escaping twice changes nothing");
     }
 }

@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::TempDir;
+// ddboot's own rule (not a copy of it): an example's Agent image must be one ddboot recognises.
+use ddboot::fuzz::source::task_metadata::is_agent_image;
 use mockmeta::{Behaviour, Mock};
 
 use serde_json::{Map, Value, json};
@@ -121,17 +123,6 @@ fn environment(c: &Value) -> Vec<(String, String)> {
 
 fn env_value<'a>(c: &'a Value, name: &str) -> Option<&'a str> {
     list(c, "environment").iter().find(|e| s(e, "name") == name).map(|e| s(e, "value"))
-}
-
-/// The Datadog Agent image on any registry (the rule ddboot applies, simplified).
-fn is_agent_image(image: &str) -> bool {
-    let repo = image.split('@').next().unwrap_or(image);
-    let last_slash = repo.rfind('/').map_or(0, |i| i + 1);
-    let repo = match repo[last_slash..].rfind(':') {
-        Some(colon) => &repo[..last_slash + colon],
-        None => repo,
-    };
-    repo == "datadog/agent" || repo.ends_with("/datadog/agent") || repo.ends_with("gcr.io/datadoghq/agent")
 }
 
 /// One example task definition.

@@ -1,6 +1,8 @@
 //! Fuzzes `ddboot::fuzz::source::gateway::parse_default_gateway` (the text of `/proc/net/route`): it
-//! never panics, and a gateway it returns is non-zero and is the Gateway column of some line after
-//! the header whose Destination and Mask are zero and whose Flags have RTF_UP|RTF_GATEWAY.
+//! never panics, and a gateway it returns is non-zero and stands, as the kernel writes it (the
+//! address's bytes as a host-order integer in hex), in the Gateway column (the third) of some line
+//! after the header. Which line counts as the default route is left to the unit tests' literal tables
+//! and to `tests/ecs.rs`, which checks the parser against iproute2 on this machine's table.
 #![no_main]
 
 use std::net::Ipv4Addr;
@@ -11,14 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let Some(ip) = ddboot::fuzz::source::gateway::parse_default_gateway(&text) else { return };
     assert_ne!(ip, Ipv4Addr::UNSPECIFIED);
-    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    let column = u32::from_ne_bytes(ip.octets());
     let backed = text.lines().skip(1).any(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        f.len() >= 8
-            && hex(f[1]) == Some(0)
-            && hex(f[7]) == Some(0)
-            && hex(f[3]).is_some_and(|flags| flags & 3 == 3)
-            && hex(f[2]).map(|gw| Ipv4Addr::from(gw.to_ne_bytes())) == Some(ip)
+        let gateway = line.split_whitespace().nth(2);
+        gateway.is_some_and(|gw| u32::from_str_radix(gw, 16) == Ok(column))
     });
-    assert!(backed, "{ip} is not the gateway of any default route in {text:?}");
+    assert!(backed, "{ip} ({column:08X}) is not in the Gateway column of any line of {text:?}");
 });
