@@ -111,8 +111,6 @@ fn contains_file(dir: &Path, name: &str, depth: usize) -> bool {
     })
 }
 
-/// The `-y FILE` / `-yFILE` / `--fpm-config FILE` / `--fpm-config=FILE` argument: the path, and
-/// where argv holds it.
 /// The app's temporary directory, from the inherited environment as `std::env::temp_dir` would
 /// read it (`$TMPDIR`, relative to `cwd` when relative; `/tmp` when unset or empty).
 fn temp_dir(env: &Environ, cwd: &Path) -> PathBuf {
@@ -122,6 +120,8 @@ fn temp_dir(env: &Environ, cwd: &Path) -> PathBuf {
     }
 }
 
+/// The `-y FILE` / `-yFILE` / `--fpm-config FILE` / `--fpm-config=FILE` argument: the path, and
+/// where argv holds it.
 fn fpm_config_arg(argv: &[OsString]) -> (Option<PathBuf>, ConfigArg) {
     for (i, arg) in argv.iter().enumerate().skip(1) {
         let a = arg.to_string_lossy();
