@@ -345,13 +345,10 @@ fn spawn(cmd: &mut Command) -> Child {
     cmd.process_group(0).spawn().expect("spawn")
 }
 
-/// Waits for `child` under the harness's watchdog (which kills its group on a hang), then kills
-/// what is left of its group.
+/// Waits for `child` under the harness's watchdog, which kills what is left of its group once it
+/// exits (or all of it on a hang).
 fn wait(child: &mut Child) -> ExitStatus {
-    let group = group_led_by(child);
-    let status = wait_watched(child, WATCHDOG, &"a run of tests/process.rs", || {});
-    kill_group(group);
-    status
+    wait_watched(child, WATCHDOG, &"a run of tests/process.rs", || {})
 }
 
 /// Runs `cmd` (stdin from /dev/null) as the leader of a new process group with the harness's

@@ -388,12 +388,10 @@ pub fn run_plugged(mut cmd: Command, watchdog: Duration, what: &dyn std::fmt::De
     let err = read_all(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
     let mut peak_rss_kib = 0;
     // Sampled until the exit; the exec into the app starts a new (smaller) high-water mark.
-    let group = group_led_by(&child);
     let status = wait_watched(&mut child, watchdog, what, || {
         peak_rss_kib = peak_rss_kib.max(high_water_kib(pid).unwrap_or(0));
     });
     let elapsed = started.elapsed();
-    kill_group(group);
     Finished {
         status,
         stdout: out.join().expect("stdout reader"),
@@ -724,8 +722,8 @@ pub fn bytes(s: &OsStr) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
-// --- tests-a: runs that assert a resolution, another copy of the binary under the one builder,
-// and files that change or block under a running ddboot ---
+// --- Runs that assert a resolution, another copy of the binary under the one builder, and files
+// that change or block under a running ddboot ---
 
 impl Ddboot {
     /// Runs the app [`ENV_DUMP`] and asserts that it started with `DD_AGENT_HOST=host`, after the
@@ -772,18 +770,18 @@ impl TempDir {
     }
 }
 
-// --- tests-b: the watchdog every runner shares, the streaming runner (`Ddboot::spawn`), and the
-// app that reports its DD_AGENT_HOST with the parsers of ddboot's status lines (faults, netns).
+// --- The watchdog every runner shares, the streaming runner (`Ddboot::spawn`), and the app that
+// reports its DD_AGENT_HOST with the parsers of ddboot's status lines (faults, netns) ---
 
 /// The process group `child` leads (`process_group(0)`), if it does.
-pub fn group_led_by(child: &std::process::Child) -> Option<nix::unistd::Pid> {
+fn group_led_by(child: &std::process::Child) -> Option<nix::unistd::Pid> {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).ok()?);
     nix::unistd::getpgid(Some(pid)).ok().filter(|g| *g == pid)
 }
 
 /// Kills what is left of `group` (nothing, when the run was right; an app that outlived a
 /// forking ddboot would hold the pipes open forever).
-pub fn kill_group(group: Option<nix::unistd::Pid>) {
+fn kill_group(group: Option<nix::unistd::Pid>) {
     if let Some(group) = group {
         let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
     }
@@ -791,7 +789,8 @@ pub fn kill_group(group: Option<nix::unistd::Pid>) {
 
 /// Waits for `child` at most `bound` (from now), calling `each` between polls; past the bound it
 /// kills the child (and its process group when it leads one) and fails the test, showing `what`.
-/// Every runner of the harness waits here.
+/// When the child leads a process group, whatever is left in it once the child exits is killed
+/// too. Every runner of the harness waits here.
 pub fn wait_watched(
     child: &mut std::process::Child,
     bound: Duration,
@@ -803,6 +802,7 @@ pub fn wait_watched(
     loop {
         each();
         if let Some(status) = child.try_wait().expect("wait for the child") {
+            kill_group(group);
             return status;
         }
         if since.elapsed() > bound {
@@ -926,10 +926,8 @@ impl Running {
     /// stderr, and the time from this call to the exit.
     pub fn wait(mut self, bound: Duration) -> (ExitStatus, String, Duration) {
         let since = Instant::now();
-        let group = group_led_by(&self.child);
         let status = wait_watched(&mut self.child, bound, &"a run started by Running::start", || {});
         let elapsed = since.elapsed();
-        kill_group(group);
         let stderr = self.stderr.join().expect("stderr");
         (status, stderr, elapsed)
     }
